@@ -1,0 +1,111 @@
+// HTTP/1.1 server on libevent bufferevents: accepts connections, runs the
+// Http1Parser and hands each request to a ServerStreamHandler made by the
+// application's factory. Responses stream: head, then body pieces as they
+// come, chunked when their length is unknown. One request at a time per
+// connection; pipelined requests wait in the input buffer.
+#pragma once
+
+#include <event2/event.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "common/http1_codec.h"
+#include "common/http_message.h"
+
+struct evbuffer;
+
+namespace mag::http {
+
+struct ConnectionInfo {
+  std::string peer_address;  // "127.0.0.1"
+  uint16_t peer_port = 0;
+  bool tls = false;
+};
+
+// The server side of one request/response exchange. Owned by the
+// connection; valid until the handler's on_reset() or until the response is
+// complete and the handler has been destroyed.
+class ServerStream {
+ public:
+  virtual ~ServerStream() = default;
+  // Without Content-Length in `head` and with !end_stream, the body is sent
+  // chunked (HTTP/1.1) or delimited by close (HTTP/1.0). Connection-level
+  // headers are managed by the server (Connection, Keep-Alive, Transfer-Encoding).
+  virtual void send_head(ResponseHead head, bool end_stream) = 0;
+  virtual void send_body(std::string_view data, bool end_stream) = 0;
+  // Moves all bytes out of `data` (no copy).
+  virtual void send_body(evbuffer* data, bool end_stream) = 0;
+  // Aborts the response: the client sees an incomplete message, the
+  // connection is closed. The handler gets no on_reset() for its own reset.
+  virtual void reset() = 0;
+  // Bytes queued towards the client and not yet written to the socket.
+  // Producers stop above the high watermark and wait for on_drained().
+  virtual size_t pending_bytes() const = 0;
+  virtual bool above_high_watermark() const = 0;
+  // Stops / resumes delivery of request body (flow control towards the client).
+  virtual void pause_request_body(bool paused) = 0;
+  // Disables the per-stream idle timeout while a long-lived response (SSE) is open,
+  // or sets a different one. Zero disables.
+  virtual void set_idle_timeout(std::chrono::milliseconds timeout) = 0;
+  virtual const ConnectionInfo& connection() const = 0;
+  virtual event_base* base() const = 0;
+  virtual bool head_sent() const = 0;
+};
+
+// Application side of one exchange. Created by the factory when a request
+// head arrives; destroyed by the server after the response has ended and
+// the request has been read, or right after on_reset().
+class ServerStreamHandler {
+ public:
+  virtual ~ServerStreamHandler() = default;
+  virtual void on_request_head(RequestHead&& head, bool end_stream) = 0;
+  virtual void on_request_body(std::string_view data, bool end_stream) = 0;
+  // The exchange is over before the response ended (client disconnect,
+  // timeout, protocol error). Do not touch the stream after this returns.
+  virtual void on_reset() = 0;
+  // pending_bytes() fell below the low watermark.
+  virtual void on_drained() {}
+};
+
+using HandlerFactory = std::function<std::unique_ptr<ServerStreamHandler>(ServerStream&)>;
+
+struct ServerOptions {
+  CodecLimits limits;
+  // From accept (or the end of the previous response) to a complete request head: 408/close.
+  std::chrono::milliseconds header_timeout{10000};
+  // No bytes either way on an open exchange (stream default; SSE may change it).
+  std::chrono::milliseconds stream_idle_timeout{300000};
+  // Keep-alive connection with no request in progress.
+  std::chrono::milliseconds keepalive_timeout{60000};
+  size_t max_connections = 10000;
+  size_t write_high_watermark = 1 << 20;
+  size_t write_low_watermark = 256 << 10;
+};
+
+class HttpServer {
+ public:
+  HttpServer(event_base* base, HandlerFactory factory, ServerOptions options = {});
+  ~HttpServer();  // closes every connection; handlers get on_reset()
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // "host:port" ("127.0.0.1:0" binds a free port, "[::1]:8000", "0.0.0.0:8000").
+  bool listen(const std::string& address, std::string* error);
+  uint16_t port() const;
+  void stop_accepting();
+  size_t active_connections() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Parses "host:port" / "[v6]:port"; false on anything else.
+bool split_host_port(std::string_view address, std::string* host, uint16_t* port);
+
+}  // namespace mag::http

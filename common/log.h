@@ -1,0 +1,22 @@
+// Minimal leveled logging to stderr. Callers never pass tokens here.
+#pragma once
+
+#include <string_view>
+
+namespace mag::log {
+
+enum class Level { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3 };
+void set_level(Level level);
+Level level();
+void write(Level level, std::string_view component, std::string_view message);
+
+inline void debug(std::string_view c, std::string_view m) { write(Level::kDebug, c, m); }
+inline void info(std::string_view c, std::string_view m) { write(Level::kInfo, c, m); }
+inline void warn(std::string_view c, std::string_view m) { write(Level::kWarn, c, m); }
+inline void error(std::string_view c, std::string_view m) { write(Level::kError, c, m); }
+
+// Replaces control characters and non-ASCII bytes with \xNN, and truncates,
+// so values from the network are safe to log.
+std::string sanitize(std::string_view untrusted, size_t max_len = 200);
+
+}  // namespace mag::log
