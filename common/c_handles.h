@@ -33,7 +33,12 @@ using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, CDeleter<EVP_PKEY_free>>;
 using EvpMdCtxPtr = std::unique_ptr<EVP_MD_CTX, CDeleter<EVP_MD_CTX_free>>;
 
 // jansson is reference counted: JsonPtr owns exactly one reference.
-using JsonPtr = std::unique_ptr<json_t, CDeleter<json_decref>>;
+// (A named deleter, not CDeleter<json_decref>: json_decref is static inline,
+// which would give every type built on it internal linkage.)
+struct JsonDeleter {
+  void operator()(json_t* j) const noexcept { json_decref(j); }
+};
+using JsonPtr = std::unique_ptr<json_t, JsonDeleter>;
 inline JsonPtr json_own(json_t* j) { return JsonPtr(j); }
 inline JsonPtr json_ref(json_t* j) { return JsonPtr(json_incref(j)); }
 

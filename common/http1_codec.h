@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -13,10 +14,10 @@
 namespace mag::http {
 
 struct CodecLimits {
-  size_t max_request_line = 8 * 1024;   // 414 beyond (response: 502)
-  size_t max_head_bytes = 32 * 1024;    // request line + headers: 431 beyond
-  size_t max_header_count = 100;        // 431 beyond
-  size_t max_body_bytes = 4 << 20;      // 413 beyond; 0 = unlimited (streamed)
+  size_t max_request_line = 8 * 1024;  // 414 beyond (response: 502)
+  size_t max_head_bytes = 32 * 1024;   // request line + headers: 431 beyond
+  size_t max_header_count = 100;       // 431 beyond
+  size_t max_body_bytes = 4 << 20;     // 413 beyond; 0 = unlimited (streamed)
 };
 
 class Http1Parser {
@@ -47,8 +48,13 @@ class Http1Parser {
   // Signals EOF from the peer: completes a read-until-close response body,
   // otherwise an incomplete message is an error.
   void feed_eof();
-  // Prepares for the next message on the same connection.
+  // Prepares for the next message on the same connection (also clears the
+  // request method given by set_request_method()).
   void next_message();
+  // When set, feed() also returns right after a head has been delivered (body
+  // bytes stay with the caller), so a consumer can apply flow control from
+  // its head callback before any body arrives. Off by default.
+  void set_stop_after_head(bool stop) { stop_after_head_ = stop; }
   // kResponse mode: the method of the request this response answers (HEAD
   // responses have no body).
   void set_request_method(std::string_view method);
@@ -62,15 +68,19 @@ class Http1Parser {
   bool keep_alive() const;
   bool message_complete() const { return complete_; }
   bool head_complete() const { return head_complete_; }
+  // Valid after the head: whether a body follows (chunked, Content-Length > 0,
+  // or a response delimited by close). False for HEAD/1xx/204/304 responses.
+  bool expects_body() const;
 
  private:
   struct Impl;
   friend struct Impl;
-  Impl* impl_;  // owned; pimpl keeps http_parser.h out of this header
+  std::unique_ptr<Impl> impl_;  // pimpl keeps http_parser.h out of this header
   int error_status_ = 0;
   std::string error_message_;
   bool complete_ = false;
   bool head_complete_ = false;
+  bool stop_after_head_ = false;
 };
 
 // "HTTP/1.1 200 OK\r\n" + headers + "\r\n". Fields are written as given;

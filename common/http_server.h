@@ -85,6 +85,8 @@ struct ServerOptions {
   size_t max_connections = 10000;
   size_t write_high_watermark = 1 << 20;
   size_t write_low_watermark = 256 << 10;
+  // SO_REUSEPORT: several workers, each with its own listener on one port.
+  bool reuse_port = false;
 };
 
 class HttpServer {

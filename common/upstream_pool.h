@@ -18,22 +18,28 @@
 namespace mag::http {
 
 enum class ClientError {
-  kConnectFailed,        // refused, unreachable, DNS failure -> 502
-  kConnectTimeout,       // -> 504
-  kResponseTimeout,      // no response head in time -> 504
-  kIdleTimeout,          // nothing received for too long mid-body
-  kReset,                // peer closed / reset mid-exchange -> 502 (or abort if head sent)
-  kProtocolError,        // malformed response -> 502
-  kPoolExhausted,        // connection limit reached -> 503
+  kConnectFailed,    // refused, unreachable, DNS failure -> 502
+  kConnectTimeout,   // -> 504
+  kResponseTimeout,  // no response head in time -> 504
+  kIdleTimeout,      // nothing received for too long mid-body
+  kReset,            // peer closed / reset mid-exchange -> 502 (or abort if head sent)
+  kProtocolError,    // malformed response -> 502
+  kPoolExhausted,    // connection limit reached -> 503
 };
 std::string_view to_string(ClientError e);
 
 class ClientStreamCallbacks {
  public:
   virtual ~ClientStreamCallbacks() = default;
+  // end_stream: the response has no body (HEAD, 204, 304, Content-Length: 0).
   virtual void on_response_head(ResponseHead&& head, bool end_stream) = 0;
+  // Pieces as they arrive from the socket; the last call has end_stream (and
+  // may carry no data). `data` is only valid during the call.
   virtual void on_response_body(std::string_view data, bool end_stream) = 0;
   // Terminal. After it, no other callback comes; the ClientStream may be destroyed.
+  // If on_response_head() already ran, the response is truncated (kReset,
+  // kIdleTimeout, kProtocolError): never complete it downstream.
+  // Any callback may destroy the ClientStream (and even the pool) from inside.
   virtual void on_error(ClientError error, std::string_view detail) = 0;
 };
 
@@ -48,8 +54,12 @@ class ClientStream {
 
 struct PoolOptions {
   std::chrono::milliseconds connect_timeout{5000};
+  // From the last request byte handed to the pool to the response head.
   std::chrono::milliseconds response_header_timeout{60000};
   std::chrono::milliseconds idle_timeout{300000};  // mid-body silence; 0 = none
+  // An idle keep-alive connection is closed after this long unused (upstream
+  // servers drop idle connections too; closing first avoids reuse races). 0 = never.
+  std::chrono::milliseconds keepalive_timeout{30000};
   size_t max_connections = 1024;
   size_t max_idle_connections = 64;
   CodecLimits limits{.max_request_line = 8 * 1024,
@@ -68,7 +78,10 @@ class UpstreamPool {
 
   // Sends `head` (framing: Content-Length if the caller set it, else chunked
   // unless end_stream, in which case no body). Reuses an idle connection when
-  // one is there. Callbacks may fire from inside this call only for kPoolExhausted.
+  // one is there. Never calls back from inside this call: every outcome,
+  // including kPoolExhausted, arrives from the event loop. Never returns null.
+  // A Host header is added when `head` has none; Transfer-Encoding from the
+  // caller is replaced by the pool's own framing.
   std::unique_ptr<ClientStream> start(RequestHead head, bool end_stream,
                                       ClientStreamCallbacks& callbacks);
   size_t idle_connections() const;

@@ -1,6 +1,16 @@
 // The gateway's configuration model and its YAML loader. Loading validates
-// everything; an error names the file, line and column. `${VAR}` and
-// `${VAR:-default}` in scalars expand from the environment before parsing.
+// everything; an error names the file, line and column and the key path
+// ("dev.yaml:12:5: routes[0].upstream: unknown upstream 'x'").
+//
+// `${VAR}` and `${VAR:-default}` expand from the environment inside scalar
+// values after parsing (so an expanded value may contain any YAML-special
+// character). Keys are never expanded. Inside a flow collection (`[...]`,
+// `{...}`) YAML itself ends a plain scalar at `{`, so quote such values:
+// `audiences: ["${CLIENT_ID}"]`.
+//
+// Hostile input: files over 1 MiB, NUL bytes, invalid UTF-8, more than one
+// document, anchors/aliases, duplicate keys, unknown keys and wrong types are
+// all refused with an error; no exception escapes the loader.
 #pragma once
 
 #include <chrono>
@@ -13,48 +23,105 @@
 namespace mag::config {
 
 struct Listener {
-  std::string address;  // "0.0.0.0:8000"
+  std::string address;  // "0.0.0.0:8000" or "[::1]:8000"
+  // Optional `tls: {certificate: FILE, private_key: FILE}` (both or neither;
+  // relative paths resolve against the config file's directory, like jwks_file).
+  std::string tls_certificate;
+  std::string tls_private_key;
+  // DNS-rebinding protection (issue 4, docs/authorization.md). A present
+  // Origin outside `allowed_origins` → 403; a Host outside `allowed_hosts`
+  // → 421. Empty = the defaults: origins from `cors.allowed_origins` unless
+  // that is "*", else loopback origins only; hosts: loopback names and the
+  // routes' resource hosts when the listener is bound to loopback, any
+  // otherwise. "*" allows any.
+  std::vector<std::string> allowed_origins;
+  std::vector<std::string> allowed_hosts;  // "host" (any port) or "host:port"
 };
 
 struct Admin {
-  std::string address;  // empty: no admin listener
+  // Default 127.0.0.1:9901; `address: ""` disables the admin listener. Never
+  // one of the public listeners' addresses.
+  std::string address = "127.0.0.1:9901";
+  // False when `admin.address` was not in the file: failing to bind the
+  // default address is then a warning, not a startup error (ops, issue 7).
+  bool address_configured = false;
+};
+
+// `access_log: {path, format}`: one line per request (ops, issue 7).
+struct AccessLog {
+  std::string path;            // empty or "-": stdout; relative: to the config file's directory
+  std::string format = "json";  // json | text
+  bool enabled = true;          // `access_log: off` → false
 };
 
 struct Provider {
   std::string name;
-  std::string issuer;                  // exact match against `iss`
-  std::string jwks_uri;                // http(s) URL, or
-  std::string jwks_file;               // a local JWKS file (exactly one of the two)
-  std::vector<std::string> audiences;  // accepted `aud` values besides the route resource
-  std::vector<std::string> algorithms; // allow-list; default {"RS256"}; never none/HS*
-  std::chrono::seconds clock_skew{60};
-  std::chrono::seconds jwks_refresh{600};
+  std::string issuer;    // exact match against `iss`
+  std::string jwks_uri;  // http(s) URL, or
+  // A local JWKS file (exactly one of jwks_uri / jwks_file). A relative path
+  // is resolved against the directory of the config file (not the working
+  // directory), so `mcp-auth-gateway -c /etc/mag/gw.yaml` works from anywhere.
+  std::string jwks_file;
+  std::vector<std::string> audiences;            // accepted `aud` values besides the route resource
+  std::vector<std::string> algorithms{"RS256"};  // allow-list; never none/HS*
+  std::chrono::seconds clock_skew{60};           // 0..600
+  std::chrono::seconds jwks_refresh{600};        // 10..86400
+  // Token-validation additions (docs/tokens.md). With neither jwks_uri nor
+  // jwks_file, the JWKS URL is discovered from the issuer's metadata.
+  std::string ca_file;            // PEM CA bundle for https fetches (default: system store)
+  std::string token_type = "jwt";  // jwt (JWT or at+jwt) | at+jwt | any
+  std::vector<std::string> required_claims;
+  std::chrono::seconds max_lifetime{0};  // 0 = unlimited, else 60..31536000
+  bool require_exp = true;
 };
 
 struct Upstream {
   std::string name;
-  std::string url;   // http://host:port[/base]
-  std::string host;  // parsed from url
-  uint16_t port = 0;
+  std::string url;        // http://host:port[/base]
+  std::string host;       // parsed from url; an IPv6 literal without its brackets
+  uint16_t port = 0;      // 80 when the url has no port
   std::string base_path;  // path of the url without trailing '/', may be empty
 };
 
 struct RouteAuth {
-  bool enabled = true;                 // `auth: none` → false
-  std::vector<std::string> providers;  // any of them
-  std::vector<std::string> scopes;     // all required
+  bool enabled = true;  // `auth: none` → false
+  // Any of them. Default when `providers` is omitted: the only configured
+  // provider (an error when there are zero or several).
+  std::vector<std::string> providers;
+  std::vector<std::string> scopes;                        // all required
   std::map<std::string, std::vector<std::string>> tools;  // per-tool scopes (issue 4)
+  // issue 4 (authz, docs/authorization.md): "*" in `tools` / `methods` is the
+  // default for unlisted names; `deny` instead of a scope list refuses with a
+  // plain 403 (no scope can fix it).
+  std::map<std::string, std::vector<std::string>> methods;  // per-method scopes
+  std::vector<std::string> denied_tools;
+  std::vector<std::string> denied_methods;
+  // No token → forwarded anonymously (rules that need a scope still answer
+  // 401); an invalid token is still a 401.
+  bool allow_missing = false;
+};
+
+// `claim_to_headers: {sub: X-MCP-Subject, scope: X-MCP-Scopes}` (issue 4).
+struct ClaimHeader {
+  std::string claim;   // iss | sub | client_id | aud | scope | exp
+  std::string header;  // header name; any client-sent copy is removed first
 };
 
 struct Route {
   std::string path_prefix;  // "/mcp"; matches "/mcp" and "/mcp/..." (segment bound)
   std::string upstream;     // name in `upstreams`
-  std::string resource;     // the RFC 9728 resource identifier (public URL of path_prefix)
+  // The RFC 9728 resource identifier (public URL of path_prefix): absolute
+  // http(s), no fragment, no query, no userinfo. Required when auth is enabled.
+  std::string resource;
   std::string resource_name;  // optional, for the PRM document
   RouteAuth auth;
+  std::vector<ClaimHeader> claim_to_headers;  // issue 4
+  std::string forward_payload_header;         // issue 4: base64url JWT payload, empty = off
   // Derived at load: absolute URL of this route's PRM (path-inserted form).
   std::string resource_metadata_url;
-  // Derived at load: the path-inserted PRM path ("/.well-known/oauth-protected-resource/mcp").
+  // Derived at load: the path-inserted PRM path ("/.well-known/oauth-protected-resource/mcp";
+  // just "/.well-known/oauth-protected-resource" for an origin-only resource).
+  // Unique among auth-enabled routes.
   std::string metadata_path;
 };
 
@@ -70,7 +137,15 @@ struct Config {
   std::map<std::string, Upstream> upstreams;
   std::vector<Route> routes;
   Cors cors;
-  std::string log_level = "info";
+  std::string log_level = "info";  // debug | info | warn | error
+  AccessLog access_log;
+  // `authz:` (issue 4, docs/authorization.md).
+  struct Authz {
+    std::chrono::seconds session_idle_timeout{3600};
+    size_t max_sessions = 100000;
+    std::chrono::seconds stream_expiry_grace{0};
+    size_t max_inspected_body = 1 << 20;
+  } authz;
 };
 
 struct LoadError {
@@ -83,10 +158,15 @@ struct LoadResult {
   std::optional<LoadError> error;
 };
 LoadResult load_file(const std::string& path);
+// Relative file paths in the document resolve against the directory of
+// `source_name` (the working directory for "<string>" or a bare file name).
 LoadResult load_string(const std::string& yaml, const std::string& source_name = "<string>");
 
 // Expands ${VAR} and ${VAR:-default}; `$$` is a literal `$`. An unset
-// variable without default is an error (message names it).
+// variable without default is an error (message names it). As in the shell,
+// the default also applies when the variable is set but empty. The default
+// is literal text up to the first `}` (no nested expansion). A `$` not
+// followed by `{` or `$` is kept as is.
 bool expand_env(const std::string& in, std::string* out, std::string* error);
 
 }  // namespace mag::config

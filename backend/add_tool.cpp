@@ -1,0 +1,126 @@
+#include "backend/add_tool.h"
+
+#include <charconv>
+#include <cmath>
+#include <string_view>
+
+namespace mag::backend {
+namespace {
+
+JsonValue number_schema(const char* description) {
+  JsonValue schema = own(json_object());
+  json_object_set_new(schema.get(), "type", json_string("number"));
+  if (description) json_object_set_new(schema.get(), "description", json_string(description));
+  return schema;
+}
+
+JsonValue object_schema(std::initializer_list<std::pair<const char*, const char*>> properties) {
+  JsonValue props = own(json_object());
+  JsonValue required = own(json_array());
+  for (const auto& [name, description] : properties) {
+    json_object_set_new(props.get(), name, number_schema(description).release());
+    json_array_append_new(required.get(), json_string(name));
+  }
+  JsonValue schema = own(json_object());
+  json_object_set_new(schema.get(), "type", json_string("object"));
+  json_object_set_new(schema.get(), "properties", props.release());
+  json_object_set_new(schema.get(), "required", required.release());
+  return schema;
+}
+
+JsonValue text_content(std::string_view text) {
+  JsonValue item = own(json_object());
+  json_object_set_new(item.get(), "type", json_string("text"));
+  json_object_set_new(item.get(), "text", json_stringn(text.data(), text.size()));
+  JsonValue content = own(json_array());
+  json_array_append_new(content.get(), item.release());
+  return content;
+}
+
+JsonValue error_result(std::string_view text) {
+  JsonValue result = own(json_object());
+  json_object_set_new(result.get(), "content", text_content(text).release());
+  json_object_set_new(result.get(), "isError", json_true());
+  return result;
+}
+
+// The sum as a JSON number, or null when it is not finite.
+JsonValue sum(const json_t* a, const json_t* b) {
+  if (json_is_integer(a) && json_is_integer(b)) {
+    json_int_t total = 0;
+    if (!__builtin_add_overflow(json_integer_value(a), json_integer_value(b), &total)) {
+      return own(json_integer(total));
+    }
+  }
+  const double total = json_number_value(a) + json_number_value(b);
+  if (!std::isfinite(total)) return nullptr;
+  return own(json_real(total));
+}
+
+// Which argument is wrong, or empty when both are usable.
+std::string argument_problem(const json_t* arguments) {
+  if (!arguments) return "missing arguments: expected an object with numbers a and b";
+  if (!json_is_object(arguments)) return "arguments must be an object with numbers a and b";
+  for (const char* name : {"a", "b"}) {
+    const json_t* value = json_object_get(arguments, name);
+    if (!value) return std::string("missing required argument '") + name + "' (a number)";
+    if (!json_is_number(value)) return std::string("argument '") + name + "' must be a number";
+  }
+  return {};
+}
+
+}  // namespace
+
+JsonValue add_tool_definition() {
+  JsonValue annotations = own(json_object());
+  json_object_set_new(annotations.get(), "readOnlyHint", json_true());
+  json_object_set_new(annotations.get(), "destructiveHint", json_false());
+  json_object_set_new(annotations.get(), "idempotentHint", json_true());
+  json_object_set_new(annotations.get(), "openWorldHint", json_false());
+
+  JsonValue tool = own(json_object());
+  json_object_set_new(tool.get(), "name", json_string(kAddToolName));
+  json_object_set_new(tool.get(), "title", json_string("Add two numbers"));
+  json_object_set_new(tool.get(), "description",
+                      json_string("Adds two numbers a and b and returns their sum."));
+  json_object_set_new(tool.get(), "inputSchema",
+                      object_schema({{"a", "First addend"}, {"b", "Second addend"}}).release());
+  json_object_set_new(
+      tool.get(), "outputSchema",
+      object_schema({{"a", "First addend"}, {"b", "Second addend"}, {"result", "The sum a + b"}})
+          .release());
+  json_object_set_new(tool.get(), "annotations", annotations.release());
+  return tool;
+}
+
+std::string format_number(const json_t* number) {
+  if (json_is_integer(number)) return std::to_string(json_integer_value(number));
+  char buffer[64];
+  const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, json_number_value(number));
+  if (ec != std::errc()) return "NaN";
+  return std::string(buffer, end);
+}
+
+JsonValue call_add_tool(const json_t* arguments) {
+  if (std::string problem = argument_problem(arguments); !problem.empty()) {
+    return error_result("Invalid arguments for tool add: " + problem);
+  }
+  json_t* a = json_object_get(arguments, "a");
+  json_t* b = json_object_get(arguments, "b");
+  JsonValue total = sum(a, b);
+  if (!total) return error_result("The sum of a and b is not a finite number (overflow)");
+
+  JsonValue structured = own(json_object());
+  json_object_set(structured.get(), "a", a);
+  json_object_set(structured.get(), "b", b);
+  const std::string text = format_number(total.get());
+  json_object_set_new(structured.get(), "result", total.release());
+
+  JsonValue result = own(json_object());
+  json_object_set_new(result.get(), "content", text_content(text).release());
+  json_object_set_new(result.get(), "structuredContent", structured.release());
+  json_object_set_new(result.get(), "isError", json_false());
+  return result;
+}
+
+}  // namespace mag::backend

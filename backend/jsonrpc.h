@@ -1,0 +1,63 @@
+// JSON-RPC 2.0 message shapes as MCP uses them: classifying a parsed message
+// and building responses. jansson values only; no transport concerns here.
+#pragma once
+
+#include <jansson.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace mag::backend {
+
+// Owns one jansson reference. Not common/c_handles.h's JsonPtr: that one's
+// deleter names json_decref, a static inline function, which gives every
+// function with JsonPtr in its signature internal linkage (unusable across
+// translation units).
+struct JsonRelease {
+  void operator()(json_t* j) const noexcept { json_decref(j); }
+};
+using JsonValue = std::unique_ptr<json_t, JsonRelease>;
+inline JsonValue own(json_t* j) {
+  return JsonValue(j);
+}
+inline JsonValue share(json_t* j) {
+  return JsonValue(json_incref(j));
+}
+}  // namespace mag::backend
+
+namespace mag::backend::jsonrpc {
+
+// Standard JSON-RPC error codes (and the MCP SDK's transport-level ones).
+inline constexpr int kParseError = -32700;
+inline constexpr int kInvalidRequest = -32600;
+inline constexpr int kMethodNotFound = -32601;
+inline constexpr int kInvalidParams = -32602;
+inline constexpr int kInternalError = -32603;
+inline constexpr int kServerError = -32000;      // transport errors (SDK convention)
+inline constexpr int kSessionNotFound = -32001;  // SDK convention
+
+enum class Kind { kRequest, kNotification, kResponse, kInvalid };
+
+struct Message {
+  Kind kind = Kind::kInvalid;
+  std::string method;        // requests and notifications
+  json_t* id = nullptr;      // borrowed from the parsed value; requests and responses
+  json_t* params = nullptr;  // borrowed; may be null
+  std::string invalid_reason;
+};
+
+// Classifies one element (an object, or anything else -> kInvalid). A request
+// id must be a string or an integer (MCP forbids null ids); params, when
+// present, must be an object (MCP never uses positional params).
+Message classify(json_t* value);
+
+// {"jsonrpc":"2.0","id":<id>,"result":<result>} ; steals `result`.
+JsonValue make_result(json_t* id, JsonValue result);
+// {"jsonrpc":"2.0","id":<id or null>,"error":{"code":..,"message":..}}.
+JsonValue make_error(json_t* id, int code, std::string_view message);
+
+// Compact serialisation (no newlines, so it fits one SSE data line).
+std::string dump(const json_t* value);
+
+}  // namespace mag::backend::jsonrpc

@@ -1,0 +1,873 @@
+// HTTP/1.1 server connection handling.
+//
+// Lifetime rules (the reason this file looks the way it does):
+// - A Connection is only ever destroyed from its own deferred `work_` event
+//   (or by the server's destructor), never from inside a callback that may
+//   have a handler, the parser or libevent further up the stack.
+// - A handler is destroyed either in the work event (exchange finished) or
+//   right after on_reset() from an event/timer callback; handler callbacks
+//   that end or reset the exchange only set state and schedule work.
+// - Every ServerStream method is a no-op once the exchange is over or the
+//   connection is closing, so a late call from a handler cannot write into
+//   the next exchange or a dead socket.
+#include "common/http_server.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+#include <jansson.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <exception>
+#include <optional>
+#include <unordered_map>
+
+#include "common/c_handles.h"
+#include "common/log.h"
+
+namespace mag::http {
+
+namespace {
+
+constexpr std::string_view kLog = "http_server";
+constexpr size_t kReadHighWatermark = 256 * 1024;  // input buffered while not consuming
+constexpr size_t kFeedSlice = 16 * 1024;
+constexpr size_t kLingerMaxBytes = 1 << 20;             // request bytes discarded after a close
+constexpr std::chrono::milliseconds kLingerTime{2000};  // wait for the client's FIN
+constexpr std::chrono::milliseconds kFlushTimeout{30000};
+constexpr std::chrono::milliseconds kAcceptRetry{200};  // after EMFILE/ENFILE
+
+timeval to_timeval(std::chrono::milliseconds ms) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
+  return tv;
+}
+
+std::string_view error_code(int status) {
+  switch (status) {
+    case 400:
+      return "bad_request";
+    case 408:
+      return "request_timeout";
+    case 413:
+      return "payload_too_large";
+    case 414:
+      return "uri_too_long";
+    case 431:
+      return "request_header_fields_too_large";
+    case 501:
+      return "not_implemented";
+    case 505:
+      return "http_version_not_supported";
+    case 503:
+      return "service_unavailable";
+    default:
+      return "internal_error";
+  }
+}
+
+std::string error_body(int status, std::string_view description) {
+  std::string code(error_code(status));
+  std::string desc(description);
+  JsonPtr obj = json_own(json_object());
+  json_object_set_new(obj.get(), "error", json_stringn(code.data(), code.size()));
+  json_object_set_new(obj.get(), "error_description", json_stringn(desc.data(), desc.size()));
+  std::unique_ptr<char, CDeleter<free>> text(json_dumps(obj.get(), JSON_COMPACT));
+  return text ? std::string(text.get()) : std::string("{}");
+}
+
+void ignore_sigpipe_once() {
+  struct sigaction old {};
+  if (sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL) {
+    signal(SIGPIPE, SIG_IGN);
+  }
+}
+
+std::optional<uint64_t> parse_content_length(const std::string& v) {
+  uint64_t n = 0;
+  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+  if (v.empty() || ec != std::errc() || end != v.data() + v.size()) return std::nullopt;
+  return n;
+}
+
+}  // namespace
+
+class Connection;
+
+// The server's shared state; HttpServer::Impl is private, Connection needs this.
+struct ServerState {
+  event_base* base;
+  HandlerFactory factory;
+  ServerOptions options;
+  ListenerPtr listener;
+  EventPtr accept_retry;
+  std::unordered_map<Connection*, std::unique_ptr<Connection>> connections;
+  uint16_t port = 0;
+  bool accepting = true;
+
+  ServerState(event_base* b, HandlerFactory f, ServerOptions o)
+      : base(b), factory(std::move(f)), options(std::move(o)) {}
+
+  void on_accept(evutil_socket_t fd, const sockaddr* sa);
+  void on_accept_error();
+  void remove(Connection* c);
+};
+
+struct HttpServer::Impl : ServerState {
+  using ServerState::ServerState;
+};
+
+class Connection final : public ServerStream, private Http1Parser::Callbacks {
+ public:
+  Connection(ServerState& server, BufferEventPtr bev, ConnectionInfo info)
+      : server_(server),
+        bev_(std::move(bev)),
+        info_(std::move(info)),
+        parser_(Http1Parser::Mode::kRequest, *this, server.options.limits),
+        idle_timeout_(server.options.stream_idle_timeout) {
+    parser_.set_stop_after_head(
+        true);  // pause_request_body() from on_request_head() holds the body
+    timer_.reset(evtimer_new(server_.base, &Connection::timer_cb, this));
+    work_.reset(event_new(server_.base, -1, 0, &Connection::work_cb, this));
+    bufferevent_setcb(bev_.get(), &Connection::read_cb, &Connection::write_cb,
+                      &Connection::event_cb, this);
+    bufferevent_setwatermark(bev_.get(), EV_READ, 0, kReadHighWatermark);
+    bufferevent_setwatermark(bev_.get(), EV_WRITE, server_.options.write_low_watermark, 0);
+    bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+    arm(TimerKind::kHeader, server_.options.header_timeout);
+  }
+
+  ~Connection() override {
+    closing_ = true;
+    retired_.reset();
+    handler_.reset();  // late stream calls from its destructor are no-ops (closing_)
+  }
+
+  // HttpServer is going away: the exchange ends now.
+  void shutdown_from_server() {
+    abort_exchange(true);
+    closing_ = true;
+  }
+
+  // --- ServerStream --------------------------------------------------------
+
+  void send_head(ResponseHead head, bool end_stream) override {
+    if (!writable() || head_sent_) return;
+    head_sent_ = true;
+    bool handler_wants_close = head.headers.has_token("Connection", "close");
+    for (auto name : {"Connection", "Keep-Alive", "Transfer-Encoding", "Proxy-Connection"}) {
+      head.headers.remove(name);
+    }
+    int status = head.status;
+    no_response_body_ = head_request_ || status < 200 || status == 204 || status == 304;
+    if (status < 200 || status == 204) head.headers.remove("Content-Length");
+
+    body_mode_ = BodyMode::kNone;
+    if (const std::string* cl = head.headers.get("Content-Length")) {
+      auto length = parse_content_length(*cl);
+      if (length && head.headers.count("Content-Length") == 1) {
+        body_mode_ = BodyMode::kLength;
+        length_remaining_ = *length;
+      } else {
+        log::warn(kLog, "handler sent an invalid Content-Length; using chunked/close framing");
+        head.headers.remove("Content-Length");
+      }
+    }
+    if (body_mode_ == BodyMode::kNone && !no_response_body_) {
+      if (end_stream) {
+        head.headers.set("Content-Length", "0");
+        body_mode_ = BodyMode::kLength;
+      } else if (version_minor_ >= 1) {
+        head.headers.set("Transfer-Encoding", "chunked");
+        body_mode_ = BodyMode::kChunked;
+      } else {
+        body_mode_ = BodyMode::kClose;  // HTTP/1.0 without a length: delimited by close
+      }
+    }
+    keep_alive_ = parser_.keep_alive() && request_complete_ && !handler_wants_close &&
+                  body_mode_ != BodyMode::kClose && server_.accepting;
+    if (!keep_alive_) {
+      head.headers.set("Connection", "close");
+    } else if (version_minor_ == 0) {
+      head.headers.set("Connection", "keep-alive");
+    }
+    write(serialize_response_head(head));
+    touch();
+    if (end_stream) end_response();
+  }
+
+  void send_body(std::string_view data, bool end_stream) override {
+    if (!writable() || !head_sent_) return;
+    if (!no_response_body_ && !data.empty()) {
+      size_t n = clamp_to_length(data.size());
+      if (body_mode_ == BodyMode::kChunked) write(chunk_prefix(n));
+      write(data.substr(0, n));
+      if (body_mode_ == BodyMode::kChunked) write(kChunkSuffix);
+    }
+    after_body_write(end_stream);
+  }
+
+  void send_body(evbuffer* data, bool end_stream) override {
+    if (!writable() || !head_sent_) {
+      evbuffer_drain(data, evbuffer_get_length(data));
+      return;
+    }
+    size_t len = evbuffer_get_length(data);
+    if (!no_response_body_ && len > 0) {
+      size_t n = clamp_to_length(len);
+      evbuffer* out = bufferevent_get_output(bev_.get());
+      if (body_mode_ == BodyMode::kChunked) write(chunk_prefix(n));
+      evbuffer_remove_buffer(data, out, n);
+      if (body_mode_ == BodyMode::kChunked) write(kChunkSuffix);
+    }
+    evbuffer_drain(data, evbuffer_get_length(data));
+    after_body_write(end_stream);
+  }
+
+  void reset() override {
+    if (!exchange_active_ || closing_) return;
+    exchange_active_ = false;
+    retire_handler();
+    begin_close();
+  }
+
+  size_t pending_bytes() const override {
+    return bev_ ? evbuffer_get_length(bufferevent_get_output(bev_.get())) : 0;
+  }
+  bool above_high_watermark() const override {
+    return pending_bytes() >= server_.options.write_high_watermark;
+  }
+
+  void pause_request_body(bool paused) override {
+    if (!exchange_active_ || closing_ || body_paused_ == paused) return;
+    body_paused_ = paused;
+    if (!paused) {
+      resume_input_ = true;
+      schedule_work();  // the parser may be further up the stack right now
+    }
+  }
+
+  void set_idle_timeout(std::chrono::milliseconds timeout) override {
+    idle_timeout_ = timeout;
+    if (!exchange_active_ || closing_) return;
+    if (timeout.count() > 0) {
+      arm(TimerKind::kIdle, timeout);
+    } else {
+      disarm();
+    }
+  }
+
+  const ConnectionInfo& connection() const override { return info_; }
+  event_base* base() const override { return server_.base; }
+  bool head_sent() const override { return head_sent_; }
+
+ private:
+  enum class TimerKind { kNone, kHeader, kKeepAlive, kIdle, kFlush, kLinger };
+  enum class BodyMode { kNone, kLength, kChunked, kClose };
+
+  // --- libevent callbacks (C entry points: nothing may escape) ----------------
+
+  static void read_cb(bufferevent*, void* arg) noexcept {
+    static_cast<Connection*>(arg)->guard([&](Connection& c) { c.on_read(); });
+  }
+  static void write_cb(bufferevent*, void* arg) noexcept {
+    static_cast<Connection*>(arg)->guard([&](Connection& c) { c.on_write(); });
+  }
+  static void event_cb(bufferevent*, short what, void* arg) noexcept {
+    static_cast<Connection*>(arg)->guard([&](Connection& c) { c.on_event(what); });
+  }
+  static void timer_cb(evutil_socket_t, short, void* arg) noexcept {
+    static_cast<Connection*>(arg)->guard([&](Connection& c) { c.on_timer(); });
+  }
+  static void work_cb(evutil_socket_t, short, void* arg) noexcept {
+    auto* c = static_cast<Connection*>(arg);
+    bool destroy = false;
+    c->guard([&](Connection& self) { destroy = self.on_work(); });
+    if (destroy) c->server_.remove(c);  // last use of `c`
+  }
+
+  template <typename F>
+  void guard(F&& f) noexcept {
+    try {
+      f(*this);
+    } catch (const std::exception& e) {
+      log::error(kLog, std::string("unexpected exception, closing connection: ") + e.what());
+      begin_close();
+    } catch (...) {
+      log::error(kLog, "unexpected exception, closing connection");
+      begin_close();
+    }
+  }
+
+  void on_read() {
+    if (closing_) return;
+    evbuffer* in = bufferevent_get_input(bev_.get());
+    if (lingering_ || close_after_flush_) {  // the exchange is over: discard, bounded
+      linger_bytes_ += evbuffer_get_length(in);
+      evbuffer_drain(in, evbuffer_get_length(in));
+      if (linger_bytes_ > kLingerMaxBytes) begin_close();
+      return;
+    }
+    if (!exchange_active_ && timer_kind_ == TimerKind::kKeepAlive && evbuffer_get_length(in) > 0) {
+      arm(TimerKind::kHeader, server_.options.header_timeout);  // a new request has started
+    }
+    if (exchange_active_) touch();
+    process_input();
+  }
+
+  void on_write() {
+    if (closing_) return;
+    if (exchange_active_) touch();
+    if (close_after_flush_ && pending_bytes() == 0) {
+      on_flushed();
+      return;
+    }
+    if (want_drained_ && handler_ && exchange_active_ && !above_high_watermark()) {
+      want_drained_ = false;
+      call_handler([](ServerStreamHandler& h) { h.on_drained(); });
+    }
+  }
+
+  void on_event(short what) {
+    if (closing_) return;
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+      // Client went away (or half-closed: treated as an abort, like nginx's
+      // default, so upstream work is cancelled promptly).
+      abort_exchange(true);
+      begin_close();
+    }
+  }
+
+  void on_timer() {
+    if (closing_) return;
+    TimerKind kind = timer_kind_;
+    timer_kind_ = TimerKind::kNone;
+    switch (kind) {
+      case TimerKind::kHeader:
+        if (parser_has_started_request()) {
+          send_error(408, "request head not received in time");
+        } else {
+          begin_close();
+        }
+        break;
+      case TimerKind::kIdle: {
+        bool answer = !head_sent_ && !request_complete_;
+        abort_exchange(true);
+        if (answer) {
+          send_error(408, "request not received in time");
+        } else {
+          begin_close();
+        }
+        break;
+      }
+      case TimerKind::kKeepAlive:
+      case TimerKind::kFlush:
+      case TimerKind::kLinger:
+      case TimerKind::kNone:
+        begin_close();
+        break;
+    }
+  }
+
+  // Returns true when the connection must be destroyed now.
+  bool on_work() {
+    retired_.reset();
+    if (closing_) return true;
+    if (exchange_active_ && response_complete_ && (request_complete_ || !keep_alive_)) {
+      finish_exchange();
+    }
+    if (closing_) return true;
+    if (flush_check_) {
+      flush_check_ = false;
+      if (close_after_flush_ && pending_bytes() == 0) on_flushed();
+    }
+    if (resume_input_) {
+      resume_input_ = false;
+      process_input();
+    }
+    return closing_;
+  }
+
+  // --- request side ------------------------------------------------------------
+
+  bool parser_has_started_request() const { return bytes_this_request_; }
+
+  void process_input() {
+    evbuffer* in = bufferevent_get_input(bev_.get());
+    while (!closing_ && !close_after_flush_) {
+      if (exchange_active_ && (request_complete_ || body_paused_)) break;
+      if (!exchange_active_ && parser_.message_complete()) break;
+      size_t len = evbuffer_get_length(in);
+      if (len == 0) break;
+      bytes_this_request_ = true;
+      evbuffer_iovec vec{};
+      if (evbuffer_peek(in, -1, nullptr, &vec, 1) < 1) break;
+      // Small slices while a handler consumes the body, so pause_request_body()
+      // from inside on_request_body() takes effect within kFeedSlice bytes.
+      size_t slice = exchange_active_ ? std::min(vec.iov_len, kFeedSlice) : vec.iov_len;
+      size_t used = parser_.feed(static_cast<const char*>(vec.iov_base), slice);
+      if (closing_) return;  // a handler reset the stream from a callback
+      evbuffer_drain(in, used);
+      if (parser_.failed()) {
+        on_protocol_error();
+        return;
+      }
+      if (used == 0) break;
+    }
+  }
+
+  void on_request_head(RequestHead&& head) override {
+    start_exchange(head);
+    bool end_stream = !parser_.expects_body();
+    const std::string* expect = head.headers.get("Expect");
+    bool wants_continue =
+        !end_stream && version_minor_ >= 1 && expect && iequals(*expect, "100-continue");
+    try {
+      handler_ = server_.factory(*this);
+    } catch (const std::exception& e) {
+      log::error(kLog, std::string("handler factory threw: ") + e.what());
+    }
+    if (!handler_) {
+      send_error(503, "no handler for this request");
+      return;
+    }
+    call_handler([&](ServerStreamHandler& h) { h.on_request_head(std::move(head), end_stream); });
+    if (wants_continue && writable() && !head_sent_) write("HTTP/1.1 100 Continue\r\n\r\n");
+  }
+
+  void on_body(std::string_view data) override {
+    if (!exchange_active_ || response_complete_ || !handler_) return;  // answered already: discard
+    call_handler([&](ServerStreamHandler& h) { h.on_request_body(data, false); });
+  }
+
+  void on_message_complete() override {
+    if (!exchange_active_) return;
+    request_complete_ = true;
+    if (request_has_body_ && handler_ && !response_complete_) {
+      call_handler([](ServerStreamHandler& h) { h.on_request_body({}, true); });
+    }
+    if (response_complete_) schedule_work();
+  }
+
+  void start_exchange(const RequestHead& head) {
+    exchange_active_ = true;
+    request_complete_ = false;
+    head_sent_ = false;
+    response_complete_ = false;
+    body_paused_ = false;
+    want_drained_ = false;
+    keep_alive_ = true;
+    version_minor_ = head.version_minor;
+    head_request_ = head.method == "HEAD";
+    request_has_body_ = parser_.expects_body();
+    // A request without body is complete with its head: a handler answering
+    // from on_request_head() must still get keep-alive.
+    request_complete_ = !request_has_body_;
+    idle_timeout_ = server_.options.stream_idle_timeout;
+    if (idle_timeout_.count() > 0) {
+      arm(TimerKind::kIdle, idle_timeout_);
+    } else {
+      disarm();
+    }
+  }
+
+  // Response ended and the request was read (or will be discarded): next one.
+  void finish_exchange() {
+    exchange_active_ = false;
+    retire_handler();
+    retired_.reset();  // safe: we run from the work event, no handler frame is live
+    if (!keep_alive_ || closing_) {
+      close_after_flush();
+      return;
+    }
+    parser_.next_message();
+    bytes_this_request_ = false;
+    evbuffer* in = bufferevent_get_input(bev_.get());
+    if (evbuffer_get_length(in) > 0) {
+      arm(TimerKind::kHeader, server_.options.header_timeout);
+    } else {
+      arm(TimerKind::kKeepAlive, server_.options.keepalive_timeout);
+    }
+    process_input();  // pipelined requests waiting in the buffer
+  }
+
+  void on_protocol_error() {
+    int status = parser_.error_status();
+    std::string message = parser_.error_message();
+    log::debug(kLog, "protocol error " + std::to_string(status) + ": " + log::sanitize(message));
+    if (exchange_active_ && head_sent_) {
+      abort_exchange(true);
+      begin_close();
+      return;
+    }
+    abort_exchange(true);
+    send_error(status == 500 ? 500 : status, message);
+  }
+
+  // --- response side -------------------------------------------------------------
+
+  bool writable() const { return exchange_active_ && !closing_ && !response_complete_ && bev_; }
+
+  size_t clamp_to_length(size_t n) {
+    if (body_mode_ != BodyMode::kLength) return n;
+    if (n > length_remaining_) {
+      log::warn(kLog, "handler wrote more than its Content-Length; truncating");
+      n = static_cast<size_t>(length_remaining_);
+      keep_alive_ = false;
+    }
+    length_remaining_ -= n;
+    return n;
+  }
+
+  void after_body_write(bool end_stream) {
+    touch();
+    if (above_high_watermark()) want_drained_ = true;
+    if (end_stream) end_response();
+  }
+
+  void end_response() {
+    if (!no_response_body_) {
+      if (body_mode_ == BodyMode::kChunked) write(kLastChunk);
+      if (body_mode_ == BodyMode::kLength && length_remaining_ > 0) {
+        // Shorter than announced: the client must see a truncated message.
+        log::warn(kLog, "handler ended the response before its Content-Length");
+        keep_alive_ = false;
+      }
+    }
+    response_complete_ = true;
+    schedule_work();
+  }
+
+  void write(std::string_view bytes) {
+    if (bev_ && !bytes.empty()) bufferevent_write(bev_.get(), bytes.data(), bytes.size());
+  }
+
+  // Answers on behalf of the server and closes the connection afterwards.
+  void send_error(int status, std::string_view description) {
+    if (closing_ || !bev_) return;
+    exchange_active_ = false;
+    retire_handler();
+    std::string body = error_body(status, description);
+    ResponseHead head;
+    head.status = status;
+    head.headers.add("Content-Type", "application/json");
+    head.headers.add("Cache-Control", "no-store");
+    head.headers.add("Content-Length", std::to_string(body.size()));
+    head.headers.add("Connection", "close");
+    write(serialize_response_head(head));
+    write(body);
+    close_after_flush();
+  }
+
+  void close_after_flush() {
+    if (close_after_flush_ || closing_) return;
+    close_after_flush_ = true;
+    bufferevent_setwatermark(bev_.get(), EV_WRITE, 0, 0);  // write_cb when empty
+    arm(TimerKind::kFlush, server_.options.stream_idle_timeout.count() > 0
+                               ? server_.options.stream_idle_timeout
+                               : kFlushTimeout);
+    flush_check_ = true;  // if nothing is pending, no write_cb will come
+    schedule_work();
+  }
+
+  // Everything written: send FIN, then read and discard until the client
+  // closes (bounded), so unread request bytes do not turn our close into an
+  // RST that destroys the response in flight.
+  void on_flushed() {
+    if (lingering_ || closing_) return;
+    lingering_ = true;
+    ::shutdown(bufferevent_getfd(bev_.get()), SHUT_WR);
+    evbuffer* in = bufferevent_get_input(bev_.get());
+    evbuffer_drain(in, evbuffer_get_length(in));
+    bufferevent_enable(bev_.get(), EV_READ);
+    arm(TimerKind::kLinger, kLingerTime);
+  }
+
+  // --- exchange teardown ---------------------------------------------------------
+
+  template <typename F>
+  void call_handler(F&& f) {
+    if (!handler_) return;
+    try {
+      f(*handler_);
+    } catch (const std::exception& e) {
+      log::error(kLog, std::string("handler threw: ") + e.what());
+      handler_failed();
+    } catch (...) {
+      log::error(kLog, "handler threw");
+      handler_failed();
+    }
+  }
+
+  void handler_failed() {
+    if (!exchange_active_ || closing_) return;
+    if (!head_sent_) {
+      send_error(500, "internal error");
+    } else {
+      exchange_active_ = false;
+      retire_handler();
+      begin_close();
+    }
+  }
+
+  // Ends the exchange from outside the handler (disconnect, timeout, error).
+  void abort_exchange(bool notify) {
+    if (!exchange_active_) return;
+    exchange_active_ = false;
+    if (handler_ && notify && !response_complete_) {
+      try {
+        handler_->on_reset();
+      } catch (...) {
+        log::error(kLog, "handler threw from on_reset");
+      }
+    }
+    retire_handler();
+  }
+
+  // Handler destruction is deferred to the work event: it may be on the stack.
+  void retire_handler() {
+    if (!handler_) return;
+    retired_ = std::move(handler_);
+    schedule_work();
+  }
+
+  void begin_close() {
+    if (closing_) return;
+    closing_ = true;
+    disarm();
+    // The socket is freed with the object in the work event, not here: the
+    // parser may still be walking bytes of its input buffer further up the stack.
+    if (bev_) bufferevent_disable(bev_.get(), EV_READ | EV_WRITE);
+    schedule_work();
+  }
+
+  void schedule_work() {
+    if (work_) event_active(work_.get(), EV_TIMEOUT, 0);
+  }
+
+  // --- timers ------------------------------------------------------------------------
+
+  void arm(TimerKind kind, std::chrono::milliseconds timeout) {
+    timer_kind_ = kind;
+    if (timeout.count() <= 0) {
+      evtimer_del(timer_.get());
+      return;
+    }
+    timeval tv = to_timeval(timeout);
+    evtimer_add(timer_.get(), &tv);
+  }
+
+  void disarm() {
+    timer_kind_ = TimerKind::kNone;
+    evtimer_del(timer_.get());
+  }
+
+  // Activity on an open exchange pushes the idle deadline out.
+  void touch() {
+    if (timer_kind_ == TimerKind::kIdle && idle_timeout_.count() > 0 && !close_after_flush_) {
+      arm(TimerKind::kIdle, idle_timeout_);
+    }
+  }
+
+  ServerState& server_;
+  BufferEventPtr bev_;
+  ConnectionInfo info_;
+  Http1Parser parser_;
+  EventPtr timer_;
+  EventPtr work_;
+  TimerKind timer_kind_ = TimerKind::kNone;
+  std::chrono::milliseconds idle_timeout_;
+
+  bool exchange_active_ = false;
+  bool request_complete_ = false;
+  bool request_has_body_ = false;
+  bool head_sent_ = false;
+  bool response_complete_ = false;
+  bool head_request_ = false;
+  bool no_response_body_ = false;
+  BodyMode body_mode_ = BodyMode::kNone;
+  uint64_t length_remaining_ = 0;
+  bool body_paused_ = false;
+  bool resume_input_ = false;
+  bool want_drained_ = false;
+  bool keep_alive_ = true;
+  int version_minor_ = 1;
+  bool bytes_this_request_ = false;
+
+  bool closing_ = false;
+  bool close_after_flush_ = false;
+  bool lingering_ = false;
+  bool flush_check_ = false;
+  size_t linger_bytes_ = 0;
+
+  std::unique_ptr<ServerStreamHandler> retired_;
+  std::unique_ptr<ServerStreamHandler> handler_;
+};
+
+// --- HttpServer ---------------------------------------------------------------------
+
+void ServerState::on_accept(evutil_socket_t fd, const sockaddr* sa) {
+  if (connections.size() >= options.max_connections) {
+    log::warn(kLog, "connection limit reached; closing new connection");
+    evutil_closesocket(fd);
+    return;
+  }
+  ConnectionInfo info;
+  char text[INET6_ADDRSTRLEN] = {};
+  if (sa->sa_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(sa);
+    inet_ntop(AF_INET, &in->sin_addr, text, sizeof text);
+    info.peer_port = ntohs(in->sin_port);
+  } else if (sa->sa_family == AF_INET6) {
+    const auto* in6 = reinterpret_cast<const sockaddr_in6*>(sa);
+    inet_ntop(AF_INET6, &in6->sin6_addr, text, sizeof text);
+    info.peer_port = ntohs(in6->sin6_port);
+  }
+  info.peer_address = text;
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // SSE events go out at once
+  BufferEventPtr bev(bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE));
+  if (!bev) {
+    evutil_closesocket(fd);
+    return;
+  }
+  auto conn = std::make_unique<Connection>(*this, std::move(bev), std::move(info));
+  Connection* key = conn.get();
+  connections.emplace(key, std::move(conn));
+}
+
+void ServerState::on_accept_error() {
+  int err = EVUTIL_SOCKET_ERROR();
+  log::warn(kLog, std::string("accept failed: ") + evutil_socket_error_to_string(err));
+  // EMFILE/ENFILE leave the connection queued: pause accepting instead of spinning.
+  if (listener) evconnlistener_disable(listener.get());
+  timeval tv = to_timeval(kAcceptRetry);
+  evtimer_add(accept_retry.get(), &tv);
+}
+
+void ServerState::remove(Connection* c) {
+  connections.erase(c);
+}
+
+HttpServer::HttpServer(event_base* base, HandlerFactory factory, ServerOptions options)
+    : impl_(std::make_unique<Impl>(base, std::move(factory), std::move(options))) {
+  ignore_sigpipe_once();
+  impl_->accept_retry.reset(evtimer_new(
+      base,
+      [](evutil_socket_t, short, void* arg) noexcept {
+        auto* impl = static_cast<Impl*>(arg);
+        if (impl->listener && impl->accepting) evconnlistener_enable(impl->listener.get());
+      },
+      impl_.get()));
+}
+
+HttpServer::~HttpServer() {
+  impl_->accepting = false;
+  impl_->listener.reset();
+  for (auto& [key, conn] : impl_->connections) conn->shutdown_from_server();
+  impl_->connections.clear();
+}
+
+bool HttpServer::listen(const std::string& address, std::string* error) {
+  auto set_error = [&](std::string e) {
+    if (error) *error = std::move(e);
+    return false;
+  };
+  if (impl_->listener) return set_error("already listening");
+  std::string host;
+  uint16_t port = 0;
+  if (!split_host_port(address, &host, &port)) return set_error("invalid address: " + address);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* result = nullptr;
+  std::string port_text = std::to_string(port);
+  if (int rc = getaddrinfo(host.c_str(), port_text.c_str(), &hints, &result); rc != 0) {
+    return set_error("cannot resolve " + host + ": " + gai_strerror(rc));
+  }
+  std::unique_ptr<addrinfo, CDeleter<freeaddrinfo>> owned(result);
+  unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC;
+  if (impl_->options.reuse_port) flags |= LEV_OPT_REUSEABLE_PORT;
+  impl_->listener.reset(evconnlistener_new_bind(
+      impl_->base,
+      [](evconnlistener*, evutil_socket_t fd, sockaddr* sa, int, void* arg) noexcept {
+        try {
+          static_cast<Impl*>(arg)->on_accept(fd, sa);
+        } catch (...) {
+          log::error(kLog, "accept handling failed");
+          evutil_closesocket(fd);
+        }
+      },
+      impl_.get(), flags, 511, result->ai_addr, static_cast<int>(result->ai_addrlen)));
+  if (!impl_->listener)
+    return set_error("cannot listen on " + address + ": " + std::strerror(errno));
+  evconnlistener_set_error_cb(impl_->listener.get(), [](evconnlistener*, void* arg) noexcept {
+    try {
+      static_cast<Impl*>(arg)->on_accept_error();
+    } catch (...) {
+    }
+  });
+  sockaddr_storage bound{};
+  socklen_t len = sizeof bound;
+  if (getsockname(evconnlistener_get_fd(impl_->listener.get()), reinterpret_cast<sockaddr*>(&bound),
+                  &len) == 0) {
+    impl_->port = bound.ss_family == AF_INET6
+                      ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
+                      : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+  }
+  return true;
+}
+
+uint16_t HttpServer::port() const {
+  return impl_->port;
+}
+
+void HttpServer::stop_accepting() {
+  impl_->accepting = false;
+  impl_->listener.reset();
+}
+
+size_t HttpServer::active_connections() const {
+  return impl_->connections.size();
+}
+
+bool split_host_port(std::string_view address, std::string* host, uint16_t* port) {
+  std::string_view h;
+  std::string_view p;
+  if (address.starts_with('[')) {
+    size_t close = address.find(']');
+    if (close == std::string_view::npos || close + 1 >= address.size() ||
+        address[close + 1] != ':') {
+      return false;
+    }
+    h = address.substr(1, close - 1);
+    p = address.substr(close + 2);
+  } else {
+    size_t colon = address.rfind(':');
+    if (colon == std::string_view::npos) return false;
+    h = address.substr(0, colon);
+    p = address.substr(colon + 1);
+    if (h.find(':') != std::string_view::npos) return false;  // bare IPv6 needs brackets
+  }
+  if (h.empty() || p.empty() || p.size() > 5) return false;
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), value);
+  if (ec != std::errc() || end != p.data() + p.size() || value > 65535) return false;
+  if (host) *host = std::string(h);
+  if (port) *port = static_cast<uint16_t>(value);
+  return true;
+}
+
+}  // namespace mag::http

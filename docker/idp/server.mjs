@@ -1,0 +1,307 @@
+// A local OAuth 2.1 / OpenID Connect authorization server for development and
+// tests: the npm package oidc-provider with a small configuration of ours.
+// It is NOT a production identity provider: one dev user, in-memory storage,
+// signing key and cookie keys generated at every start.
+//
+// What MCP clients need from it, and where it is configured below:
+//   - dynamic client registration (RFC 7591)             features.registration
+//   - authorization code + PKCE S256 (OAuth 2.1)         pkce
+//   - resource indicators (RFC 8707), JWT access tokens
+//     whose `aud` is the gateway's resource              features.resourceIndicators
+//   - CORS for browser clients such as MCP Inspector      clientBasedCORS + registrationCors
+//   - a login page and a consent page                    interactions
+//
+// Environment (defaults in brackets):
+//   IDP_HOST            address to listen on            [0.0.0.0]
+//   IDP_PORT            port                            [9400]
+//   IDP_ISSUER          issuer URL, as browsers see it  [http://localhost:9400]
+//   IDP_RESOURCES       comma-separated resource URIs tokens may be issued for
+//                       (the first is the default)      [http://localhost:8000/mcp]
+//   IDP_CORS_ORIGINS    comma-separated browser origins [http://localhost:6274,http://127.0.0.1:6274]
+//   IDP_DEV_USER        the dev user's login            [dev]
+//   IDP_DEV_PASSWORD    the dev user's password         [dev-password]
+//   IDP_ACCESS_TOKEN_TTL  seconds                       [3600]
+import { randomBytes } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { generateKeyPair, exportJWK } from 'jose';
+import Provider, { errors } from 'oidc-provider';
+
+const env = process.env;
+const HOST = env.IDP_HOST ?? '0.0.0.0';
+const PORT = Number(env.IDP_PORT ?? 9400);
+const ISSUER = env.IDP_ISSUER ?? 'http://localhost:9400';
+const RESOURCES = list(env.IDP_RESOURCES ?? 'http://localhost:8000/mcp');
+const CORS_ORIGINS = list(env.IDP_CORS_ORIGINS ?? 'http://localhost:6274,http://127.0.0.1:6274');
+const DEV_USER = env.IDP_DEV_USER ?? 'dev';
+const DEV_PASSWORD = env.IDP_DEV_PASSWORD ?? 'dev-password';
+const ACCESS_TOKEN_TTL = Number(env.IDP_ACCESS_TOKEN_TTL ?? 3600);
+// The scope a resource server may be granted; the gateway's routes can require it.
+const RESOURCE_SCOPE = 'mcp:tools';
+const MAX_FORM_BYTES = 8192;
+const MAX_BODY_BYTES = 65536;
+
+function list(value) {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+// Everything templated into HTML comes from the request (client names are
+// chosen by whoever registered the client), so all of it is escaped.
+function escapeHtml(value) {
+  return String(value ?? '').replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c],
+  );
+}
+
+function sameSecret(given, expected) {
+  const a = Buffer.from(String(given));
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+async function signingKeys() {
+  const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+  const jwk = await exportJWK(privateKey);
+  return { keys: [{ ...jwk, kid: `dev-idp-${randomBytes(6).toString('hex')}`, alg: 'RS256', use: 'sig' }] };
+}
+
+const devAccount = {
+  accountId: DEV_USER,
+  async claims() {
+    return { sub: DEV_USER, name: 'Dev User', email: `${DEV_USER}@example.invalid`, email_verified: true };
+  },
+};
+
+function resourceServerInfo(_ctx, resource) {
+  if (!RESOURCES.includes(resource)) {
+    throw new errors.InvalidTarget(`resource ${resource} is not served by this authorization server`);
+  }
+  return {
+    scope: RESOURCE_SCOPE,
+    audience: resource,
+    accessTokenTTL: ACCESS_TOKEN_TTL,
+    accessTokenFormat: 'jwt',
+    jwt: { sign: { alg: 'RS256' } },
+  };
+}
+
+const configuration = {
+  jwks: await signingKeys(),
+  cookies: { keys: [randomBytes(32).toString('hex')] },
+  findAccount: async (_ctx, id) => (id === DEV_USER ? devAccount : undefined),
+  claims: { openid: ['sub'], profile: ['name'], email: ['email', 'email_verified'] },
+  scopes: ['openid', 'offline_access', 'profile', 'email', RESOURCE_SCOPE],
+  // OAuth 2.1: the authorization code flow only, always with PKCE (S256).
+  responseTypes: ['code'],
+  pkce: { required: () => true },
+  features: {
+    devInteractions: { enabled: false },
+    registration: { enabled: true },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: () => RESOURCES[0],
+      useGrantedResource: () => true,
+      getResourceServerInfo: resourceServerInfo,
+    },
+    revocation: { enabled: true },
+  },
+  // Public clients (token_endpoint_auth_method none) registered from a browser.
+  clientBasedCORS: (_ctx, origin) => CORS_ORIGINS.includes(origin),
+  // Refresh tokens for any client that registered the refresh_token grant,
+  // not only with offline_access: MCP clients rarely ask for that scope.
+  issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+  interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+  ttl: { AccessToken: ACCESS_TOKEN_TTL, AuthorizationCode: 120, Interaction: 600, Session: 3600, Grant: 3600 },
+  renderError: async (ctx, out) => {
+    ctx.type = 'html';
+    ctx.body = page('Error', `<pre>${escapeHtml(JSON.stringify(out, null, 2))}</pre>`);
+  },
+};
+
+const provider = new Provider(ISSUER, configuration);
+
+function page(title, body) {
+  return `<!doctype html><html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
+<style>body{font-family:sans-serif;max-width:28em;margin:3em auto}label,input,button{display:block;margin:.4em 0}</style>
+</head><body><h1>${escapeHtml(title)}</h1>${body}</body></html>`;
+}
+
+function loginPage(uid, clientName, error) {
+  return page(
+    'Sign in',
+    `<p>to <b>${escapeHtml(clientName)}</b> (local dev identity provider)</p>
+${error ? `<p id="error" style="color:#b00">${escapeHtml(error)}</p>` : ''}
+<form method="post" action="/interaction/${escapeHtml(uid)}/login" autocomplete="off">
+<label>Username <input name="login" id="login" value="${escapeHtml(DEV_USER)}"></label>
+<label>Password <input name="password" id="password" type="password"></label>
+<button type="submit" id="sign-in">Sign in</button>
+</form>`,
+  );
+}
+
+function consentPage(uid, clientName, scopes, resources) {
+  return page(
+    'Authorize',
+    `<p><b>${escapeHtml(clientName)}</b> asks for access to:</p>
+<ul>${resources.map((r) => `<li>${escapeHtml(r)}</li>`).join('')}</ul>
+<p>scopes: ${escapeHtml(scopes.join(' ') || '(none)')}</p>
+<form method="post" action="/interaction/${escapeHtml(uid)}/confirm">
+<button type="submit" id="allow">Allow</button>
+</form>
+<form method="post" action="/interaction/${escapeHtml(uid)}/abort">
+<button type="submit" id="deny">Deny</button>
+</form>`,
+  );
+}
+
+// A request body, bounded in size.
+async function readBody(req, limit = MAX_BODY_BYTES) {
+  const chunks = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += chunk.length;
+    if (size > limit) throw new errors.InvalidRequest('request body too large');
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+// application/x-www-form-urlencoded body.
+async function readForm(req) {
+  if (!String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) return new URLSearchParams();
+  return new URLSearchParams((await readBody(req, MAX_FORM_BYTES)).toString('utf8'));
+}
+
+// Grants everything the request is still missing: the dev idp has one user
+// and no policy beyond "the user clicked Allow".
+async function grantMissing(details) {
+  const { prompt, params, session } = details;
+  const grant = details.grantId
+    ? await provider.Grant.find(details.grantId)
+    : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+  const missing = prompt.details;
+  if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+  if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+  if (missing.missingResourceScopes) {
+    for (const [resource, scopes] of Object.entries(missing.missingResourceScopes)) {
+      grant.addResourceScope(resource, scopes.join(' '));
+    }
+  }
+  return grant.save();
+}
+
+function requestedResources(params) {
+  const r = params.resource;
+  if (Array.isArray(r)) return r;
+  return r ? [r] : [RESOURCES[0]];
+}
+
+const INTERACTION = /^\/interaction\/([A-Za-z0-9_-]{1,128})(?:\/(login|confirm|abort))?$/;
+
+async function interactions(ctx, next) {
+  const match = INTERACTION.exec(ctx.path);
+  if (!match) return next();
+  const [, uid, action] = match;
+  const details = await provider.interactionDetails(ctx.req, ctx.res);
+  if (details.uid !== uid) throw new errors.InvalidRequest('interaction mismatch');
+  const client = await provider.Client.find(details.params.client_id);
+  const clientName = client?.clientName ?? details.params.client_id;
+  ctx.set('Cache-Control', 'no-store');
+
+  if (!action && ctx.method === 'GET') {
+    ctx.type = 'html';
+    ctx.body =
+      details.prompt.name === 'login'
+        ? loginPage(uid, clientName)
+        : consentPage(uid, clientName, String(details.params.scope ?? '').split(' ').filter(Boolean), requestedResources(details.params));
+    return undefined;
+  }
+  if (ctx.method !== 'POST') return next();
+
+  let result;
+  if (action === 'login') {
+    const form = await readForm(ctx.req);
+    if (form.get('login') !== DEV_USER || !sameSecret(form.get('password') ?? '', DEV_PASSWORD)) {
+      ctx.status = 401;
+      ctx.type = 'html';
+      ctx.body = loginPage(uid, clientName, 'Wrong username or password.');
+      return undefined;
+    }
+    result = { login: { accountId: DEV_USER } };
+  } else if (action === 'confirm') {
+    if (details.prompt.name !== 'consent') throw new errors.InvalidRequest('not at the consent step');
+    const grantId = await grantMissing(details);
+    result = { consent: { grantId } };
+  } else {
+    result = { error: 'access_denied', error_description: 'the user denied the request' };
+  }
+  const returnTo = await provider.interactionResult(ctx.req, ctx.res, result, { mergeWithLastSubmission: false });
+  ctx.status = 303;
+  ctx.redirect(returnTo);
+  return undefined;
+}
+
+// oidc-provider gives the registration endpoint no CORS; browser clients
+// (MCP Inspector) register themselves with fetch(), so allow our origins.
+async function registrationCors(ctx, next) {
+  const origin = ctx.get('Origin');
+  if (ctx.path !== '/reg' || !CORS_ORIGINS.includes(origin)) return next();
+  ctx.vary('Origin');
+  ctx.set('Access-Control-Allow-Origin', origin);
+  if (ctx.method === 'OPTIONS') {
+    ctx.set('Access-Control-Allow-Methods', 'POST');
+    ctx.set('Access-Control-Allow-Headers', ctx.get('Access-Control-Request-Headers') || 'content-type');
+    ctx.set('Access-Control-Max-Age', '3600');
+    ctx.status = 204;
+    return undefined;
+  }
+  return next();
+}
+
+// MCP clients send no `scope` when the resource advertises none, and
+// oidc-provider denies a request that would grant no scope at all. Such
+// requests get the resource's scope, which the user then sees on the consent page.
+async function defaultScope(ctx, next) {
+  if (ctx.path === '/auth' && ctx.method === 'GET' && !ctx.query.scope) {
+    ctx.query = { ...ctx.query, scope: RESOURCE_SCOPE };
+  }
+  return next();
+}
+
+// MCP Inspector registers with `"scope": ""`, which RFC 7591 does not forbid
+// but oidc-provider refuses ("scope must be a non-empty string"). An empty
+// scope means "no scope requested", so the member is dropped before
+// oidc-provider reads the (already parsed, size-bounded) body.
+async function registrationEmptyScope(ctx, next) {
+  if (ctx.path !== '/reg' || ctx.method !== 'POST' || !ctx.is('application/json')) return next();
+  const raw = await readBody(ctx.req);
+  let metadata;
+  try {
+    metadata = JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new errors.InvalidRequest('failed to parse the request body');
+  }
+  if (metadata && typeof metadata === 'object' && metadata.scope === '') delete metadata.scope;
+  ctx.request.body = metadata;
+  return next();
+}
+
+provider.use(defaultScope);
+provider.use(registrationEmptyScope);
+provider.use(registrationCors);
+provider.use(interactions);
+provider.on('server_error', (_ctx, err) => console.error('idp: server error:', err));
+
+const server = provider.listen(PORT, HOST, () => {
+  const { port } = server.address();
+  // The integration harness waits for this line.
+  console.error(`dev idp: issuer ${ISSUER}, resources ${RESOURCES.join(' ')}`);
+  console.error(`dev idp: listening on ${HOST}:${port}`);
+});
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, () => server.close(() => process.exit(0)));
+}

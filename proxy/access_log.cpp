@@ -1,0 +1,232 @@
+#include "proxy/access_log.h"
+
+#include <openssl/rand.h>
+
+#include <cmath>
+#include <ctime>
+
+#include "common/log.h"
+#include "proxy/metrics.h"
+
+namespace mag::proxy {
+namespace {
+
+constexpr size_t kMaxRequestIdLength = 128;
+
+std::string iso8601_utc(std::chrono::system_clock::time_point t) {
+  const auto since_epoch = t.time_since_epoch();
+  const time_t seconds = std::chrono::duration_cast<std::chrono::seconds>(since_epoch).count();
+  const auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(since_epoch).count() % 1000;
+  tm parts{};
+  gmtime_r(&seconds, &parts);
+  char buffer[96];
+  snprintf(buffer, sizeof buffer, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900,
+           parts.tm_mon + 1, parts.tm_mday, parts.tm_hour, parts.tm_min, parts.tm_sec,
+           static_cast<int>(millis));
+  return buffer;
+}
+
+double seconds_between(std::chrono::steady_clock::time_point a,
+                       std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+// Network bytes may be invalid UTF-8, which jansson refuses: such values are
+// logged in their sanitised (\xNN) form.
+json_t* json_text(const std::string& value) {
+  json_t* s = json_stringn(value.data(), value.size());
+  if (s) return s;
+  const std::string safe = log::sanitize(value, 2048);
+  return json_stringn(safe.data(), safe.size());
+}
+
+// Milliseconds with microsecond resolution: enough, and short in the log.
+double round_ms(double seconds) {
+  return std::round(seconds * 1e6) / 1e3;
+}
+
+}  // namespace
+
+std::shared_ptr<AccessLogSink> AccessLogSink::open(const std::string& path, AccessLogFormat format,
+                                                   std::string* error) {
+  if (path.empty() || path == "-") {
+    return std::shared_ptr<AccessLogSink>(new AccessLogSink(stdout, nullptr, format));
+  }
+  FilePtr file(fopen(path.c_str(), "ae"));
+  if (!file) {
+    *error = "cannot open access log " + path + " for appending";
+    return nullptr;
+  }
+  FILE* out = file.get();
+  return std::shared_ptr<AccessLogSink>(new AccessLogSink(out, std::move(file), format));
+}
+
+void AccessLogSink::write_line(const std::string& line) {
+  // One fwrite and a flush per line: with O_APPEND, lines from an old and a
+  // new sink (across a reload) never interleave mid-line.
+  std::string with_newline = line + "\n";
+  fwrite(with_newline.data(), 1, with_newline.size(), out_);
+  fflush(out_);
+}
+
+std::string format_access_json(const AccessRecord& r) {
+  JsonPtr doc = json_own(json_object());
+  json_object_set_new(doc.get(), "time", json_text(iso8601_utc(r.start_time)));
+  json_object_set_new(doc.get(), "request_id", json_text(r.request_id));
+  json_object_set_new(doc.get(), "route", r.route.empty() ? json_null() : json_text(r.route));
+  json_object_set_new(doc.get(), "method", json_text(r.method));
+  json_object_set_new(doc.get(), "path", json_text(r.path));
+  json_object_set_new(doc.get(), "status", json_integer(r.status));
+  json_object_set_new(doc.get(), "bytes_sent", json_integer(static_cast<json_int_t>(r.bytes_sent)));
+  json_object_set_new(doc.get(), "duration_ms", json_real(round_ms(r.duration_seconds)));
+  json_object_set_new(doc.get(), "upstream_ms",
+                      r.upstream_seconds ? json_real(round_ms(*r.upstream_seconds)) : json_null());
+  json_object_set_new(doc.get(), "sub", r.subject.empty() ? json_null() : json_text(r.subject));
+  json_object_set_new(doc.get(), "client_id",
+                      r.client_id.empty() ? json_null() : json_text(r.client_id));
+  json_object_set_new(doc.get(), "auth",
+                      r.auth_decision.empty() ? json_null() : json_text(r.auth_decision));
+  json_object_set_new(doc.get(), "auth_reason",
+                      r.auth_reason.empty() ? json_null() : json_text(r.auth_reason));
+  if (!r.upstream_error.empty()) {
+    json_object_set_new(doc.get(), "upstream_error", json_text(r.upstream_error));
+  }
+  char* text = json_dumps(doc.get(), JSON_COMPACT | JSON_PRESERVE_ORDER);
+  if (!text) return "{}";
+  std::string out(text);
+  free(text);
+  return out;
+}
+
+std::string format_access_text(const AccessRecord& r) {
+  // Every value is sanitised and spaces cannot appear in the bounded fields,
+  // so a line always splits into the same columns.
+  auto field = [](const std::string& v) { return v.empty() ? std::string("-") : log::sanitize(v); };
+  char duration[32];
+  snprintf(duration, sizeof duration, "%.3fms", r.duration_seconds * 1000);
+  char upstream[32] = "-";
+  if (r.upstream_seconds) snprintf(upstream, sizeof upstream, "%.3fms", *r.upstream_seconds * 1000);
+  return iso8601_utc(r.start_time) + " " + field(r.request_id) + " " + field(r.method) + " " +
+         field(r.path) + " " + std::to_string(r.status) + " " + std::to_string(r.bytes_sent) + " " +
+         duration + " upstream=" + upstream + " route=" + field(r.route) +
+         " auth=" + field(r.auth_decision) +
+         (r.auth_reason.empty() ? "" : "/" + field(r.auth_reason)) + " sub=" + field(r.subject) +
+         " client_id=" + field(r.client_id);
+}
+
+bool is_sane_request_id(std::string_view id) {
+  if (id.empty() || id.size() > kMaxRequestIdLength) return false;
+  for (char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '-' || c == '_' || c == '.' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+std::string generate_request_id() {
+  unsigned char raw[16];
+  if (RAND_bytes(raw, sizeof raw) != 1) {
+    // The RNG failing is not a reason to drop a request; ids only need to be
+    // unique enough to correlate logs.
+    static uint64_t counter = 0;
+    return "req-" + std::to_string(++counter);
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char b : raw) {
+    out += kHex[b >> 4];
+    out += kHex[b & 0xf];
+  }
+  return out;
+}
+
+RequestTelemetry::RequestTelemetry(std::shared_ptr<AccessLogSink> sink) : sink_(std::move(sink)) {
+  metrics::global().gauge_add("mag_downstream_streams_active", {}, 1);
+}
+
+void RequestTelemetry::on_request(const http::RequestHead& head) {
+  started_ = true;
+  start_ = std::chrono::steady_clock::now();
+  record_.start_time = std::chrono::system_clock::now();
+  record_.method = head.method;
+  record_.path = head.path;
+  const std::string* given = head.headers.get("x-request-id");
+  record_.request_id = given && is_sane_request_id(*given) ? *given : generate_request_id();
+}
+
+void RequestTelemetry::on_auth(bool allowed, std::string_view reason, std::string_view subject,
+                               std::string_view client_id) {
+  record_.auth_decision = allowed ? "allow" : "deny";
+  record_.auth_reason = allowed ? "" : std::string(reason);
+  record_.subject = std::string(subject);
+  record_.client_id = std::string(client_id);
+  metrics::global().counter_add("mag_auth_decisions_total",
+                                {{"route", record_.route.empty() ? "none" : record_.route},
+                                 {"decision", record_.auth_decision},
+                                 {"reason", allowed ? "ok" : std::string(reason)}});
+}
+
+void RequestTelemetry::on_forward() {
+  forward_start_ = std::chrono::steady_clock::now();
+}
+
+void RequestTelemetry::on_response_head(int status, bool event_stream) {
+  record_.status = status;
+  if (event_stream && !sse_) {
+    sse_ = true;
+    metrics::global().gauge_add("mag_downstream_sse_streams_active", {}, 1);
+  }
+}
+
+void RequestTelemetry::on_response_end() {
+  if (!end_) end_ = std::chrono::steady_clock::now();
+}
+
+void RequestTelemetry::on_upstream_error(std::string_view upstream, std::string_view kind) {
+  // "connect failed" → "connect_failed": label values in metric conventions.
+  std::string label(kind);
+  for (char& c : label) c = c == ' ' ? '_' : c;
+  record_.upstream_error = label;
+  metrics::global().counter_add("mag_upstream_errors_total",
+                                {{"upstream", std::string(upstream)}, {"kind", label}});
+}
+
+RequestTelemetry::~RequestTelemetry() {
+  try {
+    finish();
+  } catch (...) {
+    // A destructor must not throw (allocation failure while formatting).
+  }
+}
+
+void RequestTelemetry::finish() {
+  auto& registry = metrics::global();
+  registry.gauge_add("mag_downstream_streams_active", {}, -1);
+  if (sse_) registry.gauge_add("mag_downstream_sse_streams_active", {}, -1);
+  if (!started_) return;
+  const auto end = end_.value_or(std::chrono::steady_clock::now());
+  record_.duration_seconds = seconds_between(start_, end);
+  if (forward_start_) record_.upstream_seconds = seconds_between(*forward_start_, end);
+  // 499 (nginx's "client closed request") when the client left before the end.
+  if (client_reset_ && !end_) record_.status = record_.status ? record_.status : 499;
+
+  const std::string route = record_.route.empty() ? "none" : record_.route;
+  registry.counter_add("mag_requests_total",
+                       {{"route", route},
+                        {"method", metrics::method_label(record_.method)},
+                        {"status_class", metrics::status_class(record_.status)}});
+  registry.observe("mag_request_duration_seconds", {{"route", route}}, record_.duration_seconds);
+  if (record_.upstream_seconds) {
+    registry.observe("mag_upstream_duration_seconds", {{"route", route}},
+                     *record_.upstream_seconds);
+    registry.observe("mag_gateway_overhead_seconds", {{"route", route}},
+                     std::max(0.0, record_.duration_seconds - *record_.upstream_seconds));
+  }
+  if (!sink_) return;
+  sink_->write_line(sink_->format() == AccessLogFormat::kJson ? format_access_json(record_)
+                                                              : format_access_text(record_));
+}
+
+}  // namespace mag::proxy

@@ -1,0 +1,48 @@
+// The jwt_authn step of the filter chain: token extraction, key lookup
+// (possibly waiting for a JWKS fetch), verification against each of the
+// route's providers, and a decision the stream turns into 401/400 or a pass.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/http_message.h"
+#include "proxy/config.h"
+#include "proxy/jwt_verifier.h"
+#include "proxy/key_provider.h"
+
+namespace mag::auth {
+
+using ProviderMap = std::map<std::string, std::shared_ptr<KeyProvider>>;
+
+struct AuthDecision {
+  enum class Kind {
+    kAllow,          // claims are valid for this route
+    kNoCredentials,  // 401 challenge without error (RFC 6750 §3.1)
+    kInvalidToken,   // 401 error="invalid_token"
+    kBadRequest,     // 400 error="invalid_request" (several credentials)
+  };
+  Kind kind = Kind::kNoCredentials;
+  Reason reason = Reason::kMalformed;  // for kInvalidToken
+  std::string description;             // safe for headers and logs
+  Claims claims;                       // for kAllow
+};
+
+struct AuthAttempt {
+  std::optional<AuthDecision> decision;  // final, or
+  std::unique_ptr<KeyProvider::Wait> wait;  // call authenticate() again when it fires
+};
+
+// `retry` is what the wait fires. `allow_refetch` is false on the second
+// attempt so that an unknown kid costs at most one refetch per request.
+AuthAttempt authenticate(const config::Route& route, const http::HeaderMap& headers,
+                         const ProviderMap& providers, int64_t now_seconds, bool allow_refetch,
+                         const std::function<void()>& retry);
+
+VerifyPolicy policy_for(const config::Route& route, const config::Provider& provider);
+
+}  // namespace mag::auth

@@ -1,0 +1,70 @@
+#include "proxy/header_forwarding.h"
+
+#include <array>
+#include <string_view>
+#include <vector>
+
+namespace mag::proxy {
+namespace {
+
+constexpr std::array<std::string_view, 9> kHopByHop = {
+    "connection",          "keep-alive", "proxy-connection", "te",
+    "trailer",             "transfer-encoding", "upgrade", "proxy-authorization",
+    "proxy-authenticate"};
+
+// Fields a client must not be able to set for the upstream: the gateway
+// derives them itself (or, for credentials, never forwards them).
+constexpr std::array<std::string_view, 8> kClientMayNotSet = {
+    "authorization", "expect",         "forwarded",       "x-forwarded-for",
+    "x-forwarded-proto", "x-forwarded-host", "x-real-ip", "host"};
+
+std::vector<std::string> connection_listed(const http::HeaderMap& headers) {
+  std::vector<std::string> names;
+  for (const auto& field : headers) {
+    if (!http::iequals(field.name, "connection")) continue;
+    std::string_view v = field.value;
+    while (!v.empty()) {
+      size_t comma = v.find(',');
+      std::string_view item = v.substr(0, comma);
+      while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+      while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+      if (!item.empty()) names.emplace_back(item);
+      if (comma == std::string_view::npos) break;
+      v.remove_prefix(comma + 1);
+    }
+  }
+  return names;
+}
+
+}  // namespace
+
+void remove_hop_by_hop(http::HeaderMap& headers) {
+  for (const auto& name : connection_listed(headers)) headers.remove(name);
+  for (auto name : kHopByHop) headers.remove(name);
+}
+
+http::RequestHead make_upstream_request(const http::RequestHead& downstream,
+                                        const ForwardContext& context) {
+  http::RequestHead up;
+  up.method = downstream.method;
+  up.target = context.upstream_base_path + downstream.target;
+  up.path = context.upstream_base_path + downstream.path;
+  up.query = downstream.query;
+  up.version_minor = 1;
+  up.headers = downstream.headers;
+  remove_hop_by_hop(up.headers);
+  for (auto name : kClientMayNotSet) up.headers.remove(name);
+
+  up.headers.add("Host", context.upstream_host);
+  up.headers.add("X-Forwarded-For", context.peer_address);
+  up.headers.add("X-Forwarded-Proto", context.tls ? "https" : "http");
+  if (const std::string* host = downstream.headers.get("host")) {
+    up.headers.add("X-Forwarded-Host", *host);
+  }
+  if (!context.request_id.empty()) up.headers.set("X-Request-Id", context.request_id);
+  return up;
+}
+
+void filter_upstream_response(http::ResponseHead& head) { remove_hop_by_hop(head.headers); }
+
+}  // namespace mag::proxy

@@ -1,0 +1,36 @@
+// What crosses the gateway in each direction (RFC 9110 §7.6.1): hop-by-hop
+// fields stop here, the client's credentials never go upstream, and the
+// X-Forwarded-* fields are the gateway's own, not the client's.
+#pragma once
+
+#include <string>
+
+#include "common/http_message.h"
+
+namespace mag::proxy {
+
+struct ForwardContext {
+  std::string peer_address;       // the client's address
+  bool tls = false;               // the downstream connection's scheme
+  std::string upstream_host;      // "127.0.0.1:9000": the upstream sees its own Host
+  std::string upstream_base_path; // prefixed to the request target, may be empty
+  // When set, sent as X-Request-Id in place of the client's (ops, issue 7).
+  std::string request_id;
+};
+
+// Removes Connection, Keep-Alive, Proxy-Connection, TE, Trailer,
+// Transfer-Encoding, Upgrade, Proxy-Authorization, Proxy-Authenticate and
+// every field named in Connection.
+void remove_hop_by_hop(http::HeaderMap& headers);
+
+// The request the upstream receives: same method, target and end-to-end
+// fields, minus Authorization, Expect and client-supplied forwarding fields;
+// plus Host (the upstream's), X-Forwarded-For/-Proto/-Host.
+http::RequestHead make_upstream_request(const http::RequestHead& downstream,
+                                        const ForwardContext& context);
+
+// The response the client receives: the upstream's status and end-to-end
+// fields (Content-Length kept, framing fields dropped).
+void filter_upstream_response(http::ResponseHead& head);
+
+}  // namespace mag::proxy

@@ -1,0 +1,132 @@
+// The verification keys of one provider: read from a JWKS file, or fetched
+// from jwks_uri (http or verified https) and refreshed on a timer. Without
+// either, jwks_uri is discovered from the issuer's metadata (OpenID
+// Connect Discovery, then RFC 8414). A failed or malformed fetch keeps the
+// last good keys. Requests that arrive before the first keys wait for them;
+// a token with an unknown kid may trigger one rate-limited refetch. Also owns
+// the provider's verified-token cache (see token_cache.h).
+#pragma once
+
+#include <event2/event.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/c_handles.h"
+#include "common/http_fetch.h"
+#include "proxy/config.h"
+#include "proxy/jwks.h"
+#include "proxy/jwt_verifier.h"
+#include "proxy/token_cache.h"
+
+namespace mag::auth {
+
+class KeyProvider : public std::enable_shared_from_this<KeyProvider> {
+ public:
+  // Cancels its callback when destroyed.
+  class Wait {
+   public:
+    Wait(std::weak_ptr<KeyProvider> provider, uint64_t id)
+        : provider_(std::move(provider)), id_(id) {}
+    ~Wait();
+    Wait(const Wait&) = delete;
+    Wait& operator=(const Wait&) = delete;
+
+   private:
+    std::weak_ptr<KeyProvider> provider_;
+    uint64_t id_;
+  };
+
+  static std::shared_ptr<KeyProvider> create(event_base* base, const config::Provider& provider);
+  ~KeyProvider();
+
+  // Loads the file or starts the first fetch.
+  void start();
+
+  // The current keys; null until the first successful load.
+  std::shared_ptr<const KeySet> keys() const { return keys_; }
+  const std::string& name() const { return config_.name; }
+  const config::Provider& config() const { return config_; }
+  const std::string& last_error() const { return last_error_; }
+
+  // For the admin endpoints and metrics (ops, issue 7). Wall-clock times;
+  // a default time_point means "never".
+  struct FetchStatus {
+    std::chrono::system_clock::time_point last_attempt{};
+    std::chrono::system_clock::time_point last_success{};
+    std::chrono::system_clock::time_point next_refresh{};
+    std::string last_result;  // "ok" or the error; empty before the first attempt
+  };
+  const FetchStatus& fetch_status() const { return fetch_status_; }
+
+  // Runs `done` (from the event loop) when a fetch in progress finishes.
+  // Without a fetch in progress, and with keys, nullptr is returned and the
+  // caller proceeds at once.
+  std::unique_ptr<Wait> wait_for_first_keys(std::function<void()> done);
+  // A token named a kid we do not have. Refetches at most once per
+  // `kUnknownKidInterval` (single flight); nullptr when rate-limited, so
+  // the caller rejects the token now.
+  std::unique_ptr<Wait> refresh_for_unknown_kid(std::function<void()> done);
+
+  static constexpr std::chrono::seconds kUnknownKidInterval{30};
+  // Lower bound for a Cache-Control max-age driven refresh.
+  static constexpr std::chrono::seconds kMinMaxAgeRefresh{60};
+
+  // verify_jwt against the current keys, through the verified-token cache.
+  // Requires keys() to be non-null.
+  VerifyResult verify(std::string_view token, const VerifyPolicy& policy, int64_t now_seconds);
+  TokenCache& cache() { return cache_; }
+  // The JWKS URL in use: configured or discovered; empty before discovery.
+  const std::string& jwks_uri() const { return jwks_uri_; }
+
+ private:
+  KeyProvider(event_base* base, config::Provider provider);
+  void fetch();
+  void discover(size_t attempt);
+  void on_discovered(size_t attempt, http::FetchResult result);
+  void on_fetched(http::FetchResult result);
+  void fetch_failed(const std::string& error);
+  void install(std::shared_ptr<const KeySet> keys);
+  http::FetchOptions fetch_options() const;
+  void schedule_refresh(std::chrono::milliseconds delay);
+  void notify_waiters();
+  std::unique_ptr<Wait> add_waiter(std::function<void()> done);
+  void remove_waiter(uint64_t id) { waiters_.erase(id); }
+  static void on_timer(evutil_socket_t, short, void* self);
+
+  event_base* base_;
+  config::Provider config_;
+  std::shared_ptr<const KeySet> keys_;
+  std::string jwks_uri_;
+  TokenCache cache_;
+  std::string last_error_;
+  FetchStatus fetch_status_;
+  void record_attempt(bool ok, const std::string& error);
+  std::unique_ptr<http::Fetch> fetch_;
+  EventPtr timer_;
+  std::chrono::milliseconds backoff_{0};
+  std::chrono::steady_clock::time_point last_unknown_kid_fetch_{};
+  std::map<uint64_t, std::function<void()>> waiters_;
+  uint64_t next_waiter_ = 1;
+};
+
+// Pure helpers (exposed for tests).
+// OpenID Connect Discovery URL, then the RFC 8414 path-inserted one.
+std::vector<std::string> discovery_urls(const std::string& issuer);
+// jwks_uri from an authorization-server metadata document, after checking
+// that its `issuer` equals `issuer` byte for byte and that jwks_uri is https
+// (http only when the issuer itself is http://localhost or http://127.0.0.1).
+bool jwks_uri_from_metadata(const std::string& document, const std::string& issuer,
+                            std::string* jwks_uri, std::string* error);
+// The refresh interval: the configured one, shortened by a Cache-Control
+// max-age (or no-cache/no-store, as 0) down to kMinMaxAgeRefresh at most.
+std::chrono::seconds refresh_interval(std::chrono::seconds configured,
+                                      const std::string& cache_control);
+
+}  // namespace mag::auth

@@ -1,0 +1,142 @@
+// mcp-auth-gateway: the command line. Runs the gateway, validates a config,
+// or (development only) mints a token for the dev signing key.
+#include <event2/event.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "common/c_handles.h"
+#include "common/log.h"
+#include "proxy/config.h"
+#include "proxy/config_reload.h"
+#include "proxy/doctor.h"
+#include "proxy/dev_token_cli.h"
+#include "proxy/gateway.h"
+
+namespace {
+
+constexpr const char* kUsage =
+    "usage:\n"
+    "  mcp-auth-gateway --config FILE [--log-level debug|info|warn|error]\n"
+    "  mcp-auth-gateway --check-config FILE\n"
+    "  mcp-auth-gateway doctor --config FILE [--json]   (checks what MCP clients will see)\n"
+    "  mcp-auth-gateway dev-token [options]    (development only; --help for options)\n"
+    "  mcp-auth-gateway --version\n";
+
+bool set_log_level(const std::string& name) {
+  using mag::log::Level;
+  if (name == "debug") mag::log::set_level(Level::kDebug);
+  else if (name == "info") mag::log::set_level(Level::kInfo);
+  else if (name == "warn") mag::log::set_level(Level::kWarn);
+  else if (name == "error") mag::log::set_level(Level::kError);
+  else return false;
+  return true;
+}
+
+int check_config(const std::string& path) {
+  auto loaded = mag::config::load_file(path);
+  if (loaded.error) {
+    fprintf(stderr, "%s\n", loaded.error->message.c_str());
+    return 1;
+  }
+  fprintf(stderr, "%s: OK (%zu route(s), %zu provider(s), %zu upstream(s))\n", path.c_str(),
+          loaded.config->routes.size(), loaded.config->providers.size(),
+          loaded.config->upstreams.size());
+  return 0;
+}
+
+void on_stop_signal(evutil_socket_t sig, short, void* arg) {
+  auto* base = static_cast<event_base*>(arg);
+  mag::log::info("main", std::string("received ") + strsignal(sig) + ", stopping");
+  event_base_loopexit(base, nullptr);
+}
+
+struct ReloadTarget {
+  mag::proxy::Gateway* gateway;
+  std::string path;
+};
+
+void on_reload_signal(evutil_socket_t, short, void* arg) {
+  auto* target = static_cast<ReloadTarget*>(arg);
+  try {
+    mag::proxy::reload_config(*target->gateway, target->path);
+  } catch (const std::exception& e) {
+    mag::log::error("reload", std::string("reload failed: ") + e.what());
+  }
+}
+
+int run(const std::string& path, const std::string& log_level_flag) {
+  auto loaded = mag::config::load_file(path);
+  if (loaded.error) {
+    fprintf(stderr, "%s\n", loaded.error->message.c_str());
+    return 1;
+  }
+  if (!set_log_level(log_level_flag.empty() ? loaded.config->log_level : log_level_flag)) {
+    fprintf(stderr, "unknown log level '%s'\n", log_level_flag.c_str());
+    return 2;
+  }
+  // A peer that closes early must not kill the process with SIGPIPE.
+  signal(SIGPIPE, SIG_IGN);
+  mag::EventBasePtr base(event_base_new());
+  if (!base) {
+    fprintf(stderr, "cannot create the event loop\n");
+    return 1;
+  }
+  mag::proxy::Gateway gateway(base.get(), loaded.config);
+  std::string error;
+  if (!gateway.start(&error)) {
+    fprintf(stderr, "%s\n", error.c_str());
+    return 1;
+  }
+  mag::EventPtr sigint(evsignal_new(base.get(), SIGINT, on_stop_signal, base.get()));
+  mag::EventPtr sigterm(evsignal_new(base.get(), SIGTERM, on_stop_signal, base.get()));
+  evsignal_add(sigint.get(), nullptr);
+  evsignal_add(sigterm.get(), nullptr);
+  ReloadTarget reload_target{&gateway, path};
+  mag::EventPtr sighup(evsignal_new(base.get(), SIGHUP, on_reload_signal, &reload_target));
+  evsignal_add(sighup.get(), nullptr);
+  event_base_dispatch(base.get());
+  gateway.stop_accepting();
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (!args.empty() && args[0] == "dev-token") {
+    return mag::proxy::dev_token_main(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
+  if (!args.empty() && args[0] == "doctor") {
+    return mag::proxy::doctor_main(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
+  std::string config_path, log_level;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    const bool has_value = i + 1 < args.size();
+    if ((a == "--config" || a == "-c") && has_value) {
+      config_path = args[++i];
+    } else if (a == "--check-config" && has_value) {
+      return check_config(args[++i]);
+    } else if (a == "--log-level" && has_value) {
+      log_level = args[++i];
+    } else if (a == "--version") {
+      printf("mcp-auth-gateway 0.1.0\n");
+      return 0;
+    } else if (a == "--help" || a == "-h") {
+      printf("%s", kUsage);
+      return 0;
+    } else {
+      fprintf(stderr, "unknown or incomplete argument '%s'\n%s", a.c_str(), kUsage);
+      return 2;
+    }
+  }
+  if (config_path.empty()) {
+    fprintf(stderr, "%s", kUsage);
+    return 2;
+  }
+  return run(config_path, log_level);
+}

@@ -1,0 +1,226 @@
+#include "proxy/metrics.h"
+
+#include <array>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+namespace mag::metrics {
+namespace {
+
+std::string escape_label_value(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char c : value) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
+  }
+  return out;
+}
+
+std::string escape_help(std::string_view help) {
+  std::string out;
+  for (char c : help) {
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
+  }
+  return out;
+}
+
+std::string format_number(double v) {
+  if (std::isinf(v)) return v > 0 ? "+Inf" : "-Inf";
+  if (std::isnan(v)) return "NaN";
+  // The shortest text that reads back as the same double ("0.0025", not
+  // "0.0025000000000000001").
+  char buffer[64];
+  for (int precision = 6; precision <= 17; ++precision) {
+    snprintf(buffer, sizeof buffer, "%.*g", precision, v);
+    if (strtod(buffer, nullptr) == v) break;
+  }
+  return buffer;
+}
+
+std::string_view type_name(Type type) {
+  switch (type) {
+    case Type::kCounter:
+      return "counter";
+    case Type::kGauge:
+      return "gauge";
+    case Type::kHistogram:
+      return "histogram";
+  }
+  return "untyped";
+}
+
+// Appends `extra` (le="...") inside an already rendered label set.
+std::string with_label(const std::string& rendered, const std::string& extra) {
+  if (rendered.empty()) return "{" + extra + "}";
+  return rendered.substr(0, rendered.size() - 1) + "," + extra + "}";
+}
+
+const std::vector<double> kDurationBuckets = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                              0.25,  0.5,    1,     2.5,  5,     10,   30};
+
+}  // namespace
+
+std::string render_labels(const Labels& labels) {
+  if (labels.empty()) return "";
+  std::string out = "{";
+  for (size_t i = 0; i < labels.size(); ++i) {
+    if (i) out += ',';
+    out += labels[i].first + "=\"" + escape_label_value(labels[i].second) + "\"";
+  }
+  return out + "}";
+}
+
+void Registry::declare(std::string_view name, Type type, std::string_view help,
+                       std::vector<double> buckets) {
+  Family& f = family(name, type);
+  f.help = std::string(help);
+  if (type == Type::kHistogram) f.bounds = buckets.empty() ? kDurationBuckets : std::move(buckets);
+}
+
+Registry::Family& Registry::family(std::string_view name, Type type) {
+  auto it = families_.find(name);
+  if (it == families_.end()) {
+    Family f;
+    f.type = type;
+    f.help = "mcp-auth-gateway metric";
+    if (type == Type::kHistogram) f.bounds = kDurationBuckets;
+    it = families_.emplace(std::string(name), std::move(f)).first;
+  }
+  return it->second;
+}
+
+void Registry::counter_add(std::string_view name, const Labels& labels, double value) {
+  if (value < 0) return;  // counters only go up
+  family(name, Type::kCounter).series[render_labels(labels)].value += value;
+}
+
+void Registry::gauge_set(std::string_view name, const Labels& labels, double value) {
+  family(name, Type::kGauge).series[render_labels(labels)].value = value;
+}
+
+void Registry::gauge_add(std::string_view name, const Labels& labels, double value) {
+  family(name, Type::kGauge).series[render_labels(labels)].value += value;
+}
+
+void Registry::clear_gauge(std::string_view name) {
+  auto it = families_.find(name);
+  if (it != families_.end()) it->second.series.clear();
+}
+
+void Registry::observe(std::string_view name, const Labels& labels, double value) {
+  Family& f = family(name, Type::kHistogram);
+  Series& s = f.series[render_labels(labels)];
+  if (s.buckets.size() != f.bounds.size()) s.buckets.assign(f.bounds.size(), 0);
+  for (size_t i = 0; i < f.bounds.size(); ++i) {
+    if (value <= f.bounds[i]) {
+      ++s.buckets[i];
+      break;
+    }
+  }
+  s.sum += value;
+  ++s.count;
+}
+
+double Registry::value(std::string_view name, const Labels& labels) const {
+  auto it = families_.find(name);
+  if (it == families_.end()) return 0;
+  auto s = it->second.series.find(render_labels(labels));
+  if (s == it->second.series.end()) return 0;
+  return it->second.type == Type::kHistogram ? static_cast<double>(s->second.count)
+                                             : s->second.value;
+}
+
+std::string Registry::render_prometheus() const {
+  std::string out;
+  for (const auto& [name, f] : families_) {
+    out += "# HELP " + name + " " + escape_help(f.help) + "\n";
+    out += "# TYPE " + name + " " + std::string(type_name(f.type)) + "\n";
+    for (const auto& [labels, s] : f.series) {
+      if (f.type != Type::kHistogram) {
+        out += name + labels + " " + format_number(s.value) + "\n";
+        continue;
+      }
+      uint64_t cumulative = 0;
+      for (size_t i = 0; i < f.bounds.size(); ++i) {
+        cumulative += i < s.buckets.size() ? s.buckets[i] : 0;
+        out += name + "_bucket" + with_label(labels, "le=\"" + format_number(f.bounds[i]) + "\"") +
+               " " + std::to_string(cumulative) + "\n";
+      }
+      out += name + "_bucket" + with_label(labels, "le=\"+Inf\"") + " " + std::to_string(s.count) +
+             "\n";
+      out += name + "_sum" + labels + " " + format_number(s.sum) + "\n";
+      out += name + "_count" + labels + " " + std::to_string(s.count) + "\n";
+    }
+  }
+  return out;
+}
+
+Registry& global() {
+  static Registry registry = [] {
+    Registry r;
+    declare_gateway_metrics(r);
+    return r;
+  }();
+  return registry;
+}
+
+std::string status_class(int status) {
+  if (status < 100 || status > 599) return "other";
+  return std::to_string(status / 100) + "xx";
+}
+
+std::string method_label(std::string_view method) {
+  static constexpr std::array<std::string_view, 8> kKnown = {"GET",  "POST",    "PUT",   "DELETE",
+                                                             "HEAD", "OPTIONS", "PATCH", "CONNECT"};
+  for (auto m : kKnown) {
+    if (m == method) return std::string(m);
+  }
+  return "OTHER";
+}
+
+void declare_gateway_metrics(Registry& r) {
+  r.declare("mag_requests_total", Type::kCounter,
+            "Requests answered, by route (path_prefix), method and status class.");
+  r.declare("mag_request_duration_seconds", Type::kHistogram,
+            "Time from request head to the end of the response, by route.");
+  r.declare("mag_upstream_duration_seconds", Type::kHistogram,
+            "Time from forwarding to the end of the upstream response, by route.");
+  r.declare("mag_gateway_overhead_seconds", Type::kHistogram,
+            "Request duration minus upstream time, by route.");
+  r.declare("mag_auth_decisions_total", Type::kCounter,
+            "Authentication decisions by route, decision (allow/deny) and reason code.");
+  r.declare("mag_upstream_errors_total", Type::kCounter,
+            "Upstream failures by upstream and kind (connect_failed, reset, timeouts...).");
+  r.declare("mag_downstream_connections_active", Type::kGauge,
+            "Open client connections on the public listeners.");
+  r.declare("mag_downstream_streams_active", Type::kGauge,
+            "Requests in progress (SSE responses included).");
+  r.declare("mag_downstream_sse_streams_active", Type::kGauge, "Open text/event-stream responses.");
+  r.declare("mag_jwks_fetches_total", Type::kCounter,
+            "JWKS fetches by provider and result (success/failure).");
+  r.declare("mag_jwks_keys_loaded", Type::kGauge, "Usable verification keys, by provider.");
+  r.declare("mag_jwks_seconds_since_last_success", Type::kGauge,
+            "Seconds since the provider's keys were last loaded (-1: never).");
+  r.declare("mag_config_reloads_total", Type::kCounter,
+            "Configuration reloads by result (success/failure).");
+  r.declare("mag_config_last_reload_successful", Type::kGauge,
+            "1 when the last reload attempt succeeded (or none was made), else 0.");
+  r.gauge_set("mag_config_last_reload_successful", {}, 1);
+  r.gauge_set("mag_downstream_streams_active", {}, 0);
+  r.gauge_set("mag_downstream_sse_streams_active", {}, 0);
+}
+
+}  // namespace mag::metrics

@@ -1,0 +1,110 @@
+// config/schema.json (issue 7): every example config validates against it
+// and loads with --check-config; the schema is not vacuous (it refuses bad
+// files); it names every key the loader reads (drift check against
+// proxy/config.cpp) and docs/configuration.md documents every key it names.
+import assert from 'node:assert/strict';
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import Ajv from 'ajv';
+import YAML from 'yaml';
+import { GATEWAY_BIN, SOURCE_DIR, requireFile } from './lib/env.mjs';
+import { runToCompletion } from './lib/processes.mjs';
+
+const CONFIG_DIR = join(SOURCE_DIR, 'config');
+const GOOD_DIR = join(SOURCE_DIR, 'tests', 'data', 'config', 'good');
+// What the example configs need from the environment (they have no default).
+const EXAMPLE_ENV = {
+  AUTH_ISSUER: 'https://api.asgardeo.io/t/example/oauth2/token',
+  JWKS_URL: 'https://api.asgardeo.io/t/example/oauth2/jwks',
+  CLIENT_ID: 'example-client-id',
+};
+
+const schema = JSON.parse(await readFile(join(CONFIG_DIR, 'schema.json'), 'utf8'));
+const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
+
+async function yamlFiles(dir) {
+  return (await readdir(dir)).filter((f) => f.endsWith('.yaml')).map((f) => join(dir, f));
+}
+
+function explain() {
+  return JSON.stringify(validate.errors, null, 2);
+}
+
+// Every property name the schema defines, at any depth.
+function schemaKeys(node, keys = new Set()) {
+  if (Array.isArray(node)) node.forEach((n) => schemaKeys(n, keys));
+  else if (node && typeof node === 'object') {
+    if (node.properties) Object.keys(node.properties).forEach((k) => keys.add(k));
+    Object.values(node).forEach((v) => schemaKeys(v, keys));
+  }
+  return keys;
+}
+
+describe('config schema', () => {
+  test('example and fixture configs validate and load', async () => {
+    const files = [...(await yamlFiles(CONFIG_DIR)), ...(await yamlFiles(GOOD_DIR))];
+    assert.ok(files.length >= 4, files.join(', '));
+    for (const file of files) {
+      const doc = YAML.parse(await readFile(file, 'utf8'));
+      assert.ok(validate(doc), `${file} does not match config/schema.json:\n${explain()}`);
+      if (file.startsWith(CONFIG_DIR)) {
+        const r = await runToCompletion(requireFile(GATEWAY_BIN, 'mcp-auth-gateway'), ['--check-config', file], { env: EXAMPLE_ENV });
+        assert.equal(r.code, 0, `--check-config ${file}:\n${r.stderr}`);
+      }
+    }
+  });
+
+  test('example configs point editors at the schema', async () => {
+    for (const file of await yamlFiles(CONFIG_DIR)) {
+      const text = await readFile(file, 'utf8');
+      assert.match(text, /^# yaml-language-server: \$schema=\.\/schema\.json$/m, file);
+    }
+  });
+
+  test('the schema refuses what the loader refuses', () => {
+    const base = () => ({
+      listeners: [{ address: '127.0.0.1:8000' }],
+      providers: { p: { issuer: 'https://as.example', jwks_uri: 'https://as.example/jwks' } },
+      upstreams: { u: { url: 'http://127.0.0.1:9000' } },
+      routes: [{ path_prefix: '/mcp', upstream: 'u', resource: 'https://gw.example/mcp' }],
+    });
+    assert.ok(validate(base()), explain());
+    const bad = [
+      ['unknown top-level key', (c) => (c.listner = [])],
+      ['alg none', (c) => (c.providers.p.algorithms = ['none'])],
+      ['HS256', (c) => (c.providers.p.algorithms = ['HS256'])],
+      ['both jwks_uri and jwks_file', (c) => (c.providers.p.jwks_file = 'x.json')],
+      ['listener without port', (c) => (c.listeners[0].address = 'localhost')],
+      ['path_prefix without /', (c) => (c.routes[0].path_prefix = 'mcp')],
+      ['unknown route key', (c) => (c.routes[0].upstreams = 'u')],
+      ['access_log format', (c) => (c.access_log = { format: 'xml' })],
+      ['log level', (c) => (c.log_level = 'verbose')],
+      ['no routes', (c) => delete c.routes],
+    ];
+    for (const [what, mutate] of bad) {
+      const c = base();
+      mutate(c);
+      assert.equal(validate(c), false, `schema accepted: ${what}`);
+    }
+  });
+
+  test('the schema names every key the loader reads', async () => {
+    const source = await readFile(join(SOURCE_DIR, 'proxy', 'config.cpp'), 'utf8');
+    const keys = schemaKeys(schema);
+    const lists = [...source.matchAll(/read_map\([^;]*?\{((?:\s*"[a-z_]+",?)+)\s*\}\)/g)];
+    assert.ok(lists.length >= 5, 'found the loader key lists');
+    for (const [, list] of lists) {
+      for (const [, key] of list.matchAll(/"([a-z_]+)"/g)) {
+        assert.ok(keys.has(key), `config.cpp reads '${key}', config/schema.json does not define it`);
+      }
+    }
+  });
+
+  test('docs/configuration.md documents every key in the schema', async () => {
+    const docs = await readFile(join(SOURCE_DIR, 'docs', 'configuration.md'), 'utf8');
+    for (const key of schemaKeys(schema)) {
+      assert.ok(docs.includes(`\`${key}\``), `docs/configuration.md does not mention \`${key}\``);
+    }
+  });
+});

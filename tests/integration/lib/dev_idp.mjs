@@ -1,0 +1,98 @@
+// The local OAuth authorization server of docker/idp (oidc-provider), run as a
+// plain node process, and a scripted "user" who signs in on its login and
+// consent pages with HTTP requests (no browser).
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { SOURCE_DIR, requireFile } from './env.mjs';
+import { freePort } from './net.mjs';
+import { startProcess } from './processes.mjs';
+
+export const IDP_DIR = join(SOURCE_DIR, 'docker', 'idp');
+export const IDP_SERVER = join(IDP_DIR, 'server.mjs');
+export const DEV_USER = 'dev';
+export const DEV_PASSWORD = 'dev-password';
+
+// Starts the idp on a free loopback port; its issuer is http://127.0.0.1:<port>.
+// `resources`: the resource URIs it may issue tokens for (the gateway's).
+export async function startDevIdp({ resources, corsOrigins, timeoutMs = 15000 }) {
+  requireFile(join(IDP_DIR, 'node_modules', 'oidc-provider', 'package.json'), 'oidc-provider (run npm ci in docker/idp)');
+  const port = await freePort();
+  const issuer = `http://127.0.0.1:${port}`;
+  const env = {
+    IDP_HOST: '127.0.0.1',
+    IDP_PORT: String(port),
+    IDP_ISSUER: issuer,
+    IDP_RESOURCES: resources.join(','),
+  };
+  if (corsOrigins) env.IDP_CORS_ORIGINS = corsOrigins.join(',');
+  const proc = await startProcess('dev idp', process.execPath, [IDP_SERVER], { env, cwd: IDP_DIR, timeoutMs });
+  return { proc, port, issuer, jwksUri: `${issuer}/jwks` };
+}
+
+// A minimal cookie jar: the idp's interaction and session cookies. Paths and
+// expiry do not matter within one test, so every cookie goes with every request.
+class CookieJar {
+  constructor() {
+    this.cookies = new Map();
+  }
+  store(response) {
+    for (const line of response.headers.getSetCookie()) {
+      const [pair] = line.split(';');
+      const eq = pair.indexOf('=');
+      if (eq > 0) this.cookies.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
+    }
+  }
+  header() {
+    return [...this.cookies].map(([k, v]) => `${k}=${v}`).join('; ');
+  }
+}
+
+// The action of the POST form whose action ends with `/<step>` on our own page.
+function formAction(html, step) {
+  const actions = [...html.matchAll(/<form method="post" action="([^"]+)"/g)].map((m) => m[1]);
+  const action = actions.find((a) => a.endsWith(`/${step}`));
+  assert.ok(action, `a form posting to …/${step} on the page:\n${html}`);
+  return action;
+}
+
+// Follows the browser part of the authorization code flow: from the
+// authorization URL through login and consent until the idp redirects to
+// `redirectUri`. Returns { code, state, iss, pages } (pages: the titles seen).
+export async function signInAsDevUser(authorizationUrl, redirectUri, { user = DEV_USER, password = DEV_PASSWORD } = {}) {
+  const jar = new CookieJar();
+  const pages = [];
+  let url = new URL(authorizationUrl);
+  let method = 'GET';
+  let body;
+  for (let hop = 0; hop < 20; hop++) {
+    if (url.href.startsWith(redirectUri)) {
+      const error = url.searchParams.get('error');
+      assert.equal(error, null, `authorization error: ${error} (${url.searchParams.get('error_description')}) after pages ${JSON.stringify(pages)}`);
+      return { code: url.searchParams.get('code'), state: url.searchParams.get('state'), iss: url.searchParams.get('iss'), pages };
+    }
+    const headers = { cookie: jar.header() };
+    if (body) headers['content-type'] = 'application/x-www-form-urlencoded';
+    const res = await fetch(url, { method, headers, body, redirect: 'manual' });
+    jar.store(res);
+    if (res.status >= 300 && res.status < 400) {
+      url = new URL(res.headers.get('location'), url);
+      method = 'GET';
+      body = undefined;
+      continue;
+    }
+    const html = await res.text();
+    const title = /<h1>([^<]*)<\/h1>/.exec(html)?.[1];
+    pages.push(title);
+    if (title === 'Sign in' && res.status === 200) {
+      url = new URL(formAction(html, 'login'), url);
+      body = new URLSearchParams({ login: user, password }).toString();
+    } else if (title === 'Authorize' && res.status === 200) {
+      url = new URL(formAction(html, 'confirm'), url);
+      body = '';
+    } else {
+      throw new Error(`unexpected page from the idp (HTTP ${res.status} at ${url.pathname}):\n${html}`);
+    }
+    method = 'POST';
+  }
+  throw new Error('too many redirects in the authorization flow');
+}

@@ -1,0 +1,64 @@
+// Starts mcp-auth-gateway with a generated config. The route's `resource` must
+// be the public URL, so the listener port is chosen before the config is written.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GATEWAY_BIN, requireFile } from './env.mjs';
+import { freePort } from './net.mjs';
+import { startProcess } from './processes.mjs';
+
+export async function makeTempDir(prefix = 'mag-it-') {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+export async function removeTempDir(dir) {
+  if (dir) await rm(dir, { recursive: true, force: true });
+}
+
+// YAML is a superset of JSON, so the config is written as JSON: no YAML
+// library needed and no quoting surprises.
+export async function writeConfig(dir, config, name = 'gateway.yaml') {
+  const path = join(dir, name);
+  await writeFile(path, JSON.stringify(config, null, 2));
+  return path;
+}
+
+// The config of one gateway: one loopback listener, one provider `test`
+// (JWKS from a file), one upstream `backend`, one route /mcp.
+export function gatewayConfig({ port, upstreamUrl, issuer, jwksFile, audiences = [], scopes = [], routeAuth }) {
+  const resource = `http://127.0.0.1:${port}/mcp`;
+  return {
+    resource,
+    config: {
+      listeners: [{ address: `127.0.0.1:${port}` }],
+      providers: {
+        test: { issuer, jwks_file: jwksFile, audiences, algorithms: ['RS256'] },
+      },
+      upstreams: { backend: { url: upstreamUrl } },
+      routes: [
+        {
+          path_prefix: '/mcp',
+          upstream: 'backend',
+          resource,
+          auth: routeAuth ?? { providers: ['test'], scopes },
+        },
+      ],
+    },
+  };
+}
+
+// Writes the config into `dir` and starts the gateway on a free port.
+// Returns { proc, port, origin, url (the /mcp endpoint), resource, configPath }.
+export async function startGateway({ dir, upstreamUrl, issuer, jwksFile, audiences, scopes, routeAuth, timeoutMs = 10000 }) {
+  const port = await freePort();
+  const { resource, config } = gatewayConfig({ port, upstreamUrl, issuer, jwksFile, audiences, scopes, routeAuth });
+  const configPath = await writeConfig(dir, config);
+  const proc = await startProcess('mcp-auth-gateway', requireFile(GATEWAY_BIN, 'mcp-auth-gateway'), ['--config', configPath], {
+    timeoutMs,
+  });
+  if (proc.port !== port) {
+    throw new Error(`gateway reported port ${proc.port}, configured ${port}\n${proc.describe()}`);
+  }
+  const origin = `http://127.0.0.1:${port}`;
+  return { proc, port, origin, url: `${origin}/mcp`, resource, configPath };
+}

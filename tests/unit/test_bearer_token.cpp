@@ -1,0 +1,34 @@
+#include <doctest/doctest.h>
+
+#include "proxy/bearer_token.h"
+
+using mag::auth::extract_bearer_token;
+using mag::auth::TokenPresence;
+using mag::http::HeaderMap;
+
+namespace {
+mag::auth::ExtractedToken with(std::initializer_list<const char*> values) {
+  static HeaderMap headers;  // the result points into it
+  headers = HeaderMap();
+  for (const char* v : values) headers.add("Authorization", v);
+  return extract_bearer_token(headers);
+}
+}  // namespace
+
+TEST_CASE("bearer_token: extraction") {
+  CHECK(with({}).presence == TokenPresence::kAbsent);
+  CHECK(with({"Basic dXNlcjpwYXNz"}).presence == TokenPresence::kAbsent);
+  CHECK(with({"Bearer-invalid"}).presence == TokenPresence::kAbsent);
+  CHECK(with({"Bearer"}).presence == TokenPresence::kMalformed);
+  CHECK(with({"Bearer "}).presence == TokenPresence::kMalformed);
+  CHECK(with({"Bearer  abc"}).presence == TokenPresence::kMalformed);
+  CHECK(with({"Bearer a b"}).presence == TokenPresence::kMalformed);
+  CHECK(with({"Bearer a, Bearer b"}).presence == TokenPresence::kMultiple);
+  CHECK(with({"Bearer a", "Bearer b"}).presence == TokenPresence::kMultiple);
+
+  auto ok = with({"Bearer abc.def.ghi"});
+  CHECK(ok.presence == TokenPresence::kPresent);
+  CHECK(ok.token == "abc.def.ghi");
+  CHECK(with({"bearer x.y.z"}).token == "x.y.z");
+  CHECK(with({"BEARER x.y.z"}).presence == TokenPresence::kPresent);
+}

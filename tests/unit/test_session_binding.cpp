@@ -1,0 +1,62 @@
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "proxy/session_binding.h"
+
+using mag::proxy::principal_key;
+using mag::proxy::SessionBindings;
+using Check = SessionBindings::Check;
+using namespace std::chrono_literals;
+
+TEST_CASE("session_binding: the first principal owns the session; others mismatch") {
+  SessionBindings table(10, 60s);
+  const auto t0 = SessionBindings::Clock::time_point{} + 1000s;
+  const std::string alice = principal_key("https://idp", "alice", "c1");
+  const std::string bob = principal_key("https://idp", "bob", "c1");
+  CHECK(table.check("/mcp\ns1", alice, t0) == Check::kUnbound);
+  table.bind("/mcp\ns1", alice, t0);
+  CHECK(table.check("/mcp\ns1", alice, t0) == Check::kMatch);
+  CHECK(table.check("/mcp\ns1", bob, t0) == Check::kMismatch);
+  table.bind("/mcp\ns1", bob, t0);  // a later bind never steals
+  CHECK(table.check("/mcp\ns1", alice, t0) == Check::kMatch);
+  // Same subject, other client: another principal.
+  CHECK(table.check("/mcp\ns1", principal_key("https://idp", "alice", "c2"), t0) ==
+        Check::kMismatch);
+  table.forget("/mcp\ns1");
+  CHECK(table.check("/mcp\ns1", bob, t0) == Check::kUnbound);
+}
+
+TEST_CASE("session_binding: principal keys cannot collide by shifting separators") {
+  CHECK(principal_key("a", "b;c", "") != principal_key("a;b", "c", ""));
+  CHECK(principal_key("a", "bc", "") != principal_key("ab", "c", ""));
+}
+
+TEST_CASE("session_binding: idle bindings expire; use refreshes them") {
+  SessionBindings table(10, 60s);
+  const auto t0 = SessionBindings::Clock::time_point{} + 1000s;
+  table.bind("s1", "p", t0);
+  table.bind("s2", "p", t0);
+  CHECK(table.check("s1", "p", t0 + 50s) == Check::kMatch);
+  CHECK(table.check("s1", "p", t0 + 100s) == Check::kMatch);  // refreshed at +50
+  CHECK(table.check("s2", "p", t0 + 100s) == Check::kUnbound);
+  CHECK(table.size() == 1);
+}
+
+TEST_CASE("session_binding: bounded; the least recently used binding goes first") {
+  SessionBindings table(3, 3600s);
+  const auto t = SessionBindings::Clock::time_point{} + 1000s;
+  table.bind("a", "p", t);
+  table.bind("b", "p", t);
+  table.bind("c", "p", t);
+  CHECK(table.check("a", "p", t) == Check::kMatch);  // a is now the most recent
+  table.bind("d", "p", t);
+  CHECK(table.size() == 3);
+  CHECK(table.check("b", "p", t) == Check::kUnbound);
+  CHECK(table.check("a", "p", t) == Check::kMatch);
+  CHECK(table.check("d", "p", t) == Check::kMatch);
+  for (int i = 0; i < 1000; ++i) table.bind("x" + std::to_string(i), "p", t);
+  CHECK(table.size() == 3);
+  table.set_limits(1, 3600s);
+  CHECK(table.size() == 1);
+}
