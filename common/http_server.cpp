@@ -15,11 +15,14 @@
 #include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/listener.h>
 #include <jansson.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -33,6 +36,7 @@
 #include <unordered_map>
 
 #include "common/c_handles.h"
+#include "common/http2_connection.h"
 #include "common/log.h"
 
 namespace mag::http {
@@ -101,6 +105,67 @@ std::optional<uint64_t> parse_content_length(const std::string& v) {
   return n;
 }
 
+// RFC 9113 §3.4: what a client speaking h2c with prior knowledge sends first.
+constexpr std::string_view kHttp2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+// ALPN wire format, in our order of preference.
+constexpr unsigned char kAlpnProtocols[] = "\x02h2\x08http/1.1";
+constexpr unsigned char kAlpnHttp1Only[] = "\x08http/1.1";
+
+std::string openssl_error() {
+  unsigned long code = ERR_get_error();
+  ERR_clear_error();
+  if (code == 0) return "unknown OpenSSL error";
+  char text[256];
+  ERR_error_string_n(code, text, sizeof text);
+  return text;
+}
+
+int select_alpn(SSL*, const unsigned char** out, unsigned char* outlen, const unsigned char* in,
+                unsigned int inlen, void* arg) noexcept {
+  const bool h2 = *static_cast<const bool*>(arg);
+  const unsigned char* ours = h2 ? kAlpnProtocols : kAlpnHttp1Only;
+  const unsigned ours_len =
+      static_cast<unsigned>(h2 ? sizeof kAlpnProtocols - 1 : sizeof kAlpnHttp1Only - 1);
+  unsigned char* selected = nullptr;
+  if (SSL_select_next_proto(&selected, outlen, ours, ours_len, in, inlen) !=
+      OPENSSL_NPN_NEGOTIATED) {
+    return SSL_TLSEXT_ERR_NOACK;  // no common protocol: HTTP/1.1 without ALPN
+  }
+  *out = selected;
+  return SSL_TLSEXT_ERR_OK;
+}
+
+// TLS 1.2+, server cipher preference, no renegotiation, no session tickets
+// tied to a key we never rotate; the certificate chain and key from PEM files.
+SslCtxPtr make_tls_context(const ServerOptions& options, const bool* h2, std::string* error) {
+  SslCtxPtr ctx(SSL_CTX_new(TLS_server_method()));
+  if (!ctx) {
+    *error = openssl_error();
+    return nullptr;
+  }
+  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx.get(), SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION |
+                                     SSL_OP_NO_COMPRESSION | SSL_OP_NO_TICKET);
+  // TLS 1.2: forward-secret AEAD suites only (TLS 1.3 suites are all fine).
+  SSL_CTX_set_cipher_list(ctx.get(),
+                          "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL:!eNULL:!MD5:!SHA1:!RC4:!3DES");
+  if (SSL_CTX_use_certificate_chain_file(ctx.get(), options.tls_certificate.c_str()) != 1) {
+    *error = "certificate " + options.tls_certificate + ": " + openssl_error();
+    return nullptr;
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx.get(), options.tls_private_key.c_str(), SSL_FILETYPE_PEM) !=
+      1) {
+    *error = "private key " + options.tls_private_key + ": " + openssl_error();
+    return nullptr;
+  }
+  if (SSL_CTX_check_private_key(ctx.get()) != 1) {
+    *error = "private key does not match the certificate: " + openssl_error();
+    return nullptr;
+  }
+  SSL_CTX_set_alpn_select_cb(ctx.get(), &select_alpn, const_cast<bool*>(h2));
+  return ctx;
+}
+
 }  // namespace
 
 class Connection;
@@ -112,7 +177,8 @@ struct ServerState {
   ServerOptions options;
   ListenerPtr listener;
   EventPtr accept_retry;
-  std::unordered_map<Connection*, std::unique_ptr<Connection>> connections;
+  SslCtxPtr tls_ctx;  // null: cleartext listener
+  std::unordered_map<ServerConnection*, std::unique_ptr<ServerConnection>> connections;
   uint16_t port = 0;
   bool accepting = true;
 
@@ -121,14 +187,18 @@ struct ServerState {
 
   void on_accept(evutil_socket_t fd, const sockaddr* sa);
   void on_accept_error();
-  void remove(Connection* c);
+  void remove(ServerConnection* c);
+  // The connection turned out to speak HTTP/2: it moves to an Http2Connection.
+  void hand_over_to_http2(BufferEventPtr bev, ConnectionInfo info);
 };
 
 struct HttpServer::Impl : ServerState {
   using ServerState::ServerState;
 };
 
-class Connection final : public ServerStream, private Http1Parser::Callbacks {
+class Connection final : public ServerConnection,
+                         public ServerStream,
+                         private Http1Parser::Callbacks {
  public:
   Connection(ServerState& server, BufferEventPtr bev, ConnectionInfo info)
       : server_(server),
@@ -155,9 +225,17 @@ class Connection final : public ServerStream, private Http1Parser::Callbacks {
   }
 
   // HttpServer is going away: the exchange ends now.
-  void shutdown_from_server() {
+  void shutdown_from_server() override {
     abort_exchange(true);
     closing_ = true;
+  }
+
+  // Idle (keep-alive or not yet a complete request head): close now. An
+  // exchange in flight finishes; its response says "Connection: close"
+  // because the server is no longer accepting.
+  void drain() override {
+    if (closing_ || close_after_flush_) return;
+    if (!exchange_active_) begin_close();
   }
 
   // --- ServerStream --------------------------------------------------------
@@ -319,6 +397,7 @@ class Connection final : public ServerStream, private Http1Parser::Callbacks {
       if (linger_bytes_ > kLingerMaxBytes) begin_close();
       return;
     }
+    if (!protocol_decided_ && !decide_protocol(in)) return;
     if (!exchange_active_ && timer_kind_ == TimerKind::kKeepAlive && evbuffer_get_length(in) > 0) {
       arm(TimerKind::kHeader, server_.options.header_timeout);  // a new request has started
     }
@@ -397,6 +476,44 @@ class Connection final : public ServerStream, private Http1Parser::Callbacks {
       process_input();
     }
     return closing_;
+  }
+
+  // --- protocol selection ---------------------------------------------------------
+
+  // False when the connection is not (or not yet) HTTP/1.1: it waits for more
+  // bytes, or has been handed over to HTTP/2 and must not be touched again.
+  bool decide_protocol(evbuffer* in) {
+    if (!server_.options.enable_http2) {
+      protocol_decided_ = true;
+      return true;
+    }
+    bool http2 = false;
+    if (info_.tls) {
+      const unsigned char* alpn = nullptr;
+      unsigned alpn_len = 0;
+      if (SSL* ssl = bufferevent_openssl_get_ssl(bev_.get())) {
+        SSL_get0_alpn_selected(ssl, &alpn, &alpn_len);
+      }
+      http2 = alpn_len == 2 && alpn[0] == 'h' && alpn[1] == '2';
+    } else {
+      char prefix[kHttp2Preface.size()];
+      const ev_ssize_t n = evbuffer_copyout(in, prefix, sizeof prefix);
+      if (n <= 0) return false;
+      const auto got = std::string_view(prefix, static_cast<size_t>(n));
+      if (kHttp2Preface.substr(0, got.size()) == got) {
+        if (got.size() < kHttp2Preface.size()) return false;  // could still be h2c
+        http2 = true;
+      }
+    }
+    protocol_decided_ = true;
+    if (!http2) return true;
+    // The bytes already read stay in the bufferevent for the HTTP/2 session.
+    disarm();
+    closing_ = true;
+    bufferevent_setcb(bev_.get(), nullptr, nullptr, nullptr, nullptr);
+    schedule_work();  // removes this object
+    server_.hand_over_to_http2(std::move(bev_), info_);
+    return false;
   }
 
   // --- request side ------------------------------------------------------------
@@ -487,7 +604,7 @@ class Connection final : public ServerStream, private Http1Parser::Callbacks {
     exchange_active_ = false;
     retire_handler();
     retired_.reset();  // safe: we run from the work event, no handler frame is live
-    if (!keep_alive_ || closing_) {
+    if (!keep_alive_ || closing_ || !server_.accepting) {
       close_after_flush();
       return;
     }
@@ -704,6 +821,7 @@ class Connection final : public ServerStream, private Http1Parser::Callbacks {
   bool keep_alive_ = true;
   int version_minor_ = 1;
   bool bytes_this_request_ = false;
+  bool protocol_decided_ = false;
 
   bool closing_ = false;
   bool close_after_flush_ = false;
@@ -737,13 +855,26 @@ void ServerState::on_accept(evutil_socket_t fd, const sockaddr* sa) {
   info.peer_address = text;
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // SSE events go out at once
-  BufferEventPtr bev(bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE));
+  BufferEventPtr bev;
+  if (tls_ctx) {
+    SslPtr ssl(SSL_new(tls_ctx.get()));
+    if (ssl) {
+      bev.reset(bufferevent_openssl_socket_new(base, fd, ssl.get(), BUFFEREVENT_SSL_ACCEPTING,
+                                               BEV_OPT_CLOSE_ON_FREE));
+      // On success the bufferevent owns the SSL (freed with it, BEV_OPT_CLOSE_ON_FREE).
+      if (bev) static_cast<void>(ssl.release());
+    }
+    if (bev) bufferevent_openssl_set_allow_dirty_shutdown(bev.get(), 1);
+    info.tls = true;
+  } else {
+    bev.reset(bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE));
+  }
   if (!bev) {
     evutil_closesocket(fd);
     return;
   }
   auto conn = std::make_unique<Connection>(*this, std::move(bev), std::move(info));
-  Connection* key = conn.get();
+  ServerConnection* key = conn.get();
   connections.emplace(key, std::move(conn));
 }
 
@@ -756,8 +887,21 @@ void ServerState::on_accept_error() {
   evtimer_add(accept_retry.get(), &tv);
 }
 
-void ServerState::remove(Connection* c) {
+void ServerState::remove(ServerConnection* c) {
   connections.erase(c);
+}
+
+void ServerState::hand_over_to_http2(BufferEventPtr bev, ConnectionInfo info) {
+  auto conn = std::make_unique<Http2Connection>(base, std::move(bev), std::move(info), factory,
+                                                options, accepting,
+                                                [this](ServerConnection* c) { remove(c); });
+  ServerConnection* key = conn.get();
+  auto* h2 = conn.get();
+  connections.emplace(key, std::move(conn));
+  if (!h2->start()) {
+    log::warn(kLog, "cannot start an HTTP/2 session; closing the connection");
+    connections.erase(key);
+  }
 }
 
 HttpServer::HttpServer(event_base* base, HandlerFactory factory, ServerOptions options)
@@ -798,6 +942,11 @@ bool HttpServer::listen(const std::string& address, std::string* error) {
     return set_error("cannot resolve " + host + ": " + gai_strerror(rc));
   }
   std::unique_ptr<addrinfo, CDeleter<freeaddrinfo>> owned(result);
+  if (!impl_->options.tls_certificate.empty() || !impl_->options.tls_private_key.empty()) {
+    std::string tls_error;
+    impl_->tls_ctx = make_tls_context(impl_->options, &impl_->options.enable_http2, &tls_error);
+    if (!impl_->tls_ctx) return set_error("TLS: " + tls_error);
+  }
   unsigned flags = LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC;
   if (impl_->options.reuse_port) flags |= LEV_OPT_REUSEABLE_PORT;
   impl_->listener.reset(evconnlistener_new_bind(
@@ -837,6 +986,15 @@ uint16_t HttpServer::port() const {
 void HttpServer::stop_accepting() {
   impl_->accepting = false;
   impl_->listener.reset();
+}
+
+void HttpServer::drain() {
+  stop_accepting();
+  // drain() may close (and schedule the removal of) connections: iterate a copy.
+  std::vector<ServerConnection*> open;
+  open.reserve(impl_->connections.size());
+  for (auto& [key, conn] : impl_->connections) open.push_back(key);
+  for (ServerConnection* c : open) c->drain();
 }
 
 size_t HttpServer::active_connections() const {

@@ -25,6 +25,7 @@ struct ConnectionInfo {
   std::string peer_address;  // "127.0.0.1"
   uint16_t peer_port = 0;
   bool tls = false;
+  bool http2 = false;  // the exchange runs on an HTTP/2 stream
 };
 
 // The server side of one request/response exchange. Owned by the
@@ -74,6 +75,23 @@ class ServerStreamHandler {
 
 using HandlerFactory = std::function<std::unique_ptr<ServerStreamHandler>(ServerStream&)>;
 
+// Limits specific to HTTP/2 (see spec/security-cases.md §6).
+struct Http2Limits {
+  uint32_t max_concurrent_streams = 100;
+  uint32_t initial_window_size = 256 * 1024;  // per stream, request bodies
+  // Total of name + value + 32 per field, as RFC 9113 counts it; nghttp2
+  // only advertises SETTINGS_MAX_HEADER_LIST_SIZE, so it is enforced here.
+  uint32_t max_header_list_bytes = 64 * 1024;
+  // Frames that make no progress (empty DATA, PRIORITY, WINDOW_UPDATE) a
+  // connection may send beyond what its useful traffic justifies.
+  uint32_t max_frames_without_progress = 1000;
+  // nghttp2 outbound queue (frames not yet serialised) above which the
+  // peer is not reading: the connection is closed.
+  size_t max_outbound_queue = 10000;
+  // Bytes handed to the socket buffer before waiting for it to drain.
+  size_t socket_write_cap = 64 * 1024;
+};
+
 struct ServerOptions {
   CodecLimits limits;
   // From accept (or the end of the previous response) to a complete request head: 408/close.
@@ -87,6 +105,13 @@ struct ServerOptions {
   size_t write_low_watermark = 256 << 10;
   // SO_REUSEPORT: several workers, each with its own listener on one port.
   bool reuse_port = false;
+  // TLS termination (both or neither): PEM files. ALPN offers h2 and http/1.1.
+  std::string tls_certificate;
+  std::string tls_private_key;
+  // HTTP/2: h2 via ALPN on TLS listeners, h2c with prior knowledge (the
+  // connection preface) on cleartext ones.
+  bool enable_http2 = true;
+  Http2Limits http2;
 };
 
 class HttpServer {
@@ -100,6 +125,10 @@ class HttpServer {
   bool listen(const std::string& address, std::string* error);
   uint16_t port() const;
   void stop_accepting();
+  // Graceful shutdown: stop accepting; idle connections close now, HTTP/1.1
+  // exchanges in flight end with "Connection: close", HTTP/2 connections get
+  // GOAWAY and close once their streams are done.
+  void drain();
   size_t active_connections() const;
 
  private:

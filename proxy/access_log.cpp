@@ -162,10 +162,6 @@ void RequestTelemetry::on_auth(bool allowed, std::string_view reason, std::strin
   record_.auth_reason = allowed ? "" : std::string(reason);
   record_.subject = std::string(subject);
   record_.client_id = std::string(client_id);
-  metrics::global().counter_add("mag_auth_decisions_total",
-                                {{"route", record_.route.empty() ? "none" : record_.route},
-                                 {"decision", record_.auth_decision},
-                                 {"reason", allowed ? "ok" : std::string(reason)}});
 }
 
 void RequestTelemetry::on_forward() {
@@ -178,6 +174,26 @@ void RequestTelemetry::on_response_head(int status, bool event_stream) {
     sse_ = true;
     metrics::global().gauge_add("mag_downstream_sse_streams_active", {}, 1);
   }
+}
+
+void RequestTelemetry::on_local_reply(const http::ResponseHead& head) {
+  on_response_head(head.status, false);
+  if (record_.auth_decision != "allow") return;
+  const std::string* challenge = head.headers.get("www-authenticate");
+  std::string reason;
+  if (challenge && challenge->find("insufficient_scope") != std::string::npos) {
+    reason = "insufficient_scope";
+  } else if (head.status == 403) {
+    reason = "forbidden";
+  } else if (head.status == 413) {
+    reason = "body_too_large";
+  } else if (head.status == 400) {
+    reason = "invalid_request";
+  } else {
+    return;
+  }
+  record_.auth_decision = "deny";
+  record_.auth_reason = reason;
 }
 
 void RequestTelemetry::on_response_end() {
@@ -217,6 +233,14 @@ void RequestTelemetry::finish() {
                        {{"route", route},
                         {"method", metrics::method_label(record_.method)},
                         {"status_class", metrics::status_class(record_.status)}});
+  if (!record_.auth_decision.empty()) {
+    // Counted at the end: the MCP authorization stage may still turn an
+    // authentication "allow" into a deny (see on_local_reply).
+    registry.counter_add("mag_auth_decisions_total",
+                         {{"route", route},
+                          {"decision", record_.auth_decision},
+                          {"reason", record_.auth_reason.empty() ? "ok" : record_.auth_reason}});
+  }
   registry.observe("mag_request_duration_seconds", {{"route", route}}, record_.duration_seconds);
   if (record_.upstream_seconds) {
     registry.observe("mag_upstream_duration_seconds", {{"route", route}},

@@ -80,6 +80,9 @@ class RequestTelemetry {
                std::string_view client_id);
   void on_forward();
   void on_response_head(int status, bool event_stream);
+  // A reply made by the gateway. After an "allow" from jwt_authn, a 400 /
+  // 403 / 413 is the MCP authorization stage refusing: recorded as a deny.
+  void on_local_reply(const http::ResponseHead& head);
   void on_body(size_t bytes) { record_.bytes_sent += bytes; }
   void on_response_end();
   void on_upstream_error(std::string_view upstream, std::string_view kind);

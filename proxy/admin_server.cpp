@@ -130,6 +130,10 @@ class AdminStream : public http::ServerStreamHandler {
 
 }  // namespace
 
+std::string effective_admin_address(const config::Admin& admin) {
+  return admin.address_configured ? admin.address : kDefaultAdminAddress;
+}
+
 bool is_secret_field(std::string_view name) {
   static constexpr std::array<std::string_view, 6> kSecret = {
       "client_secret", "password", "secret", "private_key_pem", "token", "api_key"};
@@ -156,7 +160,7 @@ std::string config_dump_json(const config::Config& config) {
   }
   json_object_set_new(doc.get(), "listeners", listeners);
   json_t* admin = json_object();
-  json_object_set_new(admin, "address", str(config.admin.address));
+  json_object_set_new(admin, "address", str(effective_admin_address(config.admin)));
   json_object_set_new(doc.get(), "admin", admin);
   json_t* providers = json_object();
   for (const auto& [name, p] : config.providers) {
@@ -275,11 +279,22 @@ void update_scrape_gauges(const Snapshot& snapshot, size_t active_connections) {
                      static_cast<double>(active_connections));
   registry.clear_gauge("mag_jwks_keys_loaded");
   registry.clear_gauge("mag_jwks_seconds_since_last_success");
+  registry.clear_gauge("mag_token_cache_entries");
+  registry.clear_gauge("mag_upstream_connections_active");
+  registry.clear_gauge("mag_upstream_connections_idle");
+  for (const auto& [name, pool] : snapshot.pools) {
+    registry.gauge_set("mag_upstream_connections_active", {{"upstream", name}},
+                       static_cast<double>(pool->active_connections()));
+    registry.gauge_set("mag_upstream_connections_idle", {{"upstream", name}},
+                       static_cast<double>(pool->idle_connections()));
+  }
   const auto now = std::chrono::system_clock::now();
   for (const auto& [name, provider] : snapshot.providers) {
     auto keys = provider->keys();
     registry.gauge_set("mag_jwks_keys_loaded", {{"provider", name}},
                        keys ? static_cast<double>(keys->keys().size()) : 0);
+    registry.gauge_set("mag_token_cache_entries", {{"provider", name}},
+                       static_cast<double>(provider->cache().size()));
     const auto last = provider->fetch_status().last_success;
     registry.gauge_set("mag_jwks_seconds_since_last_success", {{"provider", name}},
                        last == std::chrono::system_clock::time_point{}

@@ -46,6 +46,11 @@ std::string jwks_status_json(const Snapshot& snapshot);
 // Recomputes the gauges that are read from state rather than counted.
 void update_scrape_gauges(const Snapshot& snapshot, size_t active_connections);
 
+inline constexpr const char* kDefaultAdminAddress = "127.0.0.1:9901";
+// The admin address the gateway binds: the configured one ("" = disabled),
+// else kDefaultAdminAddress.
+std::string effective_admin_address(const config::Admin& admin);
+
 // Names of config members whose values are replaced by "[redacted]" in
 // /config_dump (none are configurable today; client secrets will be).
 bool is_secret_field(std::string_view name);

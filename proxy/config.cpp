@@ -457,7 +457,8 @@ void Loader::load_listeners(const YAML::Node& node, Config* config) const {
         if (reason.empty() && !url.path.empty()) reason = "must be an origin (no path)";
         if (!reason.empty()) {
           fail(it->second.value[j], path + ".allowed_origins[" + std::to_string(j) + "]",
-               "'" + origin + "' " + reason + " (expected \"*\", \"null\" or scheme://host[:port])");
+               "'" + origin + "' " + reason +
+                   " (expected \"*\", \"null\" or scheme://host[:port])");
         }
       }
     }
@@ -753,7 +754,8 @@ Route Loader::load_route(const YAML::Node& node, const std::string& path,
     return name;
   };
   if (auto it = fields.find("claim_to_headers"); it != fields.end()) {
-    static constexpr std::string_view kClaims[] = {"iss", "sub", "client_id", "aud", "scope", "exp"};
+    static constexpr std::string_view kClaims[] = {"iss", "sub",   "client_id",
+                                                   "aud", "scope", "exp"};
     for (const auto& [claim, field] : read_map(it->second.value, path + ".claim_to_headers")) {
       const std::string where = path + ".claim_to_headers." + claim;
       if (std::find(std::begin(kClaims), std::end(kClaims), claim) == std::end(kClaims)) {
@@ -913,7 +915,7 @@ Config Loader::load(const std::string& text) {
   auto fields = read_map(
       root, "",
       {"listeners", "admin", "providers", "upstreams", "routes", "cors", "log_level", "access_log",
-       "authz"});
+       "authz", "drain_timeout"});
 
   Config config;
   config.source = source_;
@@ -972,6 +974,10 @@ Config Loader::load(const std::string& text) {
   }
   config.cors.allowed_origins = {"*"};
   if (auto it = fields.find("cors"); it != fields.end()) load_cors(it->second.value, &config);
+  if (auto it = fields.find("drain_timeout"); it != fields.end()) {
+    config.drain_timeout =
+        std::chrono::seconds(integer(it->second.value, "drain_timeout", 0, 3600));
+  }
   if (auto it = fields.find("log_level"); it != fields.end()) {
     config.log_level = string(it->second.value, "log_level");
     static constexpr std::string_view kLevels[] = {"debug", "info", "warn", "error"};

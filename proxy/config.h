@@ -39,11 +39,12 @@ struct Listener {
 };
 
 struct Admin {
-  // Default 127.0.0.1:9901; `address: ""` disables the admin listener. Never
+  // As written in the file; `address: ""` disables the admin listener. Never
   // one of the public listeners' addresses.
-  std::string address = "127.0.0.1:9901";
-  // False when `admin.address` was not in the file: failing to bind the
-  // default address is then a warning, not a startup error (ops, issue 7).
+  std::string address;
+  // False when `admin.address` was not in the file: the gateway then uses
+  // 127.0.0.1:9901, and failing to bind it is a warning, not a startup
+  // error (ops, issue 7; see proxy::effective_admin_address).
   bool address_configured = false;
 };
 
@@ -139,6 +140,9 @@ struct Config {
   Cors cors;
   std::string log_level = "info";  // debug | info | warn | error
   AccessLog access_log;
+  // `drain_timeout: SECONDS` (issue 5): how long SIGTERM waits for the
+  // exchanges in flight before closing what is left (long SSE streams).
+  std::chrono::milliseconds drain_timeout{10000};
   // `authz:` (issue 4, docs/authorization.md).
   struct Authz {
     std::chrono::seconds session_idle_timeout{3600};

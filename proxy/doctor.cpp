@@ -217,7 +217,7 @@ std::vector<std::string> Checker::check_prm(const config::Config& config,
   if (resource != route.resource) {
     add(Severity::kError, p, "prm.resource",
         "metadata resource '" + resource + "' is not the route's resource '" + route.resource +
-            "': clients must reject it (RFC 9728 §3.3)");
+            "': clients must reject it (RFC 9728 section 3.3)");
   }
   servers = string_members(doc.get(), "authorization_servers");
   if (servers.empty()) {
@@ -258,7 +258,7 @@ std::string Checker::check_authorization_server(const config::Route& route,
     add(Severity::kError, p, "as.issuer",
         where + "metadata issuer '" + issuer + "' is not the configured issuer '" +
             provider.issuer +
-            "': clients must reject it (RFC 8414 §3.3) and tokens will not match");
+            "': clients must reject it (RFC 8414 section 3.3) and tokens will not match");
   } else {
     add(Severity::kOk, p, "as.issuer", where + "issuer echoed exactly");
   }

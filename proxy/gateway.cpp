@@ -41,6 +41,14 @@ std::shared_ptr<const Snapshot> build_snapshot(
   return snapshot;
 }
 
+// Transport settings of one listener (TLS termination; issue 5).
+http::ServerOptions server_options(const config::Listener& listener) {
+  http::ServerOptions options;
+  options.tls_certificate = listener.tls_certificate;
+  options.tls_private_key = listener.tls_private_key;
+  return options;
+}
+
 void start_providers(const Snapshot& snapshot) {
   for (const auto& [name, provider] : snapshot.providers) provider->start();
 }
@@ -65,7 +73,8 @@ bool Gateway::bind_new_listeners(const config::Config& config, ServerMap* added,
           auto handler = std::make_unique<ProxyStream>(stream, snapshot_);
           handler->set_listener(address);  // its Origin/Host allow-lists (issue 4)
           return handler;
-        });
+        },
+        server_options(listener));
     if (!server->listen(listener.address, error)) {
       *error = "listener " + listener.address + ": " + *error;
       return false;
@@ -83,26 +92,27 @@ bool Gateway::bind_new_listeners(const config::Config& config, ServerMap* added,
 
 bool Gateway::make_admin(const config::Config& config, std::unique_ptr<AdminServer>* admin,
                          std::string* error) {
-  if (config.admin.address.empty()) return true;
+  const std::string address = effective_admin_address(config.admin);
+  if (address.empty()) return true;
   AdminContext context;
   context.snapshot = [this] { return snapshot_; };
   context.active_connections = [this] { return active_connections(); };
   auto server = std::make_unique<AdminServer>(base_, std::move(context));
-  if (!server->listen(config.admin.address, error)) {
+  if (!server->listen(address, error)) {
     if (!config.admin.address_configured) {
       // The default address is a convenience; a second gateway on the same
       // host must still start.
-      log::warn("admin", "default admin address " + config.admin.address + " unavailable (" +
-                             *error + "); admin interface disabled");
+      log::warn("admin", "default admin address " + address + " unavailable (" + *error +
+                             "); admin interface disabled");
       error->clear();
       return true;
     }
-    *error = "admin listener " + config.admin.address + ": " + *error;
+    *error = "admin listener " + address + ": " + *error;
     return false;
   }
   std::string host;
   uint16_t port = 0;
-  http::split_host_port(config.admin.address, &host, &port);
+  http::split_host_port(address, &host, &port);
   // Deliberately not "listening on ...": scripts take that line for the public port.
   fprintf(stderr, "admin interface on %s:%u\n", host.c_str(),
           static_cast<unsigned>(server->port()));
@@ -121,7 +131,7 @@ bool Gateway::start(std::string* error) {
   if (!bind_new_listeners(*snapshot_->config, &added, error)) return false;
   servers_ = std::move(added);
   if (!make_admin(*snapshot_->config, &admin_, error)) return false;
-  admin_address_ = snapshot_->config->admin.address;
+  admin_address_ = effective_admin_address(snapshot_->config->admin);
   return true;
 }
 
@@ -134,7 +144,7 @@ bool Gateway::reload(std::shared_ptr<const config::Config> config, std::string* 
   ServerMap added;
   if (!bind_new_listeners(*next->config, &added, error)) return false;
   std::unique_ptr<AdminServer> new_admin;
-  const bool admin_changed = next->config->admin.address != admin_address_;
+  const bool admin_changed = effective_admin_address(next->config->admin) != admin_address_;
   // The new admin address is bound while the old one still listens, so a
   // failure leaves the old one in place.
   if (admin_changed && !make_admin(*next->config, &new_admin, error)) return false;
@@ -155,7 +165,7 @@ bool Gateway::reload(std::shared_ptr<const config::Config> config, std::string* 
   for (auto& [address, server] : added) servers_.emplace(address, std::move(server));
   if (admin_changed) {
     admin_ = std::move(new_admin);
-    admin_address_ = next->config->admin.address;
+    admin_address_ = effective_admin_address(next->config->admin);
   }
   start_providers(*next);
   snapshot_ = std::move(next);
@@ -164,6 +174,12 @@ bool Gateway::reload(std::shared_ptr<const config::Config> config, std::string* 
 
 void Gateway::stop_accepting() {
   for (auto& [address, server] : servers_) server->stop_accepting();
+  if (admin_) admin_->stop_accepting();
+}
+
+void Gateway::drain() {
+  for (auto& [address, server] : servers_) server->drain();
+  for (auto& server : retired_) server->drain();
   if (admin_) admin_->stop_accepting();
 }
 

@@ -47,6 +47,10 @@ class Gateway {
   // sockets; requests in flight keep the snapshot they started with.
   bool reload(std::shared_ptr<const config::Config> config, std::string* error);
   void stop_accepting();
+  // Graceful shutdown (SIGTERM): stop accepting; exchanges in flight finish
+  // (HTTP/1.1 with "Connection: close", HTTP/2 after GOAWAY). active_connections()
+  // tells when they are done.
+  void drain();
   std::shared_ptr<const Snapshot> snapshot() const { return snapshot_; }
   // 0 when the admin listener is disabled (or its default address was taken).
   uint16_t admin_port() const;

@@ -76,7 +76,9 @@ size_t json_nesting_depth(std::string_view text, size_t cap) {
       continue;
     }
     switch (c) {
-      case '"': in_string = true; break;
+      case '"':
+        in_string = true;
+        break;
       case '[':
       case '{':
         if (++depth > deepest) deepest = depth;
@@ -86,7 +88,8 @@ size_t json_nesting_depth(std::string_view text, size_t cap) {
       case '}':
         if (depth > 0) --depth;
         break;
-      default: break;
+      default:
+        break;
     }
   }
   return deepest;
@@ -94,8 +97,8 @@ size_t json_nesting_depth(std::string_view text, size_t cap) {
 
 InspectResult inspect_jsonrpc(std::string_view body, const InspectLimits& limits) {
   if (body.size() > limits.max_bytes) {
-    return failure(Status::kTooLarge, "request body over " + std::to_string(limits.max_bytes) +
-                                          " bytes");
+    return failure(Status::kTooLarge,
+                   "request body over " + std::to_string(limits.max_bytes) + " bytes");
   }
   // jansson recurses per nesting level; refuse deep documents before it sees them.
   if (json_nesting_depth(body, limits.max_depth) > limits.max_depth) {
@@ -103,8 +106,7 @@ InspectResult inspect_jsonrpc(std::string_view body, const InspectLimits& limits
                    "JSON nested deeper than " + std::to_string(limits.max_depth) + " levels");
   }
   json_error_t error;
-  JsonPtr doc(json_loadb(body.data(), body.size(), JSON_REJECT_DUPLICATES,
-                         &error));
+  JsonPtr doc(json_loadb(body.data(), body.size(), JSON_REJECT_DUPLICATES, &error));
   if (!doc) return failure(Status::kMalformed, "request body is not valid JSON");
 
   InspectResult result;

@@ -23,17 +23,17 @@ struct JsonRpcMessage {
 
 struct InspectLimits {
   size_t max_bytes = 1 << 20;
-  size_t max_depth = 64;       // arrays/objects nested
-  size_t max_batch = 256;      // messages in one batch array
+  size_t max_depth = 64;   // arrays/objects nested
+  size_t max_batch = 256;  // messages in one batch array
 };
 
 struct InspectResult {
   enum class Status {
     kOk,
-    kTooLarge,       // > max_bytes (413)
-    kTooDeep,        // nesting > max_depth (400)
-    kMalformed,      // not JSON, duplicate keys, empty batch (400, JSON-RPC -32700/-32600)
-    kInvalidRequest, // JSON but not a JSON-RPC message we can authorize (400, -32600)
+    kTooLarge,        // > max_bytes (413)
+    kTooDeep,         // nesting > max_depth (400)
+    kMalformed,       // not JSON, duplicate keys, empty batch (400, JSON-RPC -32700/-32600)
+    kInvalidRequest,  // JSON but not a JSON-RPC message we can authorize (400, -32600)
   };
   Status status = Status::kMalformed;
   bool batch = false;

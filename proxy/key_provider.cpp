@@ -118,17 +118,24 @@ VerifyResult KeyProvider::verify(std::string_view token, const VerifyPolicy& pol
   // Oversized tokens are rejected by verify_jwt without hashing them.
   if (token.size() > policy.max_token_bytes) return verify_jwt(token, *keys_, policy, now_seconds);
   const std::string key = TokenCache::cache_key(token, cache_context(policy));
+  auto count = [this](const char* result) {  // mag_token_cache_lookups_total (ops)
+    metrics::global().counter_add("mag_token_cache_lookups_total",
+                                  {{"provider", config_.name}, {"result", result}});
+  };
   if (auto claims = cache_.find(key, now_seconds)) {
+    count("hit");
     VerifyResult hit;
     hit.reason = Reason::kOk;
     hit.claims = std::move(*claims);
     return hit;
   }
   if (cache_.known_bad(key, now_seconds)) {
+    count("negative_hit");
     VerifyResult bad;
     bad.reason = Reason::kBadSignature;
     return bad;
   }
+  count("miss");
   VerifyResult result = verify_jwt(token, *keys_, policy, now_seconds);
   if (result.ok()) {
     cache_.insert(key, result.claims, result.key_fingerprint, policy.clock_skew_seconds,

@@ -3,6 +3,7 @@
 #include <event2/event.h>
 #include <signal.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -48,10 +49,59 @@ int check_config(const std::string& path) {
   return 0;
 }
 
+// Graceful shutdown (issue 5): the first SIGTERM/SIGINT stops accepting and
+// lets the exchanges in flight finish; the loop ends when none is left or
+// at the drain timeout (long SSE streams are then closed by the gateway's
+// destructor). A second signal stops at once.
+struct StopTarget {
+  event_base* base;
+  mag::proxy::Gateway* gateway;
+  std::chrono::milliseconds drain_timeout;
+  mag::EventPtr poll;
+  mag::EventPtr deadline;
+  bool stopping = false;
+};
+
+void check_drained(evutil_socket_t, short, void* arg) {
+  auto* target = static_cast<StopTarget*>(arg);
+  if (target->gateway->active_connections() == 0) {
+    mag::log::info("main", "all connections drained");
+    event_base_loopexit(target->base, nullptr);
+    return;
+  }
+  timeval tv{0, 50000};
+  evtimer_add(target->poll.get(), &tv);
+}
+
+void on_drain_deadline(evutil_socket_t, short, void* arg) {
+  auto* target = static_cast<StopTarget*>(arg);
+  mag::log::info("main", "drain timeout: closing " +
+                             std::to_string(target->gateway->active_connections()) +
+                             " connection(s)");
+  event_base_loopexit(target->base, nullptr);
+}
+
 void on_stop_signal(evutil_socket_t sig, short, void* arg) {
-  auto* base = static_cast<event_base*>(arg);
-  mag::log::info("main", std::string("received ") + strsignal(sig) + ", stopping");
-  event_base_loopexit(base, nullptr);
+  auto* target = static_cast<StopTarget*>(arg);
+  if (target->stopping) {
+    mag::log::info("main", std::string("received ") + strsignal(sig) + " again, stopping now");
+    event_base_loopexit(target->base, nullptr);
+    return;
+  }
+  target->stopping = true;
+  mag::log::info("main", std::string("received ") + strsignal(sig) + ", draining (up to " +
+                             std::to_string(target->drain_timeout.count()) + " ms)");
+  try {
+    target->gateway->drain();
+  } catch (const std::exception& e) {
+    mag::log::error("main", std::string("drain failed: ") + e.what());
+  }
+  target->poll.reset(evtimer_new(target->base, check_drained, target));
+  target->deadline.reset(evtimer_new(target->base, on_drain_deadline, target));
+  timeval tv{static_cast<time_t>(target->drain_timeout.count() / 1000),
+             static_cast<suseconds_t>((target->drain_timeout.count() % 1000) * 1000)};
+  evtimer_add(target->deadline.get(), &tv);
+  check_drained(-1, 0, target);
 }
 
 struct ReloadTarget {
@@ -91,8 +141,9 @@ int run(const std::string& path, const std::string& log_level_flag) {
     fprintf(stderr, "%s\n", error.c_str());
     return 1;
   }
-  mag::EventPtr sigint(evsignal_new(base.get(), SIGINT, on_stop_signal, base.get()));
-  mag::EventPtr sigterm(evsignal_new(base.get(), SIGTERM, on_stop_signal, base.get()));
+  StopTarget stop_target{base.get(), &gateway, loaded.config->drain_timeout, {}, {}};
+  mag::EventPtr sigint(evsignal_new(base.get(), SIGINT, on_stop_signal, &stop_target));
+  mag::EventPtr sigterm(evsignal_new(base.get(), SIGTERM, on_stop_signal, &stop_target));
   evsignal_add(sigint.get(), nullptr);
   evsignal_add(sigterm.get(), nullptr);
   ReloadTarget reload_target{&gateway, path};

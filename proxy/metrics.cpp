@@ -204,6 +204,10 @@ void declare_gateway_metrics(Registry& r) {
             "Authentication decisions by route, decision (allow/deny) and reason code.");
   r.declare("mag_upstream_errors_total", Type::kCounter,
             "Upstream failures by upstream and kind (connect_failed, reset, timeouts...).");
+  r.declare("mag_upstream_connections_active", Type::kGauge,
+            "Upstream connections carrying a request, by upstream (current config).");
+  r.declare("mag_upstream_connections_idle", Type::kGauge,
+            "Idle keep-alive upstream connections, by upstream (current config).");
   r.declare("mag_downstream_connections_active", Type::kGauge,
             "Open client connections on the public listeners.");
   r.declare("mag_downstream_streams_active", Type::kGauge,
@@ -214,6 +218,10 @@ void declare_gateway_metrics(Registry& r) {
   r.declare("mag_jwks_keys_loaded", Type::kGauge, "Usable verification keys, by provider.");
   r.declare("mag_jwks_seconds_since_last_success", Type::kGauge,
             "Seconds since the provider's keys were last loaded (-1: never).");
+  r.declare("mag_token_cache_lookups_total", Type::kCounter,
+            "Verified-token cache lookups by provider and result (hit, negative_hit, miss).");
+  r.declare("mag_token_cache_entries", Type::kGauge,
+            "Verified tokens cached, by provider (entries of the current config).");
   r.declare("mag_config_reloads_total", Type::kCounter,
             "Configuration reloads by result (success/failure).");
   r.declare("mag_config_last_reload_successful", Type::kGauge,

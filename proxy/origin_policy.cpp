@@ -41,8 +41,8 @@ std::string url_authority(const std::string& url) {
   const size_t start = url.find("://");
   if (start == std::string::npos) return "";
   const size_t end = url.find_first_of("/?#", start + 3);
-  return lowercase(url.substr(start + 3, end == std::string::npos ? std::string::npos
-                                                                  : end - start - 3));
+  return lowercase(
+      url.substr(start + 3, end == std::string::npos ? std::string::npos : end - start - 3));
 }
 
 bool listener_on_loopback(const std::string& address) {

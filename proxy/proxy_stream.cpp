@@ -99,7 +99,7 @@ void ProxyStream::send_local(LocalReply reply) {
   state_ = State::kReplied;
   add_cors_headers(snapshot_->cors, request_, reply.head);
   const bool head_only = request_.method == "HEAD" || reply.body.empty();
-  telemetry_.on_response_head(reply.head.status, false);
+  telemetry_.on_local_reply(reply.head);
   if (!head_only) telemetry_.on_body(reply.body.size());
   telemetry_.on_response_end();
   if (head_only) {
@@ -323,14 +323,16 @@ bool ProxyStream::check_origin_and_host() {
   const std::string* origin = request_.headers.get("origin");
   if (origin && !policy.origin_allowed(*origin)) {
     log::warn("authz", "Origin " + log::sanitize(*origin) + " not allowed -> 403");
-    send_local(json_document(403, jsonrpc_error_without_id(-32000, "Forbidden: Origin not allowed")));
+    send_local(
+        json_document(403, jsonrpc_error_without_id(-32000, "Forbidden: Origin not allowed")));
     return false;
   }
   return true;
 }
 
 void ProxyStream::authorize(const auth::Claims* claims) {
-  authz_ = std::make_unique<RequestAuthz>(*route_, *snapshot_->config, snapshot_->sessions, claims);
+  authz_ =
+      std::make_unique<RequestAuthz>(*route_, *snapshot_->config, snapshot_->sessions, claims);
   if (auto refusal = authz_->check_head(request_)) {
     send_local(std::move(*refusal));
     return;
@@ -378,7 +380,8 @@ void ProxyStream::arm_expiry_timer() {
       },
       this));
   if (!expiry_timer_) return;
-  timeval delay{static_cast<time_t>(delay_ms / 1000), static_cast<suseconds_t>((delay_ms % 1000) * 1000)};
+  timeval delay{static_cast<time_t>(delay_ms / 1000),
+                static_cast<suseconds_t>((delay_ms % 1000) * 1000)};
   evtimer_add(expiry_timer_.get(), &delay);
 }
 

@@ -58,7 +58,8 @@ std::optional<LocalReply> RequestAuthz::check_head(const http::RequestHead& requ
     if (sessions_->check(session_key(*id), principal_, SessionBindings::Clock::now()) ==
         SessionBindings::Check::kMismatch) {
       log::warn("authz", "session hijack attempt: " + request.method + " " +
-                             log::sanitize(request.path) + " with a session bound to another "
+                             log::sanitize(request.path) +
+                             " with a session bound to another "
                              "principal (sub=" +
                              log::sanitize(claims_ ? claims_->subject : "anonymous") + ") -> 404");
       return jsonrpc_reply(404, -32001, "Session not found");
@@ -76,9 +77,9 @@ std::optional<LocalReply> RequestAuthz::check_head(const http::RequestHead& requ
 }
 
 LocalReply RequestAuthz::body_too_large() const {
-  return jsonrpc_reply(413, -32600,
-                       "Request body too large to authorize (limit " +
-                           std::to_string(body_cap()) + " bytes)");
+  return jsonrpc_reply(
+      413, -32600,
+      "Request body too large to authorize (limit " + std::to_string(body_cap()) + " bytes)");
 }
 
 std::optional<LocalReply> RequestAuthz::check_body(std::string_view body) {
@@ -87,10 +88,14 @@ std::optional<LocalReply> RequestAuthz::check_body(std::string_view body) {
   const mcp::InspectResult inspected = mcp::inspect_jsonrpc(body, limits);
   using Status = mcp::InspectResult::Status;
   switch (inspected.status) {
-    case Status::kOk: break;
-    case Status::kTooLarge: return body_too_large();
-    case Status::kMalformed: return jsonrpc_reply(400, -32700, "Parse error: " + inspected.detail);
-    default: return jsonrpc_reply(400, -32600, "Invalid Request: " + inspected.detail);
+    case Status::kOk:
+      break;
+    case Status::kTooLarge:
+      return body_too_large();
+    case Status::kMalformed:
+      return jsonrpc_reply(400, -32700, "Parse error: " + inspected.detail);
+    default:
+      return jsonrpc_reply(400, -32600, "Invalid Request: " + inspected.detail);
   }
   for (const auto& message : inspected.messages) {
     if (message.method == "tools/list" && !message.id.empty()) {

@@ -31,8 +31,7 @@ void SessionBindings::expire_idle(Clock::time_point now) {
   }
 }
 
-SessionBindings::Check SessionBindings::check(const std::string& key,
-                                              const std::string& principal,
+SessionBindings::Check SessionBindings::check(const std::string& key, const std::string& principal,
                                               Clock::time_point now) {
   std::lock_guard lock(mutex_);
   expire_idle(now);

@@ -159,8 +159,8 @@ std::optional<std::string> filter_tools_list_event(std::string_view raw_event,
   return out;
 }
 
-SseToolsListRewriter::SseToolsListRewriter(std::vector<std::string> list_ids,
-                                           ToolPredicate allowed, size_t max_event_bytes)
+SseToolsListRewriter::SseToolsListRewriter(std::vector<std::string> list_ids, ToolPredicate allowed,
+                                           size_t max_event_bytes)
     : list_ids_(std::move(list_ids)), allowed_(std::move(allowed)), splitter_(max_event_bytes) {}
 
 void SseToolsListRewriter::feed(std::string_view data, std::string* out) {
@@ -181,6 +181,8 @@ void SseToolsListRewriter::feed(std::string_view data, std::string* out) {
   }
 }
 
-void SseToolsListRewriter::finish(std::string* out) { out->append(splitter_.take_pending()); }
+void SseToolsListRewriter::finish(std::string* out) {
+  out->append(splitter_.take_pending());
+}
 
 }  // namespace mag::mcp

@@ -58,6 +58,8 @@ cleanup() {
   exit "$rc"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 # 2. An engine.
 if ! "${DOCKER[@]}" info >/dev/null 2>&1; then
@@ -94,6 +96,13 @@ Suites: bookworm-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SOURCES
+  # The official image's apt settings: no .deb files or package caches left in layers.
+  $SUDO tee "$rootfs/etc/apt/apt.conf.d/docker-clean" >/dev/null <<'APTCONF'
+DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"; };
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
+APTCONF
   $SUDO rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb \
     "$rootfs"/usr/share/doc/* "$rootfs"/usr/share/man/* "$rootfs"/usr/share/info/*
   $SUDO tar -C "$rootfs" -c . | "${DOCKER[@]}" import --change 'CMD ["bash"]' - debian:bookworm-slim >&2
@@ -119,16 +128,20 @@ log "images built in $((SECONDS - build_start))s"
 STACK_UP=1
 "${COMPOSE[@]}" up -d >&2
 
-health() { "${DOCKER[@]}" inspect -f '{{.State.Health.Status}}' "$("${COMPOSE[@]}" ps -q "$1")" 2>/dev/null || echo none; }
-for _ in $(seq 90); do
-  [ "$(health gateway)" = healthy ] && [ "$(health idp)" = healthy ] && [ "$(health backend)" = healthy ] && break
+# One `docker inspect` per second for the three containers (docker-compose v1
+# takes about a second to start, so it is asked for the ids only once).
+ids=()
+for s in backend gateway idp; do ids+=("$("${COMPOSE[@]}" ps -q "$s")"); done
+statuses() { "${DOCKER[@]}" inspect -f '{{.Name}}={{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "${ids[@]}"; }
+for _ in $(seq 120); do
+  ! statuses | grep -qv '=healthy$' && break
   sleep 1
 done
-for s in backend gateway idp; do
-  status=$(health "$s")
-  log "$s: $status"
-  [ "$status" = healthy ] || { log "$s is not healthy"; exit 1; }
-done
+statuses | sed 's/^/compose.sh: /' >&2
+if statuses | grep -qv '=healthy$'; then
+  log "not every container is healthy"
+  exit 1
+fi
 
 # 5. The clients.
 log "SDK OAuth flow against http://localhost:8000/mcp"

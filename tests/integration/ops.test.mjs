@@ -141,6 +141,13 @@ describe('operations: admin, metrics, access log, reload', () => {
     assert.equal(delta('mag_upstream_errors_total{upstream="dead",kind="connect_failed"}'), 1);
     assert.equal(delta('mag_upstream_duration_seconds_count{route="/mcp"}'), 2);
     assert.equal(after.get('mag_jwks_keys_loaded{provider="test"}'), 1);
+    // The same token twice: verified once, then served from the cache.
+    assert.ok(delta('mag_token_cache_lookups_total{provider="test",result="hit"}') >= 1);
+    assert.ok(delta('mag_token_cache_lookups_total{provider="test",result="miss"}') >= 1);
+    assert.ok(after.get('mag_token_cache_entries{provider="test"}') >= 1);
+    // Two requests went upstream on keep-alive connections: one is idle now.
+    assert.equal(after.get('mag_upstream_connections_active{upstream="backend"}'), 0);
+    assert.ok(after.get('mag_upstream_connections_idle{upstream="backend"}') >= 1);
     assert.equal(after.get('mag_downstream_streams_active'), 0);
     // Bounded labels: no query string, subject or token in any series.
     for (const name of after.keys()) {
@@ -192,14 +199,18 @@ describe('operations: admin, metrics, access log, reload', () => {
     const token = await mint({});
     assert.equal((await post({ authorization: `Bearer ${token}` })).status, 200);
 
-    // 1. Scopes: the challenge and the PRM advertise the new scope.
+    // 1. Scopes: a token without the new scope is refused (403
+    // insufficient_scope), one with it passes; the challenge and the PRM
+    // advertise the new scope.
     config.routes[0].auth.scopes = ['ops:write'];
     await writeConfig(tmp, config);
     gateway.child.kill('SIGHUP');
-    await waitFor(async () => {
-      const res = await post();
-      return /scope="ops:write"/.test(res.headers['www-authenticate'] ?? '');
-    }, 'the reloaded scopes in the challenge');
+    await waitFor(async () => (await post({ authorization: `Bearer ${token}` })).status === 403, 'the reloaded scopes');
+    const refused = await post({ authorization: `Bearer ${token}` });
+    assert.match(refused.headers['www-authenticate'], /insufficient_scope/);
+    assert.match(refused.headers['www-authenticate'], /scope="ops:write"/);
+    const scoped = await mint({ scope: 'ops:write' });
+    assert.equal((await post({ authorization: `Bearer ${scoped}` })).status, 200);
     const prm = JSON.parse((await httpRequest(`http://127.0.0.1:${port}/.well-known/oauth-protected-resource/mcp`)).body);
     assert.deepEqual(prm.scopes_supported, ['ops:write']);
 
@@ -207,8 +218,8 @@ describe('operations: admin, metrics, access log, reload', () => {
     config.providers.test.issuer = OTHER_ISSUER;
     await writeConfig(tmp, config);
     gateway.child.kill('SIGHUP');
-    await waitFor(async () => (await post({ authorization: `Bearer ${token}` })).status === 401, 'the new issuer');
-    const denied = await post({ authorization: `Bearer ${token}` });
+    await waitFor(async () => (await post({ authorization: `Bearer ${scoped}` })).status === 401, 'the new issuer');
+    const denied = await post({ authorization: `Bearer ${scoped}` });
     assert.match(denied.headers['www-authenticate'], /invalid_token/);
 
     // 3. Broken YAML: refused, the process lives, the last good config serves.
@@ -217,8 +228,8 @@ describe('operations: admin, metrics, access log, reload', () => {
     gateway.child.kill('SIGHUP');
     await waitFor(async () => gateway.stderr.includes('configuration refused'), 'the refusal in the log');
     assert.ok(gateway.running, 'the gateway survived the broken file');
-    assert.equal((await post({ authorization: `Bearer ${token}` })).status, 401, 'old-issuer tokens still refused');
-    const otherToken = await mintToken(key, { iss: OTHER_ISSUER, aud: resource });
+    assert.equal((await post({ authorization: `Bearer ${scoped}` })).status, 401, 'old-issuer tokens still refused');
+    const otherToken = await mintToken(key, { iss: OTHER_ISSUER, aud: resource, scope: 'ops:write' });
     tokens.push(otherToken);
     assert.equal((await post({ authorization: `Bearer ${otherToken}` })).status, 200, 'the last good config serves');
     const afterBroken = parseSamples(await scrape());
@@ -228,5 +239,9 @@ describe('operations: admin, metrics, access log, reload', () => {
     );
     assert.equal(afterBroken.get('mag_config_last_reload_successful'), 0);
     assert.equal(afterBroken.get('mag_config_reloads_total{result="success"}'), 2);
+    // The 403 of the scope check is a deny in the metrics and the access log.
+    assert.ok(afterBroken.get('mag_auth_decisions_total{route="/mcp",decision="deny",reason="insufficient_scope"}') >= 1);
+    const lines = (await readFile(accessLogPath, 'utf8')).split('\n').filter((l) => l !== '').map((l) => JSON.parse(l));
+    assert.ok(lines.some((r) => r.status === 403 && r.auth === 'deny' && r.auth_reason === 'insufficient_scope'));
   }));
 });

@@ -217,4 +217,10 @@ describe('hostile-token corpus against a running gateway', () => {
     }
     assert.match(gw.stderr, /-> 401 bad_signature/);
   });
+
+  test('a clean shutdown: no sanitizer report (meaningful with an ASan build)', async () => {
+    await gw.stop();
+    assert.doesNotMatch(gw.stderr, /(Address|Leak|UndefinedBehavior)Sanitizer/);
+    assert.equal(gw.exitSignal, null, gw.describe());
+  });
 });

@@ -4,9 +4,9 @@
 
 #include "proxy/jsonrpc_inspect.h"
 
+using mag::mcp::inspect_jsonrpc;
 using mag::mcp::InspectLimits;
 using mag::mcp::InspectResult;
-using mag::mcp::inspect_jsonrpc;
 using mag::mcp::json_nesting_depth;
 using mag::mcp::JsonRpcMessage;
 using Status = InspectResult::Status;
@@ -65,8 +65,7 @@ TEST_CASE("jsonrpc_inspect: malformed bodies are refused, never guessed at") {
   // Duplicate keys: the upstream might read the other one.
   CHECK(inspect_jsonrpc(R"({"id":1,"method":"tools/list","method":"tools/call"})").status ==
         Status::kMalformed);
-  CHECK(inspect_jsonrpc(
-            R"({"id":1,"method":"tools/call","params":{"name":"a","name":"b"}})")
+  CHECK(inspect_jsonrpc(R"({"id":1,"method":"tools/call","params":{"name":"a","name":"b"}})")
             .status == Status::kMalformed);
 }
 
@@ -88,7 +87,8 @@ TEST_CASE("jsonrpc_inspect: JSON that is not an authorizable JSON-RPC message") 
 TEST_CASE("jsonrpc_inspect: huge bodies and huge batches are refused") {
   InspectLimits limits;
   limits.max_bytes = 1024;
-  std::string big = R"({"id":1,"method":"ping","params":{"pad":")" + std::string(2000, 'x') + "\"}}";
+  std::string big =
+      R"({"id":1,"method":"ping","params":{"pad":")" + std::string(2000, 'x') + "\"}}";
   CHECK(inspect_jsonrpc(big, limits).status == Status::kTooLarge);
   std::string batch = "[";
   for (int i = 0; i < 300; ++i) batch += std::string(i ? "," : "") + R"({"id":1,"method":"ping"})";
@@ -101,7 +101,8 @@ TEST_CASE("jsonrpc_inspect: deeply nested documents are refused before jansson p
                      std::string(100000, ']') + "}";
   CHECK(inspect_jsonrpc(deep).status == Status::kTooDeep);
   // Brackets inside strings do not count.
-  std::string shallow = R"({"id":1,"method":"ping","params":{"s":")" + std::string(500, '[') + "\"}}";
+  std::string shallow =
+      R"({"id":1,"method":"ping","params":{"s":")" + std::string(500, '[') + "\"}}";
   CHECK(inspect_jsonrpc(shallow).status == Status::kOk);
   CHECK(json_nesting_depth(R"({"a":[{"b":"\"[[["}]})", 10) == 3);
   CHECK(json_nesting_depth("[[[[[", 3) == 4);

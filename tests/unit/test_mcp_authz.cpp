@@ -48,11 +48,14 @@ TEST_CASE("mcp_authz: route scopes are all required") {
   CHECK(d.challenge_scopes == std::vector<std::string>{"mcp:access"});
 }
 
-TEST_CASE("mcp_authz: per-tool scope; challenge = needed scopes the token has, the new ones, then its other route scopes") {
+TEST_CASE(
+    "mcp_authz: per-tool scope; challenge = needed scopes the token has, the new ones, then its "
+    "other route scopes") {
   RouteAuth auth = sample_rules();
   CHECK(mag::mcp::authorize_messages(auth, {"mcp:access", "math:add"}, {call("add")}).verdict ==
         Verdict::kAllow);
-  auto d = mag::mcp::authorize_messages(auth, {"mcp:access", "math:sub", "unrelated"}, {call("add")});
+  auto d =
+      mag::mcp::authorize_messages(auth, {"mcp:access", "math:sub", "unrelated"}, {call("add")});
   CHECK(d.verdict == Verdict::kInsufficientScope);
   CHECK(d.missing == std::vector<std::string>{"math:add"});
   // math:sub is kept (a replace-semantics client must not lose it); unrelated is not ours.
@@ -60,7 +63,9 @@ TEST_CASE("mcp_authz: per-tool scope; challenge = needed scopes the token has, t
   CHECK(d.description.find("add") != std::string::npos);
 }
 
-TEST_CASE("mcp_authz: the default rule '*' covers unlisted tools; without it they need only the route scopes") {
+TEST_CASE(
+    "mcp_authz: the default rule '*' covers unlisted tools; without it they need only the route "
+    "scopes") {
   RouteAuth auth = sample_rules();
   CHECK(mag::mcp::authorize_messages(auth, {"mcp:access"}, {call("echo")}).verdict ==
         Verdict::kAllow);
@@ -77,9 +82,9 @@ TEST_CASE("mcp_authz: per-method scopes and the method default") {
   RouteAuth auth = sample_rules();
   CHECK(mag::mcp::authorize_messages(auth, {"mcp:access"}, {request("resources/read")}).verdict ==
         Verdict::kInsufficientScope);
-  CHECK(mag::mcp::authorize_messages(auth, {"mcp:access", "files:read"},
-                                     {request("resources/read")})
-            .verdict == Verdict::kAllow);
+  CHECK(
+      mag::mcp::authorize_messages(auth, {"mcp:access", "files:read"}, {request("resources/read")})
+          .verdict == Verdict::kAllow);
   CHECK(mag::mcp::authorize_messages(auth, {"mcp:access"}, {request("ping")}).verdict ==
         Verdict::kAllow);
   auth.methods["*"] = {"mcp:other"};

@@ -198,6 +198,30 @@ TEST_CASE("access_log: request ids from clients are kept only when sane") {
   CHECK(proxy::is_sane_request_id(a));
 }
 
+TEST_CASE("access_log: a 403 after authentication counts as an authorization deny") {
+  metrics::Registry& registry = metrics::global();
+  const metrics::Labels deny = {
+      {"route", "/t403"}, {"decision", "deny"}, {"reason", "insufficient_scope"}};
+  const metrics::Labels allow = {{"route", "/t403"}, {"decision", "allow"}, {"reason", "ok"}};
+  const double deny_before = registry.value("mag_auth_decisions_total", deny);
+  const double allow_before = registry.value("mag_auth_decisions_total", allow);
+  {
+    proxy::RequestTelemetry telemetry(nullptr);
+    http::RequestHead head;
+    head.method = "POST";
+    head.path = "/t403";
+    telemetry.on_request(head);
+    telemetry.set_route("/t403");
+    telemetry.on_auth(true, "", "alice", "c1");
+    http::ResponseHead reply;
+    reply.status = 403;
+    reply.headers.add("WWW-Authenticate", "Bearer error=\"insufficient_scope\", scope=\"x\"");
+    telemetry.on_local_reply(reply);
+  }
+  CHECK(registry.value("mag_auth_decisions_total", deny) == deny_before + 1);
+  CHECK(registry.value("mag_auth_decisions_total", allow) == allow_before);
+}
+
 TEST_CASE("access_log: the request id replaces the client's X-Request-Id upstream") {
   http::RequestHead down;
   down.method = "GET";
@@ -220,14 +244,14 @@ TEST_CASE("admin: config fields access_log and admin are loaded and checked") {
   REQUIRE_FALSE(loaded.error);
   CHECK(loaded.config->access_log.path == "/etc/mag/access.log");
   CHECK(loaded.config->access_log.format == "text");
-  CHECK(loaded.config->admin.address == "127.0.0.1:9901");
   CHECK_FALSE(loaded.config->admin.address_configured);
+  CHECK(proxy::effective_admin_address(loaded.config->admin) == "127.0.0.1:9901");
 
   auto off = config::load_string(config_yaml("access_log: off\nadmin: {address: \"\"}\n"));
   REQUIRE_FALSE(off.error);
   CHECK_FALSE(off.config->access_log.enabled);
-  CHECK(off.config->admin.address.empty());
   CHECK(off.config->admin.address_configured);
+  CHECK(proxy::effective_admin_address(off.config->admin).empty());
 
   auto bad = config::load_string(config_yaml("access_log: {format: xml}\n"));
   REQUIRE(bad.error);

@@ -44,13 +44,15 @@ TEST_CASE("origin_policy: loopback defaults refuse foreign origins and hosts") {
 TEST_CASE("origin_policy: explicit lists; cors origins are the default when not '*'") {
   Listener listener;
   listener.address = "0.0.0.0:8000";
-  auto from_cors = origin_policy_for(listener, config_with({"https://claude.ai"}, "https://mcp.example.com/mcp"));
+  auto from_cors = origin_policy_for(
+      listener, config_with({"https://claude.ai"}, "https://mcp.example.com/mcp"));
   CHECK(from_cors.origin_allowed("https://claude.ai"));
   CHECK_FALSE(from_cors.origin_allowed("http://localhost:6274"));
   CHECK(from_cors.host_allowed("anything.example"));  // public listener: hosts unchecked by default
   listener.allowed_origins = {"https://Claude.ai"};
   listener.allowed_hosts = {"mcp.example.com", "gw.example.com:8443"};
-  auto explicit_policy = origin_policy_for(listener, config_with({"*"}, "https://mcp.example.com/mcp"));
+  auto explicit_policy =
+      origin_policy_for(listener, config_with({"*"}, "https://mcp.example.com/mcp"));
   CHECK(explicit_policy.origin_allowed("https://claude.ai"));
   CHECK_FALSE(explicit_policy.origin_allowed("https://claude.ai.evil"));
   CHECK(explicit_policy.host_allowed("mcp.example.com:443"));

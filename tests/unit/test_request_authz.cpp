@@ -108,14 +108,24 @@ TEST_CASE("request_authz: config errors name the key") {
     REQUIRE(result.error);
     return result.error->message;
   };
-  CHECK(error_for("rm: deny", "rm: maybe").find("routes[0].auth.tools.rm: expected a list of scopes or 'deny'") != std::string::npos);
-  CHECK(error_for("allow_missing: true", "allow_missing: perhaps").find("allow_missing: expected true or false") != std::string::npos);
-  CHECK(error_for("sub: X-MCP-Subject", "sub: Authorization").find("must not overwrite") != std::string::npos);
-  CHECK(error_for("sub: X-MCP-Subject", "email: X-Email").find("unsupported claim") != std::string::npos);
-  CHECK(error_for("max_sessions: 50", "max_sessions: 0").find("authz.max_sessions: must be between") != std::string::npos);
-  CHECK(error_for("https://claude.ai]", "https://claude.ai/path]").find("allowed_origins[1]") != std::string::npos);
-  CHECK(error_for("gw.example.com:443]", "gw.example.com/x]").find("allowed_hosts[1]") != std::string::npos);
-  CHECK(error_for("  max_inspected_body: 2048", "  max_body: 2048").find("unknown key 'max_body'") != std::string::npos);
+  CHECK(error_for("rm: deny", "rm: maybe")
+            .find("routes[0].auth.tools.rm: expected a list of scopes or 'deny'") !=
+        std::string::npos);
+  CHECK(error_for("allow_missing: true", "allow_missing: perhaps")
+            .find("allow_missing: expected true or false") != std::string::npos);
+  CHECK(error_for("sub: X-MCP-Subject", "sub: Authorization").find("must not overwrite") !=
+        std::string::npos);
+  CHECK(error_for("sub: X-MCP-Subject", "email: X-Email").find("unsupported claim") !=
+        std::string::npos);
+  CHECK(error_for("max_sessions: 50", "max_sessions: 0")
+            .find("authz.max_sessions: must be between") != std::string::npos);
+  CHECK(error_for("https://claude.ai]", "https://claude.ai/path]").find("allowed_origins[1]") !=
+        std::string::npos);
+  CHECK(error_for("gw.example.com:443]", "gw.example.com/x]").find("allowed_hosts[1]") !=
+        std::string::npos);
+  CHECK(
+      error_for("  max_inspected_body: 2048", "  max_body: 2048").find("unknown key 'max_body'") !=
+      std::string::npos);
 }
 
 TEST_CASE("request_authz: a token without the tool's scope gets the exact step-up 403") {
@@ -148,8 +158,8 @@ TEST_CASE("request_authz: the same request with the scope passes; deny is a plai
 
   RequestAuthz denied(config->routes[0], *config, nullptr, &good);
   CHECK_FALSE(denied.check_head(head));
-  auto reply = denied.check_body(
-      R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"rm"}})");
+  auto reply =
+      denied.check_body(R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"rm"}})");
   REQUIRE(reply);
   CHECK(reply->head.status == 403);
   CHECK_FALSE(reply->head.headers.has("www-authenticate"));
@@ -186,7 +196,8 @@ TEST_CASE("request_authz: GET needs only the route scopes; anonymous on allow_mi
   auto reply = authz.check_head(get);
   REQUIRE(reply);
   CHECK(reply->head.status == 403);
-  CHECK(reply->head.headers.get("www-authenticate")->find("scope=\"mcp:access\"") != std::string::npos);
+  CHECK(reply->head.headers.get("www-authenticate")->find("scope=\"mcp:access\"") !=
+        std::string::npos);
 
   RequestAuthz anonymous(config->routes[1], *config, nullptr, nullptr);
   auto head = post();
@@ -197,8 +208,10 @@ TEST_CASE("request_authz: GET needs only the route scopes; anonymous on allow_mi
   auto challenge = anonymous_call.check_body(kCallAdd);
   REQUIRE(challenge);
   CHECK(challenge->head.status == 401);
-  CHECK(challenge->head.headers.get("www-authenticate")->find("insufficient_scope") == std::string::npos);
-  CHECK(challenge->head.headers.get("www-authenticate")->find("scope=\"math:add\"") != std::string::npos);
+  CHECK(challenge->head.headers.get("www-authenticate")->find("insufficient_scope") ==
+        std::string::npos);
+  CHECK(challenge->head.headers.get("www-authenticate")->find("scope=\"math:add\"") !=
+        std::string::npos);
 }
 
 TEST_CASE("request_authz: a session answers 404 to another principal, and ends on DELETE") {
@@ -231,7 +244,9 @@ TEST_CASE("request_authz: a session answers 404 to another principal, and ends o
   CHECK(sessions->size() == 0);
 }
 
-TEST_CASE("request_authz: identity headers replace client copies; Origin and the signature never go upstream") {
+TEST_CASE(
+    "request_authz: identity headers replace client copies; Origin and the signature never go "
+    "upstream") {
   auto config = load();
   const auto token = claims({"mcp:access", "math:add"});
   RequestAuthz authz(config->routes[0], *config, nullptr, &token);
@@ -262,4 +277,16 @@ TEST_CASE("request_authz: stream deadline is exp + grace") {
   CHECK(authz.stream_deadline() == 2000000005);
   RequestAuthz anonymous(config->routes[1], *config, nullptr, nullptr);
   CHECK(anonymous.stream_deadline() == 0);
+}
+
+TEST_CASE("request_authz: identity header values cannot inject header syntax") {
+  auto config = load();
+  auto token = claims({"mcp:access"}, "eve\r\nX-Admin: yes\xff");
+  mag::http::RequestHead upstream = post();
+  mag::proxy::add_identity_headers(config->routes[0], token, "", upstream.headers);
+  REQUIRE(upstream.headers.get("x-mcp-subject"));
+  CHECK(*upstream.headers.get("x-mcp-subject") == "eve??X-Admin: yes?");
+  CHECK_FALSE(upstream.headers.has("x-admin"));
+  // No payload segment in a malformed token: no payload header.
+  CHECK_FALSE(upstream.headers.has("x-jwt-payload"));
 }

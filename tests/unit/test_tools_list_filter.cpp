@@ -12,7 +12,9 @@ using mag::mcp::SseToolsListRewriter;
 
 namespace {
 
-bool only_add(const std::string& tool) { return tool == "add"; }
+bool only_add(const std::string& tool) {
+  return tool == "add";
+}
 
 const std::string kList =
     R"({"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"add"},{"name":"rm"},{"name":"sub"}]}})";
@@ -36,7 +38,8 @@ TEST_CASE("tools_list_filter: other ids, other documents and nothing-to-remove s
 }
 
 TEST_CASE("tools_list_filter: batch responses are filtered element by element") {
-  const std::string batch = "[" + kList + R"(,{"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"rm"}]}}])";
+  const std::string batch =
+      "[" + kList + R"(,{"jsonrpc":"2.0","id":2,"result":{"tools":[{"name":"rm"}]}}])";
   auto out = filter_tools_list_json(batch, {"1"}, only_add);
   REQUIRE(out);
   CHECK(out->find(R"("id":1,"result":{"tools":[{"name":"add"}]})") != std::string::npos);
@@ -76,12 +79,15 @@ TEST_CASE("tools_list_filter: an SSE event keeps its id and event fields") {
   auto out = filter_tools_list_event(event, {"1"}, only_add);
   REQUIRE(out);
   CHECK(*out ==
-        "event: message\nid: 42\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[{\"name\":\"add\"}]}}\n\n");
+        "event: message\nid: 42\ndata: "
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[{\"name\":\"add\"}]}}\n\n");
   CHECK_FALSE(filter_tools_list_event(": ping\n\n", {"1"}, only_add));
 }
 
-TEST_CASE("tools_list_filter: the SSE rewriter fed byte by byte rewrites only the tools/list event") {
-  const std::string before = "event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\n\n";
+TEST_CASE(
+    "tools_list_filter: the SSE rewriter fed byte by byte rewrites only the tools/list event") {
+  const std::string before =
+      "event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\"}\n\n";
   // A multi-line data field: JSON split over two data lines.
   const std::string list_event =
       "id: 7\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\n"
@@ -98,9 +104,11 @@ TEST_CASE("tools_list_filter: the SSE rewriter fed byte by byte rewrites only th
   rewriter.finish(&out);
   // The first event went out as soon as it was complete, unchanged.
   CHECK(emitted_before_end == before.size());
-  CHECK(out == before +
-                   "id: 7\ndata: {\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[{\"name\":\"add\"}]}}\n\n" +
-                   after);
+  CHECK(out ==
+        before +
+            "id: 7\ndata: "
+            "{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"tools\":[{\"name\":\"add\"}]}}\n\n" +
+            after);
 }
 
 TEST_CASE("tools_list_filter: an incomplete event at end of stream passes unchanged") {

@@ -3,7 +3,8 @@
 // consent pages with HTTP requests (no browser).
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { SOURCE_DIR, requireFile } from './env.mjs';
+import { existsSync } from 'node:fs';
+import { NODE22_BIN, SOURCE_DIR, requireFile } from './env.mjs';
 import { freePort } from './net.mjs';
 import { startProcess } from './processes.mjs';
 
@@ -25,7 +26,9 @@ export async function startDevIdp({ resources, corsOrigins, timeoutMs = 15000 })
     IDP_RESOURCES: resources.join(','),
   };
   if (corsOrigins) env.IDP_CORS_ORIGINS = corsOrigins.join(',');
-  const proc = await startProcess('dev idp', process.execPath, [IDP_SERVER], { env, cwd: IDP_DIR, timeoutMs });
+  // Node 22 as in the idp's image (oidc-provider 9 warns on 20), when installed.
+  const node = existsSync(NODE22_BIN) ? NODE22_BIN : process.execPath;
+  const proc = await startProcess('dev idp', node, [IDP_SERVER], { env, cwd: IDP_DIR, timeoutMs });
   return { proc, port, issuer, jwksUri: `${issuer}/jwks` };
 }
 

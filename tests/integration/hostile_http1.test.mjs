@@ -1,0 +1,198 @@
+// Hostile HTTP/1.1 (security-cases.md §5, H1-*): raw bytes to a running
+// gateway in front of a raw-TCP upstream that records exactly what it
+// receives. Every rejected case carries a VALID token, so a rejection proves
+// the framing check and not the authentication; each must answer the pinned
+// status and forward nothing (NF: zero new upstream bytes).
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { makeTempDir, removeTempDir, startGateway } from './lib/gateway.mjs';
+import { stopAll, withLogs } from './lib/processes.mjs';
+import { rawExchange, startRawUpstream } from './lib/raw_upstream.mjs';
+import { generateSigningKey, mintToken, writeJwks } from './lib/tokens.mjs';
+
+const ISSUER = 'https://issuer.hostile-h1.example';
+const settle = (ms = 150) => new Promise((r) => setTimeout(r, ms));
+
+describe('hostile HTTP/1.1 requests', () => {
+  let tmp;
+  let upstream;
+  let gw;
+  let token;
+  let H; // "Host: ...\r\nAuthorization: Bearer <valid>\r\n"
+
+  before(async () => {
+    tmp = await makeTempDir('mag-h1-');
+    upstream = await startRawUpstream('ok');
+    const key = await generateSigningKey('h1-key');
+    const jwksFile = join(tmp, 'jwks.json');
+    await writeJwks(jwksFile, [key]);
+    gw = await startGateway({ dir: tmp, upstreamUrl: upstream.origin, issuer: ISSUER, jwksFile });
+    token = await mintToken(key, { iss: ISSUER, aud: gw.resource });
+    H = `Host: 127.0.0.1:${gw.port}\r\nAuthorization: Bearer ${token}\r\n`;
+  });
+  after(async () => {
+    await stopAll();
+    await upstream?.close();
+    await removeTempDir(tmp);
+  });
+
+  // Sends `raw`, expects the first status in `statuses`, and no new upstream bytes.
+  async function expectRejectedNF(raw, statuses, label) {
+    const before = upstream.state.bytes.length;
+    const res = await rawExchange(gw.port, raw, { waitMs: 4000 });
+    await settle();
+    assert.ok(res.statuses.length > 0, `${label}: no response (${JSON.stringify(res.text.slice(0, 200))})`);
+    assert.ok(statuses.includes(res.statuses[0]), `${label}: status ${res.statuses[0]}, want ${statuses}`);
+    assert.equal(res.statuses.filter((s) => s === 200).length, 0, `${label}: a 200 in ${res.statuses}`);
+    assert.equal(upstream.state.bytes.length - before, 0, `${label}: upstream received bytes (NF violated)`);
+    assert.ok(gw.proc.running, `${label}: gateway died`);
+    return res;
+  }
+
+  // Sends a request that must be forwarded; returns the response and the new upstream bytes.
+  async function expectForwarded(raw, label) {
+    const before = upstream.state.bytes.length;
+    const beforeReqs = upstream.state.requestCount;
+    const res = await rawExchange(gw.port, raw, { waitMs: 4000 });
+    await settle();
+    assert.deepEqual(res.statuses, [200], `${label}: ${res.text.slice(0, 300)}`);
+    return {
+      res,
+      forwarded: upstream.state.bytes.subarray(before).toString('latin1'),
+      requests: upstream.state.requestCount - beforeReqs,
+    };
+  }
+
+  const BODY = '{"jsonrpc":"2.0","id":1,"method":"ping"}';
+  const post = (extra, body = BODY) => `POST /mcp HTTP/1.1\r\n${H}Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\nConnection: close\r\n${extra}\r\n${body}`;
+
+  // id, raw request, accepted statuses
+  const rejected = () => [
+    ['H1-01 CL then TE + smuggled GET', post(`Content-Length: 5\r\nTransfer-Encoding: chunked\r\n`, `0\r\n\r\nGET /mcp/smuggled HTTP/1.1\r\nHost: a\r\n\r\n`), [400]],
+    ['H1-02 TE then CL', post(`Transfer-Encoding: chunked\r\nContent-Length: 5\r\n`, `0\r\n\r\n`), [400]],
+    ['H1-03 duplicate CL 0 / 39', post(`Content-Length: 0\r\nContent-Length: 39\r\n`, `GET /mcp/smuggled HTTP/1.1\r\nHost: a\r\n\r\n`), [400]],
+    ['H1-25 CL 3,3', post(`Content-Length: 3,3\r\n`, 'abc'), [400]],
+    ['H1-25 CL -1', post(`Content-Length: -1\r\n`, 'abc'), [400]],
+    ['H1-23 CL +3', post(`Content-Length: +3\r\n`, 'abc'), [400]],
+    ['H1-26 CL 99999999999999999999', post(`Content-Length: 99999999999999999999\r\n`, 'abc'), [400, 413]],
+    ['H1-04 TE gzip, chunked', post(`Transfer-Encoding: gzip, chunked\r\n`, `3\r\nabc\r\n0\r\n\r\n`), [400, 501]],
+    ['H1-06 TE xchunked', post(`Transfer-Encoding: xchunked\r\n`, `3\r\nabc\r\n0\r\n\r\n`), [400, 501]],
+    ['H1-07 TE identity + TE chunked', post(`Transfer-Encoding: identity\r\nTransfer-Encoding: chunked\r\n`, `0\r\n\r\n`), [400]],
+    ['H1-08 space before colon', post(`Transfer-Encoding : chunked\r\nContent-Length: 3\r\n`, 'abc'), [400]],
+    ['H1-09 obs-fold TE', post(`Transfer-Encoding:\r\n chunked\r\n`, `0\r\n\r\n`), [400]],
+    ['H1-10 obs-fold other header', post(`Content-Length: ${BODY.length}\r\nX-A: first\r\n second\r\n`), [400]],
+    ['H1-11 bare LF', `GET /mcp HTTP/1.1\nHost: 127.0.0.1:${gw.port}\nAuthorization: Bearer ${token}\n\n`, [400]],
+    ['H1-12 bare CR in a value', post(`Content-Length: ${BODY.length}\r\nX-C: a\rb\r\n`), [400]],
+    ['H1-13 NUL in a value', post(`Content-Length: ${BODY.length}\r\nX-User: admin\x00junk\r\n`), [400]],
+    ['H1-14 NUL in the URI', `GET /mcp\x00x HTTP/1.1\r\n${H}\r\n`, [400]],
+    ['H1-15 header line without colon', post(`Content-Length: ${BODY.length}\r\nNoColonHere\r\n`), [400]],
+    ['H1-16 empty header name', post(`Content-Length: ${BODY.length}\r\n: v\r\n`), [400]],
+    ['H1-13b control char in a name', post(`Content-Length: ${BODY.length}\r\nX-\x01A: v\r\n`), [400]],
+    ['H1-17 chunk size 0x3', post(`Transfer-Encoding: chunked\r\n`, `0x3\r\nabc\r\n0\r\n\r\n`), [400]],
+    ['H1-18 chunk size +3', post(`Transfer-Encoding: chunked\r\n`, `+3\r\nabc\r\n0\r\n\r\n`), [400]],
+    ['H1-18 chunk size " 3"', post(`Transfer-Encoding: chunked\r\n`, ` 3\r\nabc\r\n0\r\n\r\n`), [400]],
+    ['H1-20 chunk size overflow', post(`Transfer-Encoding: chunked\r\n`, `10000000000000003\r\nabc\r\n0\r\n\r\n`), [400, 413]],
+    ['H1-21 chunk data without CRLF', post(`Transfer-Encoding: chunked\r\n`, `3\r\nabcXX0\r\n\r\n`), [400]],
+    ['H1-28 HTTP/1.10', `GET /mcp HTTP/1.10\r\n${H}\r\n`, [400, 505]],
+    ['H1-28 HTTP/4294967297.1', `GET /mcp HTTP/4294967297.1\r\n${H}\r\n`, [400, 505]],
+    ['H1-29 HTTP/2.0 request line', `GET /mcp HTTP/2.0\r\n${H}\r\n`, [400, 505]],
+    ['H1-29 HTTP/0.9', `GET /mcp\r\n\r\n`, [400, 505]],
+    ['H1-31 fragment', `GET /mcp#/../admin HTTP/1.1\r\n${H}\r\n`, [400]],
+    ['H1-32 dot segments', `GET /mcp/../admin HTTP/1.1\r\n${H}\r\n`, [400]],
+    ['H1-32 %2e%2e%2f', `GET /mcp/%2e%2e%2fadmin HTTP/1.1\r\n${H}\r\n`, [400]],
+    ['H1-32 %2f', `GET /mcp%2f..%2fadmin HTTP/1.1\r\n${H}\r\n`, [400]],
+    ['H1-32 /mcp/./x', `GET /mcp/./x HTTP/1.1\r\n${H}\r\n`, [400]],
+    ['H1-32 NUL escaped %00', `GET /mcp%00 HTTP/1.1\r\n${H}\r\n`, [400]],
+    ['H1-33 double space', `GET  /mcp HTTP/1.1\r\n${H}\r\n`, [400]],
+    ['H1-34 no Host', `GET /mcp HTTP/1.1\r\nAuthorization: Bearer ${token}\r\n\r\n`, [400]],
+    ['H1-35 two Host', `GET /mcp HTTP/1.1\r\n${H}Host: evil.example\r\n\r\n`, [400]],
+    ['H1-38 unknown method FOO', `FOO /mcp HTTP/1.1\r\n${H}\r\n`, [400, 405, 501]],
+    ['H1-38 lowercase method', `get /mcp HTTP/1.1\r\n${H}\r\n`, [400, 405, 501]],
+    ['H1-39 URI over 8 KiB', `GET /mcp?${'a'.repeat(9000)} HTTP/1.1\r\n${H}\r\n`, [414]],
+    ['H1-39 64 KiB header value', `GET /mcp HTTP/1.1\r\n${H}X-Big: ${'b'.repeat(64 * 1024)}\r\n\r\n`, [431]],
+    ['H1-39 2000 headers', `GET /mcp HTTP/1.1\r\n${H}${'X-H: 1\r\n'.repeat(2000)}\r\n`, [431]],
+    ['H1-41 body over the limit (CL)', post(`Content-Length: ${64 << 20}\r\n`, 'x'.repeat(1024)), [413]],
+  ];
+
+  test('malformed framing, bytes and targets are refused and nothing is forwarded', { timeout: 180000 }, withLogs(async () => {
+    for (const [label, raw, statuses] of rejected()) {
+      await expectRejectedNF(raw, statuses, label);
+    }
+  }));
+
+  test('H1-41 chunked body over the limit: 413, nothing complete reaches the upstream', { timeout: 30000 }, withLogs(async () => {
+    const before = upstream.state.requestCount;
+    const big = 'x'.repeat(1 << 20);
+    const parts = [{ data: post('Transfer-Encoding: chunked\r\n', '') }];
+    for (let i = 0; i < 6; i++) parts.push({ data: `${big.length.toString(16)}\r\n${big}\r\n` });
+    parts.push({ data: '0\r\n\r\n' });
+    const res = await rawExchange(gw.port, parts, { waitMs: 8000 });
+    await settle(300);
+    assert.ok(res.statuses.includes(413) || res.statuses.includes(400), `statuses ${res.statuses}: ${res.text.slice(0, 200)}`);
+    assert.equal(upstream.state.requestCount - before, 0, 'no complete request forwarded');
+  }));
+
+  test('H1-05/H1-24/H1-22/H1-50: accepted framing is forwarded once, normalised, trailers dropped', { timeout: 30000 }, withLogs(async () => {
+    // TE "Chunked" (case) with a trailer that tries to inject a header and a second CL.
+    const chunked = post('Transfer-Encoding: Chunked\r\n', `${BODY.length.toString(16)}\r\n${BODY}\r\n0\r\nX-Injected: yes\r\nContent-Length: 99\r\n\r\n`);
+    const a = await expectForwarded(chunked, 'chunked');
+    assert.equal(a.requests, 1, `one request upstream:\n${a.forwarded}`);
+    assert.ok(a.forwarded.includes(BODY), 'body forwarded');
+    assert.ok(!/x-injected/i.test(a.forwarded), `trailer not forwarded as a header:\n${a.forwarded}`);
+    const head = a.forwarded.slice(0, a.forwarded.indexOf('\r\n\r\n'));
+    const hasCl = /\r\ncontent-length:/i.test(head);
+    const hasTe = /\r\ntransfer-encoding:/i.test(head);
+    assert.ok(hasCl !== hasTe, `exactly one of CL / TE upstream:\n${head}`);
+    assert.ok(!/\n(?<!\r\n)/.test(a.forwarded.replace(/\r\n/g, '')) && !/[^\r]\n/.test(head), 'no bare LF upstream');
+
+    // CL with surrounding OWS: accepted, forwarded as a plain number.
+    const b = await expectForwarded(post(`Content-Length:   ${BODY.length}  \r\n`), 'CL with OWS');
+    const bhead = b.forwarded.slice(0, b.forwarded.indexOf('\r\n\r\n'));
+    assert.match(bhead, new RegExp(`\\r\\ncontent-length: ${BODY.length}\\r\\n`, 'i'), bhead);
+    assert.ok(!/authorization/i.test(bhead), 'Authorization is not forwarded');
+  }));
+
+  test('H1-55: client-sent forwarding headers are not trusted upstream', { timeout: 30000 }, withLogs(async () => {
+    const { forwarded } = await expectForwarded(post(`Content-Length: ${BODY.length}\r\nX-Forwarded-For: 6.6.6.6\r\nForwarded: for=6.6.6.6\r\n`), 'XFF');
+    const head = forwarded.slice(0, forwarded.indexOf('\r\n\r\n'));
+    assert.ok(!/^x-forwarded-for:\s*6\.6\.6\.6\s*$/im.test(head), `spoofed XFF forwarded as is:\n${head}`);
+  }));
+
+  test('H1-36: pipelined requests are each authenticated on their own', { timeout: 30000 }, withLogs(async () => {
+    const before = upstream.state.requestCount;
+    const get = (auth, close = '') =>
+      `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${gw.port}\r\n${auth}Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: ${BODY.length}\r\n${close}\r\n${BODY}`;
+    const raw = get(`Authorization: Bearer ${token}\r\n`) + get('') + get(`Authorization: Bearer ${token}\r\n`, 'Connection: close\r\n');
+    const res = await rawExchange(gw.port, raw, { waitMs: 6000 });
+    await settle();
+    assert.deepEqual(res.statuses, [200, 401, 200], res.text.slice(0, 500));
+    assert.equal(upstream.state.requestCount - before, 2, 'only the two authenticated requests reach the upstream');
+  }));
+
+  test('H1-37: Expect: 100-continue with a bad token gets 401 and no 100; a good one gets 100 then 200', { timeout: 30000 }, withLogs(async () => {
+    const before = upstream.state.bytes.length;
+    const bad = `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${gw.port}\r\nAuthorization: Bearer not.a.token\r\nContent-Type: application/json\r\nContent-Length: ${BODY.length}\r\nExpect: 100-continue\r\n\r\n`;
+    const r1 = await rawExchange(gw.port, bad, { waitMs: 2000, endAfterMatch: /HTTP\/1\.1 [2-5]\d\d/ });
+    assert.equal(r1.statuses[0], 401, r1.text.slice(0, 300));
+    assert.ok(!r1.statuses.includes(100), 'no 100 Continue for a bad token');
+    await settle();
+    assert.equal(upstream.state.bytes.length - before, 0, 'NF');
+
+    const good = post(`Content-Length: ${BODY.length}\r\nExpect: 100-continue\r\n`, '');
+    const r2 = await rawExchange(gw.port, [{ data: good }, { data: BODY, delayMs: 300 }], { waitMs: 4000 });
+    assert.deepEqual(r2.statuses, [100, 200], r2.text.slice(0, 300));
+  }));
+
+  test('H1-42: slowloris is cut by the per-request header deadline, not reset by each byte', { timeout: 30000 }, withLogs(async () => {
+    const head = `GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:${gw.port}\r\nX-Slow: ${'a'.repeat(40)}`;
+    const parts = [...head].map((c) => ({ data: c, delayMs: 500 }));
+    const res = await rawExchange(gw.port, parts, { waitMs: 20000 });
+    assert.ok(res.closed, 'connection closed by the gateway');
+    // Header timeout is 10 s; a per-read timeout would have kept it open for the whole 40 s trickle.
+    assert.ok(res.elapsedMs < 14000, `closed after ${res.elapsedMs} ms`);
+    assert.ok(res.elapsedMs > 8000, `closed too early (${res.elapsedMs} ms)?`);
+    assert.ok(res.statuses.length === 0 || res.statuses[0] === 408, `status ${res.statuses}`);
+    assert.ok(gw.proc.running);
+  }));
+});

@@ -1,0 +1,492 @@
+// Transport (issue 5, docs/transport.md): TLS termination, HTTP/2 (h2 over
+// TLS via ALPN, h2c with prior knowledge on the HTTP/1.1 listener), h2load
+// bursts, bounded memory under a slow reader, graceful shutdown on SIGTERM.
+// Clients are the real tools: curl and h2load (Debian nghttp2-client).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import http2 from 'node:http2';
+import net from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startBackend } from './lib/backend.mjs';
+import { startEchoUpstream } from './lib/echo_upstream.mjs';
+import { GATEWAY_BIN, requireFile } from './lib/env.mjs';
+import { makeTempDir, removeTempDir, writeConfig } from './lib/gateway.mjs';
+import { freePort, initializeBody } from './lib/net.mjs';
+import { runToCompletion, startProcess, stopAll, withLogs } from './lib/processes.mjs';
+
+const ADD_CALL = JSON.stringify({
+  jsonrpc: '2.0',
+  id: 2,
+  method: 'tools/call',
+  params: { name: 'add', arguments: { a: 2, b: 3 } },
+});
+
+// A self-signed certificate for 127.0.0.1 / localhost, made with the openssl CLI.
+async function makeCertificate(dir) {
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  const r = await runToCompletion('openssl', [
+    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+    '-keyout', key, '-out', cert, '-days', '2', '-subj', '/CN=localhost',
+    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1',
+  ]);
+  assert.equal(r.code, 0, `openssl req failed\n${r.stderr}`);
+  return { cert, key };
+}
+
+// Starts a gateway with a cleartext and a TLS listener (same routes).
+async function startTransportGateway({ dir, tls, upstreams, routes, drainTimeout = 10, name = 'gateway.yaml' }) {
+  const plainPort = await freePort();
+  const tlsPort = await freePort();
+  const config = {
+    listeners: [
+      { address: `127.0.0.1:${plainPort}` },
+      { address: `127.0.0.1:${tlsPort}`, tls: { certificate: tls.cert, private_key: tls.key } },
+    ],
+    admin: { address: '' },
+    upstreams,
+    routes,
+    drain_timeout: drainTimeout,
+  };
+  const configPath = await writeConfig(dir, config, name);
+  const proc = await startProcess('mcp-auth-gateway', requireFile(GATEWAY_BIN, 'mcp-auth-gateway'), ['--config', configPath], {
+    listeningLines: 2,
+  });
+  return { proc, plain: `http://127.0.0.1:${plainPort}`, secure: `https://127.0.0.1:${tlsPort}` };
+}
+
+// curl -i with the MCP POST headers; returns { httpVersion, status, headers, body }.
+async function curlPost(url, body, args = [], headers = {}) {
+  const h = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers };
+  const r = await runToCompletion('curl', [
+    '-sS', '-i', '--max-time', '10', ...args,
+    ...Object.entries(h).flatMap(([k, v]) => ['-H', `${k}: ${v}`]),
+    '--data-binary', body, url,
+  ]);
+  assert.equal(r.code, 0, `curl ${args.join(' ')} ${url} failed (${r.code})\n${r.stderr}`);
+  const split = r.stdout.indexOf('\r\n\r\n');
+  const headLines = r.stdout.slice(0, split).split('\r\n');
+  const [, httpVersion, status] = /^HTTP\/([\d.]+) (\d+)/.exec(headLines[0]);
+  const parsed = {};
+  for (const line of headLines.slice(1)) {
+    const i = line.indexOf(':');
+    parsed[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+  }
+  return { httpVersion, status: Number(status), headers: parsed, body: r.stdout.slice(split + 4) };
+}
+
+// initialize + tools/call add(2, 3) over one protocol; returns the HTTP version seen.
+async function callAdd(url, curlArgs) {
+  const init = await curlPost(url, initializeBody(), curlArgs);
+  assert.equal(init.status, 200, `initialize: ${init.status} ${init.body}`);
+  const session = init.headers['mcp-session-id'];
+  assert.ok(session, 'the backend issued an Mcp-Session-Id');
+  const call = await curlPost(url, ADD_CALL, curlArgs, {
+    'mcp-session-id': session,
+    'mcp-protocol-version': '2025-06-18',
+  });
+  assert.equal(call.status, 200, `tools/call: ${call.status} ${call.body}`);
+  const result = JSON.parse(call.body).result;
+  assert.equal(result.content[0].text, '5', `add(2,3) through the gateway: ${call.body}`);
+  return { httpVersion: call.httpVersion, session };
+}
+
+function rssKiB(pid) {
+  return readFile(`/proc/${pid}/status`, 'utf8').then((s) => Number(/VmRSS:\s+(\d+)/.exec(s)[1]));
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function runH2load(args) {
+  return runToCompletion('h2load', args, { timeoutMs: 60000 });
+}
+
+// "requests: 2000 total, 2000 started, 2000 done, 2000 succeeded, 0 failed, 0 errored, 0 timeout"
+function parseH2load(stdout) {
+  const m = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(stdout);
+  assert.ok(m, `h2load summary line\n${stdout}`);
+  const [total, , done, succeeded, failed, errored, timeout] = m.slice(1).map(Number);
+  return { total, done, succeeded, failed, errored, timeout };
+}
+
+describe('transport: TLS + HTTP/2 + HTTP/1.1 on one listener pair', () => {
+  let tmp;
+  let tls;
+  let backend;
+  let echo;
+  let gw;
+  before(async () => {
+    tmp = await makeTempDir('mag-transport-');
+    tls = await makeCertificate(tmp);
+    backend = await startBackend();
+    echo = await startEchoUpstream();
+    gw = await startTransportGateway({
+      dir: tmp,
+      tls,
+      upstreams: { backend: { url: backend.origin }, echo: { url: echo.origin } },
+      routes: [
+        { path_prefix: '/mcp', upstream: 'backend', auth: 'none' },
+        { path_prefix: '/echo', upstream: 'echo', auth: 'none' },
+      ],
+    });
+  });
+  after(async () => {
+    await echo?.close();
+    await stopAll();
+    await removeTempDir(tmp);
+  });
+
+  test('curl: add over h2c (prior knowledge), h2 + TLS (ALPN), HTTP/1.1 + TLS and HTTP/1.1', withLogs(async () => {
+    const cases = [
+      [`${gw.plain}/mcp`, ['--http2-prior-knowledge'], '2'],
+      [`${gw.secure}/mcp`, ['--http2', '--cacert', tls.cert], '2'],
+      [`${gw.secure}/mcp`, ['--http1.1', '--cacert', tls.cert], '1.1'],
+      [`${gw.plain}/mcp`, ['--http1.1'], '1.1'],
+    ];
+    for (const [url, args, version] of cases) {
+      const { httpVersion } = await callAdd(url, args);
+      assert.equal(httpVersion, version, `${url} ${args.join(' ')} spoke HTTP/${httpVersion}`);
+    }
+  }));
+
+  test('TLS: X-Forwarded-Proto is https over TLS and http over cleartext', withLogs(async () => {
+    const overTls = await curlPost(`${gw.secure}/echo`, '{}', ['--cacert', tls.cert]);
+    assert.equal(overTls.status, 200);
+    assert.equal(echo.last().headers['x-forwarded-proto'], 'https');
+    const plain = await curlPost(`${gw.plain}/echo`, '{}', ['--http2-prior-knowledge']);
+    assert.equal(plain.status, 200);
+    assert.equal(echo.last().headers['x-forwarded-proto'], 'http');
+  }));
+
+  test('TLS: TLS 1.1 is refused; TLS 1.2 is accepted', withLogs(async () => {
+    const old = await runToCompletion('curl', ['-sS', '-o', '/dev/null', '--tlsv1.1', '--tls-max', '1.1', '--cacert', tls.cert, `${gw.secure}/echo`]);
+    assert.notEqual(old.code, 0, 'a TLS 1.1 handshake must fail');
+    const v12 = await runToCompletion('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '--tlsv1.2', '--tls-max', '1.2', '--cacert', tls.cert, `${gw.secure}/echo`]);
+    assert.equal(v12.code, 0, v12.stderr);
+    assert.equal(v12.stdout, '200');
+  }));
+
+  test('HTTP/2: the server advertises MAX_CONCURRENT_STREAMS 100 and a header-list limit', withLogs(async () => {
+    const client = http2.connect(gw.plain);
+    try {
+      const settings = await new Promise((resolve, reject) => {
+        client.once('remoteSettings', resolve);
+        client.once('error', reject);
+      });
+      assert.equal(settings.maxConcurrentStreams, 100);
+      assert.equal(settings.maxHeaderListSize, 65536);
+      assert.equal(settings.enablePush, false);
+    } finally {
+      client.close();
+    }
+  }));
+
+  test('HTTP/2: a header list above 64 KiB is refused, the connection survives', withLogs(async () => {
+    const client = http2.connect(gw.plain, { maxHeaderListPairs: 4096, peerMaxHeaderListSize: 1 << 24 });
+    try {
+      // 5 fields of 16 KiB each: every field is below nghttp2's own 64 KiB
+      // per-field limit; only the application's list total catches them.
+      const big = {};
+      for (let i = 0; i < 5; i++) big[`x-filler-${i}`] = 'a'.repeat(16 * 1024);
+      const outcome = await new Promise((resolve) => {
+        const req = client.request({ ':method': 'GET', ':path': '/echo', ...big });
+        req.on('response', (h) => resolve(`status ${h[':status']}`));
+        req.on('error', (e) => resolve(`error ${e.code}`));
+        req.on('close', () => resolve(`closed ${req.rstCode}`));
+        req.end();
+      });
+      assert.ok(!outcome.startsWith('status 2'), `oversized header list: ${outcome}`);
+      const seenBefore = echo.requests.length;
+      const ok = await new Promise((resolve, reject) => {
+        const req = client.request({ ':method': 'GET', ':path': '/echo' });
+        req.on('response', (h) => resolve(h[':status']));
+        req.on('error', reject);
+        req.end();
+        req.resume();
+      });
+      assert.equal(ok, 200, 'the next stream on the same connection works');
+      assert.equal(echo.requests.length, seenBefore + 1, 'the oversized request never reached the upstream');
+    } finally {
+      client.close();
+    }
+  }));
+
+  test('h2load: a short burst over h2c and h2 + TLS with zero errors', withLogs(async (t) => {
+    const { session } = await callAdd(`${gw.plain}/mcp`, ['--http2-prior-knowledge']);
+    const bodyFile = join(tmp, 'add.json');
+    await (await import('node:fs/promises')).writeFile(bodyFile, ADD_CALL);
+    const headers = [
+      '-H', 'content-type: application/json',
+      '-H', 'accept: application/json, text/event-stream',
+      '-H', `mcp-session-id: ${session}`,
+      '-H', 'mcp-protocol-version: 2025-06-18',
+    ];
+    for (const [url, n] of [[`${gw.plain}/mcp`, 2000], [`${gw.secure}/mcp`, 1000]]) {
+      const r = await runH2load(['-n', String(n), '-c', '8', '-m', '10', '-d', bodyFile, ...headers, url]);
+      assert.equal(r.code, 0, `h2load exit code\n${r.stdout}\n${r.stderr}`);
+      const s = parseH2load(r.stdout);
+      const summary = r.stdout.split('\n').filter((l) => /^(finished in|requests:|status codes:)/.test(l)).join(' | ');
+      t.diagnostic(`h2load ${url}: ${summary}`);
+      assert.deepEqual(
+        { done: s.done, succeeded: s.succeeded, failed: s.failed, errored: s.errored, timeout: s.timeout },
+        { done: n, succeeded: n, failed: 0, errored: 0, timeout: 0 },
+        summary,
+      );
+      assert.match(r.stdout, new RegExp(`status codes: ${n} 2xx`));
+    }
+  }));
+});
+
+// An SSE upstream that writes as fast as its socket lets it; counts the bytes.
+function fastSseHandler(stats) {
+  const chunk = `data: ${'x'.repeat(16 * 1024 - 8)}\n\n`;
+  return (req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
+    const pump = () => {
+      while (!res.destroyed) {
+        stats.written += chunk.length;
+        if (!res.write(chunk)) {
+          res.once('drain', pump);
+          return;
+        }
+      }
+    };
+    res.on('close', () => (stats.closed = true));
+    pump();
+  };
+}
+
+describe('transport: flow control with a slow reader', () => {
+  let tmp;
+  let tls;
+  let echo;
+  let gw;
+  before(async () => {
+    tmp = await makeTempDir('mag-transport-slow-');
+    tls = await makeCertificate(tmp);
+    echo = await startEchoUpstream();
+    gw = await startTransportGateway({
+      dir: tmp,
+      tls,
+      upstreams: { fast: { url: echo.origin } },
+      routes: [{ path_prefix: '/events', upstream: 'fast', auth: 'none' }],
+    });
+  });
+  after(async () => {
+    await echo?.close();
+    await stopAll();
+    await removeTempDir(tmp);
+  });
+
+  // The reader takes 1 byte per second; without backpressure the upstream
+  // would push gigabytes through loopback in these seconds.
+  const SECONDS = 6;
+  const BOUND_RSS_GROWTH_KIB = 48 * 1024;
+  const BOUND_UPSTREAM_BYTES = 48 << 20;
+
+  test('HTTP/1.1: RSS and upstream bytes stay bounded', withLogs(async (t) => {
+    const stats = { written: 0, closed: false };
+    echo.setHandler(fastSseHandler(stats));
+    const rssBefore = await rssKiB(gw.proc.child.pid);
+    const { port } = new URL(gw.plain);
+    const socket = net.connect(Number(port), '127.0.0.1');
+    socket.pause();
+    await new Promise((r) => socket.once('connect', r));
+    socket.write('GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n');
+    let got = 0;
+    for (let i = 0; i < SECONDS; i++) {
+      await sleep(1000);
+      if (socket.read(1)) got += 1;
+    }
+    const rssAfter = await rssKiB(gw.proc.child.pid);
+    socket.destroy();
+    t.diagnostic(`HTTP/1.1 slow reader: read ${got} B in ${SECONDS}s; upstream wrote ${(stats.written / 1048576).toFixed(1)} MiB; gateway RSS ${rssBefore} KiB -> ${rssAfter} KiB`);
+    assert.ok(got > 0, 'the reader received bytes');
+    assert.ok(stats.written < BOUND_UPSTREAM_BYTES, `upstream wrote ${stats.written} bytes: no backpressure`);
+    assert.ok(rssAfter - rssBefore < BOUND_RSS_GROWTH_KIB, `RSS grew by ${rssAfter - rssBefore} KiB`);
+    await sleep(300);
+    assert.ok(stats.closed, 'closing the client closed the upstream request');
+  }));
+
+  test('HTTP/2 (h2c): RSS and upstream bytes stay bounded', withLogs(async (t) => {
+    const stats = { written: 0, closed: false };
+    echo.setHandler(fastSseHandler(stats));
+    const rssBefore = await rssKiB(gw.proc.child.pid);
+    const client = http2.connect(gw.plain);
+    const req = client.request({ ':method': 'GET', ':path': '/events', accept: 'text/event-stream' });
+    req.pause();
+    const status = await new Promise((resolve, reject) => {
+      req.once('response', (h) => resolve(h[':status']));
+      req.once('error', reject);
+    });
+    assert.equal(status, 200);
+    let got = 0;
+    for (let i = 0; i < SECONDS; i++) {
+      await sleep(1000);
+      const b = req.read(1);
+      if (b) got += b.length;
+    }
+    const rssAfter = await rssKiB(gw.proc.child.pid);
+    req.close(http2.constants.NGHTTP2_CANCEL);
+    client.close();
+    t.diagnostic(`HTTP/2 slow reader: read ${got} B in ${SECONDS}s; upstream wrote ${(stats.written / 1048576).toFixed(1)} MiB; gateway RSS ${rssBefore} KiB -> ${rssAfter} KiB`);
+    assert.ok(got > 0, 'the reader received bytes');
+    assert.ok(stats.written < BOUND_UPSTREAM_BYTES, `upstream wrote ${stats.written} bytes: no backpressure`);
+    assert.ok(rssAfter - rssBefore < BOUND_RSS_GROWTH_KIB, `RSS grew by ${rssAfter - rssBefore} KiB`);
+    await sleep(300);
+    assert.ok(stats.closed, 'RST_STREAM from the client closed the upstream request');
+  }));
+});
+
+describe('transport: graceful shutdown on SIGTERM', () => {
+  let tmp;
+  let tls;
+  let echo;
+  after(async () => {
+    await echo?.close();
+    await stopAll();
+    await removeTempDir(tmp);
+  });
+
+  test('in-flight requests complete, SSE streams close at the drain timeout, exit 0', withLogs(async (t) => {
+    tmp = await makeTempDir('mag-transport-drain-');
+    tls = await makeCertificate(tmp);
+    echo = await startEchoUpstream();
+    const DRAIN_SECONDS = 2;
+    echo.setHandler((req, res) => {
+      if (req.url.startsWith('/events')) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const timer = setInterval(() => res.write(': keep-alive\n\n'), 200);
+        res.on('close', () => clearInterval(timer));
+        return;
+      }
+      // A slow request: answered 700 ms after it arrived.
+      setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ ok: true, url: req.url }));
+      }, 700);
+    });
+    const gw = await startTransportGateway({
+      dir: tmp,
+      tls,
+      upstreams: { up: { url: echo.origin } },
+      routes: [{ path_prefix: '/', upstream: 'up', auth: 'none' }],
+      drainTimeout: DRAIN_SECONDS,
+    });
+
+    // A long SSE stream over h2c.
+    const client = http2.connect(gw.plain);
+    const sse = client.request({ ':method': 'GET', ':path': '/events', accept: 'text/event-stream' });
+    let sseBytes = 0;
+    sse.on('data', (d) => (sseBytes += d.length));
+    const sseEnded = new Promise((resolve) => sse.on('close', () => resolve(Date.now())));
+    client.on('error', () => {});
+    sse.on('error', () => {});
+
+    // A burst of slow requests over HTTP/1.1, HTTP/2 and TLS, all in flight.
+    const burst = [];
+    for (let i = 0; i < 10; i++) {
+      const args = i % 3 === 0 ? ['--http2-prior-knowledge'] : i % 3 === 1 ? [] : ['--cacert', tls.cert];
+      const base = i % 3 === 2 ? gw.secure : gw.plain;
+      burst.push(curlPost(`${base}/slow/${i}`, '{}', args));
+    }
+    await echo.waitForRequests(11, 5000); // the SSE GET + 10 slow POSTs reached the upstream
+    const signalled = Date.now();
+    gw.proc.child.kill('SIGTERM');
+
+    const results = await Promise.all(burst);
+    for (const [i, r] of results.entries()) {
+      assert.equal(r.status, 200, `in-flight request ${i}: ${r.status} ${r.body}`);
+      assert.equal(JSON.parse(r.body).url, `/slow/${i}`);
+    }
+    // No new connections once draining.
+    const refused = await runToCompletion('curl', ['-sS', '-o', '/dev/null', '--max-time', '2', `${gw.plain}/slow/late`]);
+    assert.notEqual(refused.code, 0, 'a new connection after SIGTERM is not served');
+
+    await gw.proc.exited;
+    const exitedAfter = Date.now() - signalled;
+    const sseClosedAfter = (await sseEnded) - signalled;
+    t.diagnostic(`exit code ${gw.proc.exitCode} after ${exitedAfter} ms; SSE closed after ${sseClosedAfter} ms (${sseBytes} B received)`);
+    assert.equal(gw.proc.exitCode, 0);
+    assert.ok(sseBytes > 0, 'the SSE stream was live');
+    assert.ok(sseClosedAfter >= DRAIN_SECONDS * 1000 - 200, `the SSE stream was kept until the drain timeout (${sseClosedAfter} ms)`);
+    assert.ok(exitedAfter < DRAIN_SECONDS * 1000 + 1500, `exited within the drain timeout (${exitedAfter} ms)`);
+    client.destroy();
+  }));
+});
+
+// server-everything's own launcher prints "listening on port N" (no host).
+async function startEverything(port) {
+  const { NODE22_BIN, INTEGRATION_DIR } = await import('./lib/env.mjs');
+  const script = join(INTEGRATION_DIR, 'node_modules', '@modelcontextprotocol', 'server-everything', 'dist', 'index.js');
+  const child = spawn(requireFile(NODE22_BIN, 'node 22'), [requireFile(script, 'server-everything'), 'streamableHttp'], {
+    env: { ...process.env, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server-everything not ready\n${output}`)), 15000);
+    const onData = (d) => {
+      output += d;
+      if (/listening on port/i.test(output)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`server-everything exited ${code}\n${output}`)));
+  });
+  return { child, url: `http://127.0.0.1:${port}/mcp`, origin: `http://127.0.0.1:${port}` };
+}
+
+// Runs the active server suite; returns { scenario: passed } from checks.json files.
+async function runConformance(url, outDir) {
+  const { NODE22_BIN, CONFORMANCE_CLI } = await import('./lib/env.mjs');
+  const r = await runToCompletion(requireFile(NODE22_BIN, 'node 22'), [requireFile(CONFORMANCE_CLI, 'conformance CLI'), 'server', '--url', url, '-o', outDir], {
+    timeoutMs: 120000,
+    env: { NO_COLOR: '1', FORCE_COLOR: '0' },
+  });
+  const { readdir } = await import('node:fs/promises');
+  const results = {};
+  for (const dir of await readdir(outDir)) {
+    const scenario = dir.replace(/^server-/, '').replace(/-\d{4}-\d\d-\d\dT.*$/, '');
+    const checks = JSON.parse(await readFile(join(outDir, dir, 'checks.json'), 'utf8'));
+    results[scenario] = checks.length > 0 && checks.every((c) => ['SUCCESS', 'INFO', 'WARNING'].includes(c.status));
+  }
+  return { results, stdout: r.stdout };
+}
+
+describe('transport: transparency (MCP conformance suite against server-everything)', () => {
+  let tmp;
+  let tls;
+  let everything;
+  after(async () => {
+    everything?.child.kill('SIGTERM');
+    await stopAll();
+    await removeTempDir(tmp);
+  });
+
+  test('every scenario passing directly also passes through the gateway (public route)', { timeout: 280000 }, withLogs(async (t) => {
+    tmp = await makeTempDir('mag-transport-conf-');
+    tls = await makeCertificate(tmp);
+    everything = await startEverything(await freePort());
+    const gw = await startTransportGateway({
+      dir: tmp,
+      tls,
+      upstreams: { everything: { url: everything.origin } },
+      routes: [{ path_prefix: '/mcp', upstream: 'everything', auth: 'none' }],
+    });
+    const direct = await runConformance(everything.url, join(tmp, 'direct'));
+    const via = await runConformance(`${gw.plain}/mcp`, join(tmp, 'gateway'));
+    const passedDirect = Object.keys(direct.results).filter((s) => direct.results[s]).sort();
+    const passedVia = Object.keys(via.results).filter((s) => via.results[s]).sort();
+    t.diagnostic(`scenarios run: ${Object.keys(direct.results).length}; passing directly: ${passedDirect.length} (${passedDirect.join(', ')})`);
+    t.diagnostic(`passing through the gateway: ${passedVia.length}`);
+    assert.ok(passedDirect.length >= 5, `the suite ran and some scenarios pass directly\n${direct.stdout}`);
+    const lost = passedDirect.filter((s) => !via.results[s]);
+    assert.deepEqual(lost, [], `scenarios that pass directly but fail through the gateway\n${via.stdout}`);
+  }));
+});
