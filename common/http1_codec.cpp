@@ -7,6 +7,7 @@
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <limits>
 #include <optional>
@@ -292,41 +293,65 @@ struct Http1Parser::Impl {
 
   // Copies head bytes until the blank line. Returns bytes consumed; sets
   // `done` when the head is complete. Rejects bare LF and enforces limits.
+  // Works a line at a time (memchr for the LF, one append per run) rather
+  // than a byte at a time: same checks, same failing byte (perf, issue 9).
   size_t accumulate(const char* data, size_t len, bool* done) {
-    for (size_t i = 0; i < len; ++i) {
-      char c = data[i];
-      head_buf.push_back(c);
-      if (c == '\n') {
-        size_t n = head_buf.size();
-        if (n < 2 || head_buf[n - 2] != '\r') {
-          fail(400, "bare LF in message head");
-          return i + 1;
+    size_t i = 0;
+    while (i < len) {
+      const auto* lf = static_cast<const char*>(std::memchr(data + i, '\n', len - i));
+      const size_t run_end = lf != nullptr ? static_cast<size_t>(lf - data) : len;
+      if (run_end > i) {
+        // Invariant: head_buf.size() <= head_limit() (every byte so far passed).
+        const size_t room = head_limit() - head_buf.size();
+        if (run_end - i > room) {  // the byte at i + room is the first one too many
+          head_buf.append(data + i, room + 1);
+          fail_head_too_large();
+          return i + room + 1;
         }
-        if (n == 2) {  // empty line before the start line
-          head_buf.clear();
-          if (++leading_empty_lines > kMaxLeadingEmptyLines) {
-            fail(400, "too many empty lines before the start line");
-            return i + 1;
-          }
-          continue;
-        }
-        first_line_open = false;
-        if (n >= 4 && head_buf.compare(n - 4, 4, "\r\n\r\n") == 0) {
-          *done = true;
-          return i + 1;
-        }
+        head_buf.append(data + i, run_end - i);
+        i = run_end;
+        if (i == len) return len;
       }
-      if (first_line_open && (head_buf.size() > limits.max_request_line + 2 ||
-                              head_buf.size() > limits.max_head_bytes)) {
-        fail(mode == Mode::kRequest ? 414 : 502, "start line too long");
-        return i + 1;
+      head_buf.push_back('\n');  // data[i]
+      ++i;
+      size_t n = head_buf.size();
+      if (n < 2 || head_buf[n - 2] != '\r') {
+        fail(400, "bare LF in message head");
+        return i;
       }
-      if (head_buf.size() > limits.max_head_bytes) {
-        fail(mode == Mode::kRequest ? 431 : 502, "message head too large");
-        return i + 1;
+      if (n == 2) {  // empty line before the start line
+        head_buf.clear();
+        if (++leading_empty_lines > kMaxLeadingEmptyLines) {
+          fail(400, "too many empty lines before the start line");
+          return i;
+        }
+        continue;
+      }
+      first_line_open = false;
+      if (n >= 4 && head_buf.compare(n - 4, 4, "\r\n\r\n") == 0) {
+        *done = true;
+        return i;
+      }
+      if (head_buf.size() > head_limit()) {
+        fail_head_too_large();
+        return i;
       }
     }
     return len;
+  }
+
+  // The most head bytes allowed so far: the start line has its own cap.
+  size_t head_limit() const {
+    return first_line_open ? std::min(limits.max_request_line + 2, limits.max_head_bytes)
+                           : limits.max_head_bytes;
+  }
+
+  void fail_head_too_large() {
+    if (first_line_open) {
+      fail(mode == Mode::kRequest ? 414 : 502, "start line too long");
+    } else {
+      fail(mode == Mode::kRequest ? 431 : 502, "message head too large");
+    }
   }
 
   // --- validation of the raw head ------------------------------------------

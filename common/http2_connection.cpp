@@ -249,9 +249,12 @@ class Http2Connection::Stream final : public ServerStream {
     header_bytes_ += name.size() + value.size() + 32;
     if (header_bytes_ > conn_.options.http2.max_header_list_bytes) return false;
     if (!name.empty() && name[0] == ':') {
-      if (name == ":method") head_.method = value;
-      else if (name == ":path") head_.target = value;
-      else if (name == ":authority") authority_ = value;
+      if (name == ":method")
+        head_.method = value;
+      else if (name == ":path")
+        head_.target = value;
+      else if (name == ":authority")
+        authority_ = value;
       return true;  // :scheme and :protocol are not forwarded
     }
     if (++header_count_ > conn_.options.limits.max_header_count) return false;
@@ -550,7 +553,9 @@ int Http2Connection::Impl::on_header(const nghttp2_frame* frame, std::string_vie
   Stream* s = find(frame->hd.stream_id);
   if (!s) return 0;
   if (!s->add_header(name, value)) {
-    log::debug(kLog, "request header list too large; resetting the stream");
+    log::info(kLog, "request header list above " +
+                        std::to_string(options.http2.max_header_list_bytes) +
+                        " bytes; resetting the stream");
     return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;  // RST_STREAM
   }
   return 0;
@@ -680,8 +685,7 @@ bool Http2Connection::Impl::init() {
       });
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
       raw_callbacks,
-      [](nghttp2_session*, uint8_t, int32_t id, const uint8_t* data, size_t len,
-         void* u) noexcept {
+      [](nghttp2_session*, uint8_t, int32_t id, const uint8_t* data, size_t len, void* u) noexcept {
         return guarded(u, [&] { return static_cast<Impl*>(u)->on_data_chunk(id, data, len); });
       });
   nghttp2_session_callbacks_set_on_stream_close_callback(
@@ -736,7 +740,11 @@ bool Http2Connection::Impl::init() {
           log::error(kLog, "connection work failed");
           destroy = true;
         }
-        if (destroy) impl->done(&impl->self);  // last use of `impl`
+        if (destroy) {
+          // A copy: the call destroys `impl`, and with it `impl->done`.
+          ConnectionDone done = impl->done;
+          done(&impl->self);  // last use of `impl`
+        }
       },
       this));
   idle_timer.reset(evtimer_new(
@@ -792,8 +800,7 @@ void Http2Connection::Impl::on_read() {
         session.get(), static_cast<const uint8_t*>(vec.iov_base), vec.iov_len);
     if (n < 0) {
       // NGHTTP2_ERR_FLOODED included: the peer is not reading our ACKs.
-      log::debug(kLog, std::string("closing connection: ") +
-                           nghttp2_strerror(static_cast<int>(n)));
+      log::debug(kLog, std::string("closing connection: ") + nghttp2_strerror(static_cast<int>(n)));
       evbuffer_drain(in, evbuffer_get_length(in));
       begin_close("protocol error");
       return;

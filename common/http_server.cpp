@@ -892,9 +892,9 @@ void ServerState::remove(ServerConnection* c) {
 }
 
 void ServerState::hand_over_to_http2(BufferEventPtr bev, ConnectionInfo info) {
-  auto conn = std::make_unique<Http2Connection>(base, std::move(bev), std::move(info), factory,
-                                                options, accepting,
-                                                [this](ServerConnection* c) { remove(c); });
+  auto conn =
+      std::make_unique<Http2Connection>(base, std::move(bev), std::move(info), factory, options,
+                                        accepting, [this](ServerConnection* c) { remove(c); });
   ServerConnection* key = conn.get();
   auto* h2 = conn.get();
   connections.emplace(key, std::move(conn));
@@ -986,6 +986,31 @@ uint16_t HttpServer::port() const {
 void HttpServer::stop_accepting() {
   impl_->accepting = false;
   impl_->listener.reset();
+}
+
+bool HttpServer::reload_tls(const std::string& certificate, const std::string& private_key,
+                            std::string* error) {
+  const bool want_tls = !certificate.empty() || !private_key.empty();
+  if (want_tls != static_cast<bool>(impl_->tls_ctx)) {
+    if (error) *error = "switching between TLS and cleartext needs a new listener address";
+    return false;
+  }
+  if (!want_tls) return true;
+  ServerOptions next = impl_->options;
+  next.tls_certificate = certificate;
+  next.tls_private_key = private_key;
+  std::string tls_error;
+  // Each SSL holds a reference to its SSL_CTX: connections made with the old
+  // context keep it alive until they close.
+  SslCtxPtr ctx = make_tls_context(next, &impl_->options.enable_http2, &tls_error);
+  if (!ctx) {
+    if (error) *error = "TLS: " + tls_error;
+    return false;
+  }
+  impl_->options.tls_certificate = certificate;
+  impl_->options.tls_private_key = private_key;
+  impl_->tls_ctx = std::move(ctx);
+  return true;
 }
 
 void HttpServer::drain() {

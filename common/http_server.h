@@ -129,6 +129,11 @@ class HttpServer {
   // exchanges in flight end with "Connection: close", HTTP/2 connections get
   // GOAWAY and close once their streams are done.
   void drain();
+  // SIGHUP: re-reads the certificate and key (new connections use them;
+  // open ones keep theirs). On failure nothing changes. A cleartext listener
+  // becomes TLS (or the reverse) only by re-binding, not here: false.
+  bool reload_tls(const std::string& certificate, const std::string& private_key,
+                  std::string* error);
   size_t active_connections() const;
 
  private:

@@ -635,7 +635,9 @@ void Loader::load_upstreams(const YAML::Node& node, Config* config) const {
     if (name.empty() || !std::all_of(name.begin(), name.end(), is_host_char)) {
       fail(field.key, path, "upstream names use letters, digits, '.', '-' and '_'");
     }
-    auto fields = read_map(field.value, path, {"url"});
+    auto fields = read_map(field.value, path,
+                           {"url", "max_connections", "connect_timeout",
+                            "response_header_timeout", "idle_timeout"});
     auto url_field = fields.find("url");
     if (url_field == fields.end()) fail(field.value, path, "missing required key 'url'");
     Upstream upstream;
@@ -656,6 +658,18 @@ void Loader::load_upstreams(const YAML::Node& node, Config* config) const {
     while (!upstream.base_path.empty() && upstream.base_path.back() == '/') {
       upstream.base_path.pop_back();
     }
+    if (auto f = fields.find("max_connections"); f != fields.end()) {
+      upstream.max_connections =
+          static_cast<size_t>(integer(f->second.value, path + ".max_connections", 1, 100000));
+    }
+    auto seconds = [&](const char* key, int64_t min, int64_t max, std::chrono::milliseconds* out) {
+      if (auto f = fields.find(key); f != fields.end()) {
+        *out = std::chrono::seconds(integer(f->second.value, path + "." + key, min, max));
+      }
+    };
+    seconds("connect_timeout", 1, 300, &upstream.connect_timeout);
+    seconds("response_header_timeout", 1, 3600, &upstream.response_header_timeout);
+    seconds("idle_timeout", 0, 86400, &upstream.idle_timeout);
     config->upstreams.emplace(name, std::move(upstream));
   }
 }

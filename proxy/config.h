@@ -82,6 +82,11 @@ struct Upstream {
   std::string host;       // parsed from url; an IPv6 literal without its brackets
   uint16_t port = 0;      // 80 when the url has no port
   std::string base_path;  // path of the url without trailing '/', may be empty
+  // Transport limits (issue 5, docs/transport.md); the pool's defaults.
+  size_t max_connections = 1024;
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds response_header_timeout{60000};
+  std::chrono::milliseconds idle_timeout{300000};  // mid-body silence; 0 = none
 };
 
 struct RouteAuth {

@@ -10,6 +10,16 @@
 namespace mag::proxy {
 namespace {
 
+// Transport limits of one upstream (issue 5).
+http::PoolOptions pool_options(const config::Upstream& upstream) {
+  http::PoolOptions options;
+  options.max_connections = upstream.max_connections;
+  options.connect_timeout = upstream.connect_timeout;
+  options.response_header_timeout = upstream.response_header_timeout;
+  options.idle_timeout = upstream.idle_timeout;
+  return options;
+}
+
 // Null (with `error`) when the access log cannot be opened.
 std::shared_ptr<const Snapshot> build_snapshot(
     event_base* base, std::shared_ptr<const config::Config> config, std::string* error,
@@ -27,7 +37,8 @@ std::shared_ptr<const Snapshot> build_snapshot(
   }
   for (const auto& [name, upstream] : config->upstreams) {
     snapshot->pools.emplace(
-        name, std::make_shared<http::UpstreamPool>(base, upstream.host, upstream.port));
+        name, std::make_shared<http::UpstreamPool>(base, upstream.host, upstream.port,
+                                                   pool_options(upstream)));
   }
   snapshot->cors.allowed_origins = config->cors.allowed_origins;
   if (sessions) {
@@ -148,6 +159,15 @@ bool Gateway::reload(std::shared_ptr<const config::Config> config, std::string* 
   // The new admin address is bound while the old one still listens, so a
   // failure leaves the old one in place.
   if (admin_changed && !make_admin(*next->config, &new_admin, error)) return false;
+  // TLS certificates of the listeners that stay are re-read (rotation).
+  for (const auto& listener : next->config->listeners) {
+    auto kept = servers_.find(listener.address);
+    if (kept == servers_.end()) continue;
+    if (!kept->second->reload_tls(listener.tls_certificate, listener.tls_private_key, error)) {
+      *error = "listener " + listener.address + ": " + *error;
+      return false;
+    }
+  }
   // Commit: nothing below can fail.
   for (auto it = servers_.begin(); it != servers_.end();) {
     const bool kept =

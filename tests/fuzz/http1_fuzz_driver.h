@@ -88,7 +88,8 @@ inline void drive_http1(http::Http1Parser::Mode mode, const uint8_t* data, size_
     if (parser.message_complete()) {
       if (!parser.keep_alive()) break;
       parser.next_message();
-      if (mode == http::Http1Parser::Mode::kResponse && head_request) parser.set_request_method("HEAD");
+      if (mode == http::Http1Parser::Mode::kResponse && head_request)
+        parser.set_request_method("HEAD");
     }
   }
   if (!parser.failed() && left == 0) parser.feed_eof();

@@ -40,7 +40,7 @@ describe('hostile HTTP/1.1 requests', () => {
   // Sends `raw`, expects the first status in `statuses`, and no new upstream bytes.
   async function expectRejectedNF(raw, statuses, label) {
     const before = upstream.state.bytes.length;
-    const res = await rawExchange(gw.port, raw, { waitMs: 4000 });
+    const res = await rawExchange(gw.port, raw, { waitMs: 4000, untilFinal: true });
     await settle();
     assert.ok(res.statuses.length > 0, `${label}: no response (${JSON.stringify(res.text.slice(0, 200))})`);
     assert.ok(statuses.includes(res.statuses[0]), `${label}: status ${res.statuses[0]}, want ${statuses}`);
@@ -104,6 +104,9 @@ describe('hostile HTTP/1.1 requests', () => {
     ['H1-32 %2f', `GET /mcp%2f..%2fadmin HTTP/1.1\r\n${H}\r\n`, [400]],
     ['H1-32 /mcp/./x', `GET /mcp/./x HTTP/1.1\r\n${H}\r\n`, [400]],
     ['H1-32 NUL escaped %00', `GET /mcp%00 HTTP/1.1\r\n${H}\r\n`, [400]],
+    ['H1-30 absolute-form target', `GET http://evil.example/mcp HTTP/1.1\r\n${H}\r\n`, [400]],
+    ['JWT-TRN-09 //mcp', `GET //mcp HTTP/1.1\r\n${H}\r\n`, [400, 404]],
+    ['JWT-TRN-09 /public/../mcp', `GET /public/../mcp HTTP/1.1\r\n${H}\r\n`, [400]],
     ['H1-33 double space', `GET  /mcp HTTP/1.1\r\n${H}\r\n`, [400]],
     ['H1-34 no Host', `GET /mcp HTTP/1.1\r\nAuthorization: Bearer ${token}\r\n\r\n`, [400]],
     ['H1-35 two Host', `GET /mcp HTTP/1.1\r\n${H}Host: evil.example\r\n\r\n`, [400]],
@@ -125,8 +128,9 @@ describe('hostile HTTP/1.1 requests', () => {
     const before = upstream.state.requestCount;
     const big = 'x'.repeat(1 << 20);
     const parts = [{ data: post('Transfer-Encoding: chunked\r\n', '') }];
-    for (let i = 0; i < 6; i++) parts.push({ data: `${big.length.toString(16)}\r\n${big}\r\n` });
-    parts.push({ data: '0\r\n\r\n' });
+    // 5 MiB (limit 4 MiB), then nothing more: the gateway has read everything
+    // we sent when it refuses, so its answer is not lost to a TCP reset.
+    for (let i = 0; i < 5; i++) parts.push({ data: `${big.length.toString(16)}\r\n${big}\r\n`, delayMs: 20 });
     const res = await rawExchange(gw.port, parts, { waitMs: 8000 });
     await settle(300);
     assert.ok(res.statuses.includes(413) || res.statuses.includes(400), `statuses ${res.statuses}: ${res.text.slice(0, 200)}`);
@@ -161,8 +165,10 @@ describe('hostile HTTP/1.1 requests', () => {
 
   test('H1-36: pipelined requests are each authenticated on their own', { timeout: 30000 }, withLogs(async () => {
     const before = upstream.state.requestCount;
+    // Bodiless requests: a 401 on a request with an unread body may close the
+    // connection (the gateway does not read bodies for unauthenticated clients).
     const get = (auth, close = '') =>
-      `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${gw.port}\r\n${auth}Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: ${BODY.length}\r\n${close}\r\n${BODY}`;
+      `GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:${gw.port}\r\n${auth}Accept: text/event-stream\r\n${close}\r\n`;
     const raw = get(`Authorization: Bearer ${token}\r\n`) + get('') + get(`Authorization: Bearer ${token}\r\n`, 'Connection: close\r\n');
     const res = await rawExchange(gw.port, raw, { waitMs: 6000 });
     await settle();
@@ -182,6 +188,43 @@ describe('hostile HTTP/1.1 requests', () => {
     const good = post(`Content-Length: ${BODY.length}\r\nExpect: 100-continue\r\n`, '');
     const r2 = await rawExchange(gw.port, [{ data: good }, { data: BODY, delayMs: 300 }], { waitMs: 4000 });
     assert.deepEqual(r2.statuses, [100, 200], r2.text.slice(0, 300));
+  }));
+
+  test('H1-19/H1-27/H1-52/H1-53/H1-54: extensions, bodies on GET, upgrades, legacy hop-by-hop and obs-text', { timeout: 60000 }, withLogs(async () => {
+    // H1-19: a chunk extension is ignored (pinned: 200, the extension not forwarded).
+    const ext = await expectForwarded(post('Transfer-Encoding: chunked\r\n', `${BODY.length.toString(16)};x=1\r\n${BODY}\r\n0\r\n\r\n`), 'chunk ext');
+    assert.ok(!ext.forwarded.includes(';x=1'), 'chunk extension not forwarded');
+    assert.ok(ext.forwarded.includes(BODY));
+
+    // H1-27: GET with a body, then a pipelined GET: both answered, body forwarded or dropped
+    // consistently (the second request is never parsed out of the first one's body).
+    const beforeReqs = upstream.state.requestCount;
+    const g1 = `GET /mcp HTTP/1.1\r\n${H}Accept: text/event-stream\r\nContent-Length: 3\r\n\r\nabc`;
+    const g2 = `GET /mcp HTTP/1.1\r\n${H}Accept: text/event-stream\r\nConnection: close\r\n\r\n`;
+    const r27 = await rawExchange(gw.port, g1 + g2, { waitMs: 5000 });
+    await settle();
+    assert.deepEqual(r27.statuses, [200, 200], r27.text.slice(0, 300));
+    assert.equal(upstream.state.requestCount - beforeReqs, 2, 'two requests upstream, no third from the body');
+
+    // H1-52: Upgrade without a token → 401 and NF; with a token → never a blind tunnel.
+    await expectRejectedNF(`GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:${gw.port}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`, [401], 'H1-52 upgrade, no token');
+    const before52 = upstream.state.bytes.length;
+    const up = await rawExchange(gw.port, `GET /mcp HTTP/1.1\r\n${H}Connection: Upgrade\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n`, { waitMs: 3000, untilFinal: true });
+    assert.ok(!up.statuses.includes(101), `no 101 switch: ${up.statuses}`);
+    const fwd52 = upstream.state.bytes.subarray(before52).toString('latin1');
+    assert.ok(!/\r\nupgrade:/i.test(fwd52), `Upgrade not forwarded:\n${fwd52.slice(0, 400)}`);
+
+    // H1-53: Proxy-Connection / Keep-Alive are hop-by-hop: not forwarded.
+    const r53 = await expectForwarded(post(`Content-Length: ${BODY.length}\r\nProxy-Connection: keep-alive\r\nKeep-Alive: timeout=999\r\n`), 'H1-53');
+    assert.ok(!/\r\n(proxy-connection|keep-alive):/i.test(r53.forwarded), r53.forwarded.slice(0, 400));
+
+    // H1-54: obs-text (high-bit bytes) in a value: forwarded byte for byte, or 400.
+    const before54 = upstream.state.bytes.length;
+    const r54 = await rawExchange(gw.port, post(`Content-Length: ${BODY.length}\r\nX-Obs: caf\xe9\r\n`), { waitMs: 3000, untilFinal: true });
+    await settle();
+    const fwd54 = upstream.state.bytes.subarray(before54).toString('latin1');
+    if (r54.statuses[0] === 200) assert.ok(fwd54.includes('X-Obs: caf\xe9\r\n') || /x-obs: caf\xe9\r\n/i.test(fwd54), `verbatim:\n${fwd54.slice(0, 400)}`);
+    else assert.equal(r54.statuses[0], 400);
   }));
 
   test('H1-42: slowloris is cut by the per-request header deadline, not reset by each byte', { timeout: 30000 }, withLogs(async () => {

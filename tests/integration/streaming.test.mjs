@@ -16,7 +16,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Sends a request and records when each SSE block (text ending in a blank
 // line: an event or a comment) arrives. Resolves when the response ends.
-function readSseBlocks(url, { method, headers, body, timeoutMs = 15000 }) {
+function readSseBlocks(url, { method, headers, body, timeoutMs = 15000, onBlock = () => {} }) {
   return new Promise((resolve, reject) => {
     const blocks = [];
     const req = http.request(url, { method, headers, agent: false }, (res) => {
@@ -28,6 +28,7 @@ function readSseBlocks(url, { method, headers, body, timeoutMs = 15000 }) {
         while ((end = buffer.indexOf('\n\n')) >= 0) {
           blocks.push({ text: buffer.slice(0, end), at: performance.now() });
           buffer = buffer.slice(end + 2);
+          onBlock(blocks.length - 1);
         }
       });
       res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, blocks, rest: buffer, endedAt: performance.now() }));
@@ -61,15 +62,26 @@ describe('SSE streaming through the gateway', () => {
     await removeTempDir(tmp);
   });
 
-  test('a POST answered with 5 events 300 ms apart arrives event by event', { timeout: 20000 }, withLogs(async (t) => {
+  test('a POST answered with 5 events arrives event by event', { timeout: 20000 }, withLogs(async (t) => {
+    // The upstream writes event i+1 only once the client has received event
+    // i, so a gateway that held events back until the stream ended (or until
+    // some buffer filled) would deadlock this exchange and fail it by
+    // timeout, however fast or slow the machine is.
     const EVENTS = 5;
-    const GAP_MS = 300;
     const written = [];
+    const received = Array.from({ length: EVENTS }, () => {
+      let resolve;
+      const promise = new Promise((r) => { resolve = r; });
+      return { promise, resolve };
+    });
     upstream.setHandler(async (req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform' });
       res.flushHeaders();
       for (let i = 0; i < EVENTS; i++) {
-        if (i > 0) await sleep(GAP_MS);
+        if (i > 0) {
+          const seen = await Promise.race([received[i - 1].promise.then(() => true), sleep(5000).then(() => false)]);
+          if (!seen) break;  // the client never saw event i-1: stop; the assertions below fail
+        }
         const data = JSON.stringify({ jsonrpc: '2.0', method: 'notifications/progress', params: { progress: i } });
         res.write(`id: ${i}\nevent: message\ndata: ${data}\n\n`);
         written.push(performance.now());
@@ -80,20 +92,18 @@ describe('SSE streaming through the gateway', () => {
       method: 'POST',
       headers: { ...MCP_POST_HEADERS, authorization: `Bearer ${token}` },
       body: initializeBody(),
+      onBlock: (i) => received[i]?.resolve(),
     });
     assert.equal(r.status, 200);
     assert.match(r.headers['content-type'] ?? '', /^text\/event-stream/);
+    assert.equal(written.length, EVENTS, 'the upstream saw the client receive every event before writing the next');
     assert.equal(r.blocks.length, EVENTS, `received ${EVENTS} events: ${JSON.stringify(r.blocks)}`);
     assert.equal(r.rest, '', 'nothing left over after the last event');
     const latencies = r.blocks.map((b, i) => Math.round(b.at - written[i]));
     t.diagnostic(`per-event latency through the gateway (ms): ${latencies.join(', ')}`);
     for (let i = 0; i < EVENTS; i++) {
       assert.ok(r.blocks[i].text.startsWith(`id: ${i}\n`), `event ${i} in order, id kept: ${r.blocks[i].text}`);
-      assert.ok(latencies[i] < 250, `event ${i} arrived ${latencies[i]} ms after the upstream wrote it (latencies ${latencies})`);
     }
-    // The first event must not wait for the stream: it lands ~1.2 s before the end.
-    const firstBeforeEnd = r.endedAt - r.blocks[0].at;
-    assert.ok(firstBeforeEnd > (EVENTS - 1) * GAP_MS * 0.75, `first event ${Math.round(firstBeforeEnd)} ms before the stream ended`);
   }));
 
   test('a GET stream stays open ~3 s with comments flowing, then ends cleanly', { timeout: 20000 }, withLogs(async () => {
@@ -123,7 +133,7 @@ describe('SSE streaming through the gateway', () => {
     for (let i = 0; i < COMMENTS; i++) {
       assert.equal(r.blocks[i].text, `: keep-alive ${i}`, 'comments are forwarded, not swallowed');
       const latency = r.blocks[i].at - written[i];
-      assert.ok(latency < 250, `comment ${i} arrived ${Math.round(latency)} ms after it was written`);
+      assert.ok(latency < 1000, `comment ${i} arrived ${Math.round(latency)} ms after it was written`);
     }
     assert.equal(r.blocks[COMMENTS].text, 'id: final\ndata: {"jsonrpc":"2.0","method":"notifications/done"}');
     assert.ok(r.endedAt - started > 2800, `the stream stayed open ${Math.round(r.endedAt - started)} ms`);

@@ -38,6 +38,13 @@ async function call(gateway, token) {
   });
 }
 
+// The log line may reach us a little after the HTTP response: poll for it.
+async function waitForLog(proc, regex, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!regex.test(proc.stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  assert.match(proc.stderr, regex);
+}
+
 function description(res) {
   return /error_description="([^"]*)"/.exec(res.headers['www-authenticate'] ?? '')?.[1];
 }
@@ -131,7 +138,7 @@ describe('JWKS over HTTPS, rotation, stale-on-error, discovery', () => {
     const strict = await startTokenGateway(tmp, 'gw-no-ca', { issuer: ISSUER, jwks_uri: `https://localhost:${jwks.port}/jwks` }, upstream.origin);
     const res = await call(strict, await mintToken(k2, { iss: ISSUER, aud: strict.resource }));
     assert.equal(res.status, 401, strict.proc.describe());
-    assert.match(strict.proc.stderr, /certificate verify failed/);
+    await waitForLog(strict.proc, /certificate verify failed/);
   });
 
   test('a certificate for another host name is refused (127.0.0.1 is not in the SAN)', async () => {
@@ -142,7 +149,7 @@ describe('JWKS over HTTPS, rotation, stale-on-error, discovery', () => {
     }, upstream.origin);
     const res = await call(wrong, await mintToken(k2, { iss: ISSUER, aud: wrong.resource }));
     assert.equal(res.status, 401, wrong.proc.describe());
-    assert.match(wrong.proc.stderr, /certificate verify failed/);
+    await waitForLog(wrong.proc, /certificate verify failed/);
   });
 
   test('discovery through openid-configuration, then RFC 8414 path-inserted metadata', async () => {
@@ -169,6 +176,6 @@ describe('JWKS over HTTPS, rotation, stale-on-error, discovery', () => {
     // At least one scheduled refresh (every 10 s) fails meanwhile.
     await new Promise((r) => setTimeout(r, 11000));
     assert.equal((await call(gw, token)).status, 200, gw.proc.describe());
-    assert.match(gw.proc.stderr, /fetch failed \(.*(connect|refused|TLS\/connection error)/i);
+    await waitForLog(gw.proc, /fetch failed \(.*(connect|refused|TLS\/connection error)/i);
   });
 });

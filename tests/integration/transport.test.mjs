@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import http2 from 'node:http2';
 import net from 'node:net';
+import nodeTls from 'node:tls';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startBackend } from './lib/backend.mjs';
@@ -111,6 +112,81 @@ function parseH2load(stdout) {
   return { total, done, succeeded, failed, errored, timeout };
 }
 
+// HPACK integer with an N-bit prefix (RFC 7541 §5.1).
+function hpackInt(value, prefixBits, firstByteFlags = 0) {
+  const max = (1 << prefixBits) - 1;
+  if (value < max) return [firstByteFlags | value];
+  const out = [firstByteFlags | max];
+  value -= max;
+  while (value >= 128) {
+    out.push((value % 128) + 128);
+    value = Math.floor(value / 128);
+  }
+  out.push(value);
+  return out;
+}
+
+// "Literal header field without indexing, new name", no Huffman.
+function hpackLiteral(name, value) {
+  return Buffer.from([0x00, ...hpackInt(name.length, 7), ...Buffer.from(name), ...hpackInt(value.length, 7), ...Buffer.from(value)]);
+}
+
+function h2Frame(type, flags, streamId, payload) {
+  const header = Buffer.alloc(9);
+  header.writeUIntBE(payload.length, 0, 3);
+  header[3] = type;
+  header[4] = flags;
+  header.writeUInt32BE(streamId, 5);
+  return Buffer.concat([header, payload]);
+}
+
+// GET /echo on stream 1 with `fields` extra 16 KiB headers, sent as HEADERS +
+// CONTINUATION frames; resolves with the server's first answer on stream 1:
+// { type: 'headers' } or { type: 'rst', code } (or a GOAWAY / close).
+function rawH2Request(port, fields) {
+  const block = Buffer.concat([
+    Buffer.from([0x82, 0x86]), // :method GET, :scheme http (static table)
+    Buffer.from([0x04, ...hpackInt(5, 7)]), Buffer.from('/echo'), // :path (indexed name 4)
+    Buffer.from([0x01, ...hpackInt(9, 7)]), Buffer.from('127.0.0.1'), // :authority (indexed name 1)
+    ...Array.from({ length: fields }, (_, i) => hpackLiteral(`x-filler-${i}`, 'a'.repeat(16 * 1024))),
+  ]);
+  const frames = [Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), h2Frame(4, 0, 0, Buffer.alloc(0))];
+  const chunks = [];
+  for (let off = 0; off < block.length; off += 16384) chunks.push(block.subarray(off, off + 16384));
+  chunks.forEach((c, i) => {
+    const last = i === chunks.length - 1;
+    frames.push(h2Frame(i === 0 ? 1 : 9, (i === 0 ? 0x1 : 0) | (last ? 0x4 : 0), 1, c));
+  });
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write(Buffer.concat(frames)));
+    let buf = Buffer.alloc(0);
+    const timer = setTimeout(() => finish({ type: 'timeout' }), 5000);
+    const finish = (r) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(r);
+    };
+    socket.on('data', (d) => {
+      buf = Buffer.concat([buf, d]);
+      while (buf.length >= 9) {
+        const len = buf.readUIntBE(0, 3);
+        if (buf.length < 9 + len) return;
+        const type = buf[3];
+        const flags = buf[4];
+        const stream = buf.readUInt32BE(5) & 0x7fffffff;
+        const payload = buf.subarray(9, 9 + len);
+        buf = buf.subarray(9 + len);
+        if (type === 4 && (flags & 1) === 0) socket.write(h2Frame(4, 1, 0, Buffer.alloc(0)));
+        if (stream === 1 && type === 1) return finish({ type: 'headers' });
+        if (stream === 1 && type === 3) return finish({ type: 'rst', code: payload.readUInt32BE(0) });
+        if (type === 7) return finish({ type: 'goaway', code: payload.readUInt32BE(4) });
+      }
+    });
+    socket.on('error', reject);
+    socket.on('close', () => finish({ type: 'closed' }));
+  });
+}
+
 describe('transport: TLS + HTTP/2 + HTTP/1.1 on one listener pair', () => {
   let tmp;
   let tls;
@@ -183,34 +259,47 @@ describe('transport: TLS + HTTP/2 + HTTP/1.1 on one listener pair', () => {
     }
   }));
 
-  test('HTTP/2: a header list above 64 KiB is refused, the connection survives', withLogs(async () => {
-    const client = http2.connect(gw.plain, { maxHeaderListPairs: 4096, peerMaxHeaderListSize: 1 << 24 });
-    try {
-      // 5 fields of 16 KiB each: every field is below nghttp2's own 64 KiB
-      // per-field limit; only the application's list total catches them.
-      const big = {};
-      for (let i = 0; i < 5; i++) big[`x-filler-${i}`] = 'a'.repeat(16 * 1024);
-      const outcome = await new Promise((resolve) => {
-        const req = client.request({ ':method': 'GET', ':path': '/echo', ...big });
-        req.on('response', (h) => resolve(`status ${h[':status']}`));
-        req.on('error', (e) => resolve(`error ${e.code}`));
-        req.on('close', () => resolve(`closed ${req.rstCode}`));
-        req.end();
-      });
-      assert.ok(!outcome.startsWith('status 2'), `oversized header list: ${outcome}`);
-      const seenBefore = echo.requests.length;
-      const ok = await new Promise((resolve, reject) => {
-        const req = client.request({ ':method': 'GET', ':path': '/echo' });
-        req.on('response', (h) => resolve(h[':status']));
-        req.on('error', reject);
-        req.end();
-        req.resume();
-      });
-      assert.equal(ok, 200, 'the next stream on the same connection works');
-      assert.equal(echo.requests.length, seenBefore + 1, 'the oversized request never reached the upstream');
-    } finally {
-      client.close();
+  test('HTTP/2: a header list above 64 KiB is reset before it reaches the upstream', withLogs(async () => {
+    // Raw frames: node's own client would refuse locally to send a list
+    // above the server's advertised SETTINGS_MAX_HEADER_LIST_SIZE.
+    const { port } = new URL(gw.plain);
+    const control = await rawH2Request(Number(port), 3); // 48 KiB: forwarded
+    assert.equal(control.type, 'headers', `48 KiB header list: ${JSON.stringify(control)}`);
+    const seenBefore = echo.requests.length;
+    const big = await rawH2Request(Number(port), 5); // 80 KiB, each field below nghttp2's 64 KiB
+    assert.deepEqual(big, { type: 'rst', code: 2 }, `80 KiB header list: ${JSON.stringify(big)}`);
+    for (let i = 0; i < 20 && !/request header list above/.test(gw.proc.stderr); i++) await sleep(50);
+    assert.match(gw.proc.stderr, /request header list above 65536 bytes; resetting the stream/);
+    assert.equal(echo.requests.length, seenBefore, 'the oversized request never reached the upstream');
+  }));
+
+  test('HTTP/2: rapid reset (HEADERS + RST_STREAM in a loop) ends in GOAWAY; the gateway keeps serving', withLogs(async (t) => {
+    const client = http2.connect(gw.plain);
+    client.on('error', () => {});
+    let goaway = null;
+    client.on('goaway', (code) => (goaway = code));
+    const seenBefore = echo.requests.length;
+    let sent = 0;
+    for (let i = 0; i < 3000 && goaway === null && !client.destroyed; i++) {
+      try {
+        const req = client.request({ ':method': 'GET', ':path': `/echo/reset/${i}` });
+        req.on('error', () => {});
+        req.close(http2.constants.NGHTTP2_CANCEL);
+        sent++;
+      } catch {
+        break; // the session is going away
+      }
+      if (i % 100 === 99) await sleep(1); // let frames flow both ways
     }
+    for (let i = 0; i < 40 && goaway === null && !client.destroyed; i++) await sleep(50);
+    client.destroy();
+    await sleep(300);
+    const forwarded = echo.requests.length - seenBefore;
+    t.diagnostic(`rapid reset: ${sent} streams opened and cancelled; GOAWAY code ${goaway}; upstream saw ${forwarded}`);
+    assert.notEqual(goaway, null, 'nghttp2 rate limit: the server sent GOAWAY');
+    assert.ok(forwarded <= 1100, `upstream work is bounded by the reset budget (1000 burst): saw ${forwarded} of ${sent}`);
+    const { httpVersion } = await callAdd(`${gw.plain}/mcp`, ['--http2-prior-knowledge']);
+    assert.equal(httpVersion, '2', 'the gateway still serves new connections');
   }));
 
   test('h2load: a short burst over h2c and h2 + TLS with zero errors', withLogs(async (t) => {
@@ -417,6 +506,119 @@ describe('transport: graceful shutdown on SIGTERM', () => {
   }));
 });
 
+// SHA-256 fingerprint of the certificate a TLS listener presents.
+function servedFingerprint(url) {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = nodeTls.connect({ host: hostname, port: Number(port), rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] }, () => {
+      const fp = socket.getPeerCertificate().fingerprint256;
+      socket.destroy();
+      resolve(fp);
+    });
+    socket.on('error', reject);
+  });
+}
+
+async function waitForLog(proc, re, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!re.test(proc.stderr)) {
+    if (Date.now() > deadline) throw new Error(`no ${re} in the gateway log`);
+    await sleep(50);
+  }
+}
+
+describe('transport: TLS certificate rotation on SIGHUP', () => {
+  let tmp;
+  after(async () => {
+    await stopAll();
+    await removeTempDir(tmp);
+  });
+
+  test('a new certificate is served after SIGHUP; a bad one is refused and the old one kept', withLogs(async () => {
+    tmp = await makeTempDir('mag-transport-rotate-');
+    const first = await makeCertificate(tmp);
+    const echo = await startEchoUpstream();
+    try {
+      const gw = await startTransportGateway({
+        dir: tmp,
+        tls: first,
+        upstreams: { up: { url: echo.origin } },
+        routes: [{ path_prefix: '/', upstream: 'up', auth: 'none' }],
+      });
+      const before = await servedFingerprint(gw.secure);
+      const { mkdir, copyFile, writeFile } = await import('node:fs/promises');
+      await mkdir(join(tmp, 'next'));
+      const second = await makeCertificate(join(tmp, 'next'));
+      await copyFile(second.cert, first.cert);
+      await copyFile(second.key, first.key);
+      gw.proc.child.kill('SIGHUP');
+      await waitForLog(gw.proc, /configuration reloaded/);
+      const rotated = await servedFingerprint(gw.secure);
+      assert.notEqual(rotated, before, 'the listener serves the new certificate');
+      // A key that does not parse: the reload is refused, the certificate stays.
+      await writeFile(first.key, 'not a key');
+      gw.proc.child.kill('SIGHUP');
+      await waitForLog(gw.proc, /configuration refused/);
+      assert.equal(await servedFingerprint(gw.secure), rotated);
+    } finally {
+      await echo.close();
+    }
+  }));
+});
+
+describe('transport: per-upstream limits', () => {
+  let tmp;
+  let tls;
+  let echo;
+  after(async () => {
+    await echo?.close();
+    await stopAll();
+    await removeTempDir(tmp);
+  });
+
+  test('max_connections caps concurrent upstream requests (503 beyond); response_header_timeout answers 504', withLogs(async () => {
+    tmp = await makeTempDir('mag-transport-limits-');
+    tls = await makeCertificate(tmp);
+    echo = await startEchoUpstream();
+    echo.setHandler((req, res) => {
+      const delay = req.url.startsWith('/slow') ? 2500 : 600;
+      setTimeout(() => {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{}');
+      }, delay);
+    });
+    const gw = await startTransportGateway({
+      dir: tmp,
+      tls,
+      upstreams: {
+        one: { url: echo.origin, max_connections: 1 },
+        quick: { url: echo.origin, response_header_timeout: 1 },
+      },
+      routes: [
+        { path_prefix: '/one', upstream: 'one', auth: 'none' },
+        { path_prefix: '/slow', upstream: 'quick', auth: 'none' },
+      ],
+    });
+    // Two concurrent requests to an upstream limited to one connection.
+    const [a, b] = await Promise.all([
+      curlPost(`${gw.plain}/one/a`, '{}', ['--http2-prior-knowledge']),
+      (async () => {
+        await echo.waitForRequests(1, 3000);
+        return curlPost(`${gw.plain}/one/b`, '{}', ['--http2-prior-knowledge']);
+      })(),
+    ]);
+    assert.equal(a.status, 200);
+    assert.equal(b.status, 503, `second concurrent request: ${b.status} ${b.body}`);
+    const after = await curlPost(`${gw.plain}/one/c`, '{}', []);
+    assert.equal(after.status, 200, 'the connection is free again');
+    // The upstream answers after 2.5 s; the limit is 1 s.
+    const started = Date.now();
+    const slow = await curlPost(`${gw.plain}/slow/x`, '{}', []);
+    assert.equal(slow.status, 504, `${slow.status} ${slow.body}`);
+    assert.ok(Date.now() - started < 2400, 'answered at the response-header timeout, not after the upstream');
+  }));
+});
+
 // server-everything's own launcher prints "listening on port N" (no host).
 async function startEverything(port) {
   const { NODE22_BIN, INTEGRATION_DIR } = await import('./lib/env.mjs');
@@ -488,5 +690,55 @@ describe('transport: transparency (MCP conformance suite against server-everythi
     assert.ok(passedDirect.length >= 5, `the suite ran and some scenarios pass directly\n${direct.stdout}`);
     const lost = passedDirect.filter((s) => !via.results[s]);
     assert.deepEqual(lost, [], `scenarios that pass directly but fail through the gateway\n${via.stdout}`);
+  }));
+});
+
+// MAG_LONG_TESTS=1: a quiet SSE stream (one keep-alive comment every 30 s)
+// stays open through the gateway for 10 minutes, over HTTP/1.1 and h2c.
+describe('transport: a quiet SSE stream survives 10 minutes (MAG_LONG_TESTS=1)', { skip: process.env.MAG_LONG_TESTS !== '1' }, () => {
+  let tmp;
+  let tls;
+  let echo;
+  after(async () => {
+    await echo?.close();
+    await stopAll();
+    await removeTempDir(tmp);
+  });
+
+  test('10 minutes with keep-alive comments only', { timeout: 700000 }, withLogs(async (t) => {
+    tmp = await makeTempDir('mag-transport-long-');
+    tls = await makeCertificate(tmp);
+    echo = await startEchoUpstream();
+    echo.setHandler((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      const timer = setInterval(() => res.write(': keep-alive\n\n'), 30000);
+      res.on('close', () => clearInterval(timer));
+    });
+    const gw = await startTransportGateway({
+      dir: tmp,
+      tls,
+      upstreams: { up: { url: echo.origin } },
+      routes: [{ path_prefix: '/', upstream: 'up', auth: 'none' }],
+    });
+    const client = http2.connect(gw.plain);
+    const h2 = client.request({ ':method': 'GET', ':path': '/events', accept: 'text/event-stream' });
+    let h2Closed = false;
+    h2.on('close', () => (h2Closed = true));
+    h2.resume();
+    const { port } = new URL(gw.plain);
+    const socket = net.connect(Number(port), '127.0.0.1');
+    let h1Closed = false;
+    socket.on('close', () => (h1Closed = true));
+    socket.on('data', () => {});
+    socket.write('GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n');
+    const start = Date.now();
+    while (Date.now() - start < 600000) {
+      await sleep(5000);
+      assert.equal(h2Closed, false, `h2 stream closed after ${Date.now() - start} ms`);
+      assert.equal(h1Closed, false, `HTTP/1.1 stream closed after ${Date.now() - start} ms`);
+    }
+    t.diagnostic('both SSE streams open after 10 minutes');
+    socket.destroy();
+    client.destroy();
   }));
 });

@@ -26,7 +26,8 @@ struct TlsFixture {
     });
   }
   bool run() {
-    return mag::testing::run_until(base.get(), [&] { return result.has_value(); }, 5000ms);
+    return mag::testing::run_until(
+        base.get(), [&] { return result.has_value(); }, 5000ms);
   }
 };
 

@@ -130,7 +130,9 @@ function chunk(text) {
 // Sends raw bytes on a fresh connection; resolves when the gateway closes the
 // connection or after `waitMs`, with everything it answered. `writes` may be a
 // list of { data, delayMs } to send in pieces.
-export function rawExchange(port, writes, { waitMs = 3000, endAfterMatch } = {}) {
+// `untilFinal`: also resolve (100 ms later) once one complete final (non-1xx)
+// response with a Content-Length has arrived, for connections kept alive.
+export function rawExchange(port, writes, { waitMs = 3000, endAfterMatch, untilFinal = false } = {}) {
   const parts = Array.isArray(writes) ? writes : [{ data: writes }];
   return new Promise((resolve, reject) => {
     const sock = net.connect(port, '127.0.0.1');
@@ -148,13 +150,15 @@ export function rawExchange(port, writes, { waitMs = 3000, endAfterMatch } = {})
         text,
         closed,
         elapsedMs: Date.now() - started,
-        statuses: [...text.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((m) => Number(m[1])),
+        statuses: [...text.matchAll(/HTTP\/1\.1 (\d{3}) /g)].map((m) => Number(m[1])),
       });
     };
     const timer = setTimeout(finish, waitMs);
     sock.on('data', (d) => {
       chunks.push(d);
-      if (endAfterMatch && endAfterMatch.test(Buffer.concat(chunks).toString('latin1'))) finish();
+      const sofar = Buffer.concat(chunks).toString('latin1');
+      if (endAfterMatch && endAfterMatch.test(sofar)) finish();
+      if (untilFinal && hasFinalResponse(sofar)) setTimeout(finish, 100);
     });
     sock.on('end', () => {
       closed = true;
@@ -164,7 +168,13 @@ export function rawExchange(port, writes, { waitMs = 3000, endAfterMatch } = {})
       closed = true;
       finish();
     });
-    sock.on('error', (e) => (e.code === 'ECONNRESET' ? ((closed = true), finish()) : reject(e)));
+    sock.on('error', (e) => {
+      // The gateway may close while we are still writing a refused request.
+      if (e.code === 'ECONNRESET' || e.code === 'EPIPE') {
+        closed = true;
+        finish();
+      } else reject(e);
+    });
     sock.on('connect', async () => {
       for (const p of parts) {
         if (p.delayMs) await new Promise((r) => setTimeout(r, p.delayMs));
@@ -173,4 +183,16 @@ export function rawExchange(port, writes, { waitMs = 3000, endAfterMatch } = {})
       }
     });
   });
+}
+
+function hasFinalResponse(text) {
+  const re = /HTTP\/1\.1 (\d{3})[^\r\n]*\r\n([\s\S]*?)\r\n\r\n/g;
+  let m;
+  while ((m = re.exec(text))) {
+    if (m[1].startsWith('1')) continue;
+    const cl = /(?:^|\r\n)content-length:\s*(\d+)/i.exec(m[2]);
+    if (!cl) return false;
+    return text.length - re.lastIndex >= Number(cl[1]);
+  }
+  return false;
 }
