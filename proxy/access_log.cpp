@@ -92,6 +92,11 @@ std::string format_access_json(const AccessRecord& r) {
   if (!r.upstream_error.empty()) {
     json_object_set_new(doc.get(), "upstream_error", json_text(r.upstream_error));
   }
+  if (!r.mcp_method.empty()) {
+    json_object_set_new(doc.get(), "mcp_method", json_text(r.mcp_method));
+    json_object_set_new(doc.get(), "mcp_tool",
+                        r.mcp_tool.empty() ? json_null() : json_text(r.mcp_tool));
+  }
   char* text = json_dumps(doc.get(), JSON_COMPACT | JSON_PRESERVE_ORDER);
   if (!text) return "{}";
   std::string out(text);
@@ -112,7 +117,10 @@ std::string format_access_text(const AccessRecord& r) {
          duration + " upstream=" + upstream + " route=" + field(r.route) +
          " auth=" + field(r.auth_decision) +
          (r.auth_reason.empty() ? "" : "/" + field(r.auth_reason)) + " sub=" + field(r.subject) +
-         " client_id=" + field(r.client_id);
+         " client_id=" + field(r.client_id) +
+         (r.mcp_method.empty() ? ""
+                               : " mcp=" + field(r.mcp_method) +
+                                     (r.mcp_tool.empty() ? "" : "/" + field(r.mcp_tool)));
 }
 
 bool is_sane_request_id(std::string_view id) {

@@ -56,6 +56,10 @@ struct AccessRecord {
   std::string auth_decision;  // "allow", "deny", "" (no auth on this route)
   std::string auth_reason;    // reason code for deny
   std::string upstream_error;
+  // From the JSON-RPC body, when a rule made the gateway read it: the first
+  // message's method ("tools/call"; "+N" appended for a batch) and tool name.
+  std::string mcp_method;
+  std::string mcp_tool;
 };
 
 std::string format_access_json(const AccessRecord& record);
@@ -76,6 +80,10 @@ class RequestTelemetry {
   void on_request(const http::RequestHead& head);
   const std::string& request_id() const { return record_.request_id; }
   void set_route(std::string route) { record_.route = std::move(route); }
+  void set_mcp(std::string method, std::string tool) {
+    record_.mcp_method = std::move(method);
+    record_.mcp_tool = std::move(tool);
+  }
   void on_auth(bool allowed, std::string_view reason, std::string_view subject,
                std::string_view client_id);
   void on_forward();

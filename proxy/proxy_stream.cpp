@@ -355,7 +355,9 @@ void ProxyStream::authorize(const auth::Claims* claims) {
 }
 
 void ProxyStream::finish_body_check() {
-  if (auto refusal = authz_->check_body(pending_body_)) {
+  auto refusal = authz_->check_body(pending_body_);
+  telemetry_.set_mcp(authz_->mcp_method(), authz_->mcp_tool());
+  if (refusal) {
     send_local(std::move(*refusal));
     return;
   }

@@ -97,6 +97,15 @@ std::optional<LocalReply> RequestAuthz::check_body(std::string_view body) {
     default:
       return jsonrpc_reply(400, -32600, "Invalid Request: " + inspected.detail);
   }
+  if (!inspected.messages.empty()) {
+    // Bounded: these names come from the client and end up in the log.
+    constexpr size_t kMaxLogged = 128;
+    mcp_method_ = inspected.messages.front().method.substr(0, kMaxLogged);
+    mcp_tool_ = inspected.messages.front().tool_name.substr(0, kMaxLogged);
+    if (inspected.messages.size() > 1) {
+      mcp_method_ += " +" + std::to_string(inspected.messages.size() - 1);
+    }
+  }
   for (const auto& message : inspected.messages) {
     if (message.method == "tools/list" && !message.id.empty()) {
       tools_list_ids_.push_back(message.id);

@@ -58,8 +58,15 @@ class RequestAuthz {
   // (exp + grace); 0 = never.
   int64_t stream_deadline() const;
 
+  // What check_body() found, for the access log: the first message's method
+  // ("+N" appended for a batch of N+1) and its tool name; empty before.
+  const std::string& mcp_method() const { return mcp_method_; }
+  const std::string& mcp_tool() const { return mcp_tool_; }
+
  private:
   enum class Mode { kPass, kHoldJson, kSse };
+  std::string mcp_method_;
+  std::string mcp_tool_;
   std::optional<LocalReply> refuse(const mcp::AuthzDecision& decision) const;
   std::string session_key(const std::string& session_id) const;
   const std::vector<std::string>& scopes() const;

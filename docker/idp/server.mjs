@@ -21,6 +21,8 @@
 //   IDP_DEV_USER        the dev user's login            [dev]
 //   IDP_DEV_PASSWORD    the dev user's password         [dev-password]
 //   IDP_ACCESS_TOKEN_TTL  seconds                       [3600]
+//   IDP_EXTRA_SCOPES    comma-separated resource scopes grantable besides
+//                       mcp:tools, e.g. for per-tool rules (math:add)  []
 import { randomBytes } from 'node:crypto';
 import { timingSafeEqual } from 'node:crypto';
 import { generateKeyPair, exportJWK } from 'jose';
@@ -37,6 +39,12 @@ const DEV_PASSWORD = env.IDP_DEV_PASSWORD ?? 'dev-password';
 const ACCESS_TOKEN_TTL = Number(env.IDP_ACCESS_TOKEN_TTL ?? 3600);
 // The scope a resource server may be granted; the gateway's routes can require it.
 const RESOURCE_SCOPE = 'mcp:tools';
+// Further resource scopes (gateway `auth.tools` / `auth.methods` rules), granted
+// only when a client asks for them (step-up). They are deliberately not in
+// `configuration.scopes`: oidc-provider checks those static scopes against the
+// scope a client registered with, and the MCP SDK registers with the scope of
+// its first challenge, so it could never step up to a listed scope.
+const EXTRA_SCOPES = list(env.IDP_EXTRA_SCOPES ?? '');
 const MAX_FORM_BYTES = 8192;
 const MAX_BODY_BYTES = 65536;
 
@@ -80,7 +88,7 @@ function resourceServerInfo(_ctx, resource) {
     throw new errors.InvalidTarget(`resource ${resource} is not served by this authorization server`);
   }
   return {
-    scope: RESOURCE_SCOPE,
+    scope: [RESOURCE_SCOPE, ...EXTRA_SCOPES].join(' '),
     audience: resource,
     accessTokenTTL: ACCESS_TOKEN_TTL,
     accessTokenFormat: 'jwt',

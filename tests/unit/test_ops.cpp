@@ -162,6 +162,25 @@ TEST_CASE("access_log: JSON lines carry the fields and nothing else") {
   CHECK(json_real_value(json_object_get(doc.get(), "upstream_ms")) == doctest::Approx(10));
 }
 
+TEST_CASE("access_log: the inspected MCP method and tool are logged, only when known") {
+  proxy::AccessRecord r;
+  r.request_id = "x";
+  JsonPtr none = parse(proxy::format_access_json(r));
+  REQUIRE(none);
+  CHECK(json_object_get(none.get(), "mcp_method") == nullptr);
+  CHECK(proxy::format_access_text(r).find(" mcp=") == std::string::npos);
+
+  r.mcp_method = "tools/call";
+  r.mcp_tool = "add\nforged";
+  JsonPtr doc = parse(proxy::format_access_json(r));
+  REQUIRE(doc);
+  CHECK(get_string(doc.get(), "mcp_method") == "tools/call");
+  CHECK(get_string(doc.get(), "mcp_tool") == "add\nforged");
+  const std::string line = proxy::format_access_text(r);
+  CHECK(line.find('\n') == std::string::npos);
+  CHECK(line.find(" mcp=tools/call/add") != std::string::npos);
+}
+
 TEST_CASE("access_log: invalid UTF-8 in the path still gives valid JSON") {
   proxy::AccessRecord r;
   r.path = std::string("/mcp/\xff\xfe");

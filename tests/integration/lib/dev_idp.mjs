@@ -15,7 +15,8 @@ export const DEV_PASSWORD = 'dev-password';
 
 // Starts the idp on a free loopback port; its issuer is http://127.0.0.1:<port>.
 // `resources`: the resource URIs it may issue tokens for (the gateway's).
-export async function startDevIdp({ resources, corsOrigins, timeoutMs = 15000 }) {
+// `extraScopes`: resource scopes it may grant besides mcp:tools (IDP_EXTRA_SCOPES).
+export async function startDevIdp({ resources, corsOrigins, extraScopes, timeoutMs = 15000 }) {
   requireFile(join(IDP_DIR, 'node_modules', 'oidc-provider', 'package.json'), 'oidc-provider (run npm ci in docker/idp)');
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
@@ -26,6 +27,7 @@ export async function startDevIdp({ resources, corsOrigins, timeoutMs = 15000 })
     IDP_RESOURCES: resources.join(','),
   };
   if (corsOrigins) env.IDP_CORS_ORIGINS = corsOrigins.join(',');
+  if (extraScopes) env.IDP_EXTRA_SCOPES = extraScopes.join(',');
   // Node 22 as in the idp's image (oidc-provider 9 warns on 20), when installed.
   const node = existsSync(NODE22_BIN) ? NODE22_BIN : process.execPath;
   const proc = await startProcess('dev idp', node, [IDP_SERVER], { env, cwd: IDP_DIR, timeoutMs });
