@@ -51,7 +51,20 @@ describe('hostile HTTP/1.1 requests', () => {
   }
 
   // Sends a request that must be forwarded; returns the response and the new upstream bytes.
+  // Waits until the recording upstream has stopped receiving bytes (an
+  // earlier test may have streamed megabytes that are still draining), so
+  // what a test reads back starts with its own request.
+  async function upstreamQuiet(maxMs = 5000) {
+    const deadline = Date.now() + maxMs;
+    let last = -1;
+    while (Date.now() < deadline && upstream.state.bytes.length !== last) {
+      last = upstream.state.bytes.length;
+      await settle(200);
+    }
+  }
+
   async function expectForwarded(raw, label) {
+    await upstreamQuiet();
     const before = upstream.state.bytes.length;
     const beforeReqs = upstream.state.requestCount;
     const res = await rawExchange(gw.port, raw, { waitMs: 4000 });
