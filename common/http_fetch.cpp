@@ -6,16 +6,13 @@
 #include <charconv>
 #include <optional>
 
-#include "common/c_handles.h"
-#include "common/log.h"
+#include "common/fetch_completion.h"
 #include "common/tls_client.h"
 #include "common/upstream_pool.h"
 
 namespace mag::http {
 
 namespace {
-
-constexpr std::string_view kLog = "fetch";
 
 char ascii_lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
@@ -36,26 +33,18 @@ bool is_target_char(char c) {
   return c > 0x20 && c < 0x7f;
 }
 
-std::optional<uint64_t> parse_decimal(std::string_view s) {
-  uint64_t n = 0;
-  if (s.empty()) return std::nullopt;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return n;
-}
-
 class FetchImpl final : public Fetch, public ClientStreamCallbacks {
  public:
   FetchImpl(event_base* base, FetchOptions options, std::function<void(FetchResult)> done)
       : base_(base),
         options_(options),
-        done_(std::move(done)),
-        timer_(event_new(base, -1, 0, &FetchImpl::on_timer, this)) {}
+        // The stream goes first: it closes the connection unless the response completed.
+        completion_(base, options.max_body_bytes, std::move(done), [this] { stream_.reset(); }) {}
 
   void start(const std::string& url) {
-    if (!timer_) return finish_later("out of memory");
+    if (!completion_.usable()) return;  // nothing can be reported; done never runs
     ParsedUrl parsed;
-    if (!parse_url(url, &parsed)) return finish_later("invalid URL");
+    if (!parse_url(url, &parsed)) return completion_.fail_later("invalid URL");
 
     // The total deadline below decides; the pool's own timers only back it up.
     PoolOptions pool_options;
@@ -74,86 +63,32 @@ class FetchImpl final : public Fetch, public ClientStreamCallbacks {
     head.headers.add("User-Agent", "mcp-auth-gateway");
     head.headers.add("Connection", "close");
     stream_ = pool_->start(std::move(head), /*end_stream=*/true, *this);
-
-    // The whole exchange, not only its parts, has one deadline.
-    timeval tv{};
-    tv.tv_sec = static_cast<time_t>(options_.timeout.count() / 1000);
-    tv.tv_usec = static_cast<suseconds_t>((options_.timeout.count() % 1000) * 1000);
-    event_add(timer_.get(), &tv);
+    completion_.arm_deadline(options_.timeout);
   }
 
   void on_response_head(ResponseHead&& head, bool end_stream) override {
-    result_.status = head.status;
-    if (const std::string* cc = head.headers.get("Cache-Control")) result_.cache_control = *cc;
-    if (const std::string* cl = head.headers.get("Content-Length")) {
-      auto length = parse_decimal(*cl);
-      if (length && *length > options_.max_body_bytes) return fail("too large");
-    }
-    if (end_stream) succeed();
+    if (!completion_.take_head(head)) return completion_.fail("too large");
+    if (end_stream) completion_.succeed();
   }
 
   void on_response_body(std::string_view data, bool end_stream) override {
-    if (data.size() > options_.max_body_bytes - result_.body.size()) return fail("too large");
-    result_.body.append(data);
-    if (end_stream) succeed();
+    if (!completion_.take_body(data)) return completion_.fail("too large");
+    if (end_stream) completion_.succeed();
   }
 
   void on_error(ClientError error, std::string_view detail) override {
-    fail(std::string(to_string(error)) + ": " + std::string(detail));
+    completion_.fail(std::string(to_string(error)) + ": " + std::string(detail));
   }
 
  private:
-  static void on_timer(evutil_socket_t, short, void* arg) noexcept {
-    auto* self = static_cast<FetchImpl*>(arg);
-    try {
-      if (self->deferred_error_) {
-        std::string error = std::move(*self->deferred_error_);
-        self->fail(std::move(error));
-      } else {
-        self->fail("timeout");
-      }
-    } catch (...) {
-      log::error(kLog, "exception in fetch callback");
-    }
-  }
-
-  void finish_later(std::string error) {
-    deferred_error_ = std::move(error);
-    if (timer_) event_active(timer_.get(), 0, 0);
-  }
-
-  void succeed() {
-    result_.ok = true;
-    complete();
-  }
-
-  void fail(std::string error) {
-    result_.ok = false;
-    result_.body.clear();
-    result_.error = std::move(error);
-    complete();
-  }
-
-  // Runs `done_` last: the caller may destroy this Fetch from inside it.
-  void complete() {
-    if (!done_) return;
-    if (timer_) event_del(timer_.get());
-    stream_.reset();  // closes the connection unless the response completed
-    auto done = std::move(done_);
-    done_ = nullptr;
-    done(std::move(result_));
-  }
-
   event_base* base_;
   FetchOptions options_;
-  std::function<void(FetchResult)> done_;
-  EventPtr timer_;
-  std::optional<std::string> deferred_error_;
-  FetchResult result_;
   // Declared after the pool: the stream goes first, so the pool's destructor
   // finds no exchange to report.
   std::unique_ptr<UpstreamPool> pool_;
   std::unique_ptr<ClientStream> stream_;
+  // Last: its timer is freed first, and `release` still finds stream_.
+  FetchCompletion completion_;
 };
 
 }  // namespace

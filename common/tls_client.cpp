@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "common/c_handles.h"
+#include "common/fetch_completion.h"
 #include "common/http1_codec.h"
 #include "common/log.h"
 
@@ -33,14 +34,6 @@ std::string openssl_errors() {
     out += buf;
   }
   return out;
-}
-
-std::optional<uint64_t> parse_decimal(std::string_view s) {
-  uint64_t n = 0;
-  if (s.empty()) return std::nullopt;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-  if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
-  return n;
 }
 
 bool is_ip_literal(const std::string& host) {
@@ -100,13 +93,12 @@ class HttpsFetch final : public Fetch, public Http1Parser::Callbacks {
   HttpsFetch(event_base* base, FetchOptions options, std::function<void(FetchResult)> done)
       : base_(base),
         options_(std::move(options)),
-        done_(std::move(done)),
-        timer_(event_new(base, -1, 0, &HttpsFetch::on_timer, this)),
         parser_(Http1Parser::Mode::kResponse, *this,
                 CodecLimits{.max_request_line = 8 * 1024,
                             .max_head_bytes = 64 * 1024,
                             .max_header_count = 200,
-                            .max_body_bytes = 0}) {}
+                            .max_body_bytes = 0}),
+        completion_(base, options_.max_body_bytes, std::move(done), [this] { bev_.reset(); }) {}
 
   ~HttpsFetch() override {
     bev_.reset();  // before the DNS base it may be resolving with
@@ -114,15 +106,15 @@ class HttpsFetch final : public Fetch, public Http1Parser::Callbacks {
   }
 
   void start(const ParsedUrl& url) {
-    if (!timer_) return;  // cannot report anything without a timer; done never runs
+    if (!completion_.usable()) return;  // nothing can be reported; done never runs
     std::string error;
     ctx_ = make_context(options_.ca_file, &error);
     SslPtr ssl = ctx_ ? make_session(ctx_.get(), url.host, &error) : nullptr;
-    if (!ssl) return finish_later(std::move(error));
+    if (!ssl) return completion_.fail_later(std::move(error));
     // BEV_OPT_CLOSE_ON_FREE: the bufferevent owns the SSL from here on.
     bev_.reset(bufferevent_openssl_socket_new(base_, -1, ssl.get(), BUFFEREVENT_SSL_CONNECTING,
                                               BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS));
-    if (!bev_) return finish_later("out of memory");
+    if (!bev_) return completion_.fail_later("out of memory");
     ssl.release();
     bufferevent_setcb(bev_.get(), &HttpsFetch::on_read, nullptr, &HttpsFetch::on_event, this);
     bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
@@ -141,28 +133,19 @@ class HttpsFetch final : public Fetch, public Http1Parser::Callbacks {
     bufferevent_write(bev_.get(), request.data(), request.size());
     parser_.set_request_method("GET");
 
-    if (connect(url) != 0) return finish_later("cannot start connecting to " + url.host);
-    timeval tv{static_cast<time_t>(options_.timeout.count() / 1000),
-               static_cast<suseconds_t>((options_.timeout.count() % 1000) * 1000)};
-    event_add(timer_.get(), &tv);
+    if (connect(url) != 0) return completion_.fail_later("cannot start connecting to " + url.host);
+    completion_.arm_deadline(options_.timeout);
   }
 
   // Http1Parser::Callbacks
+  // The parser calls these from inside feed(): failures are recorded and
+  // acted on by check_progress() once feed() has returned.
   void on_response_head(ResponseHead&& head) override {
-    result_.status = head.status;
-    if (const std::string* cc = head.headers.get("Cache-Control")) result_.cache_control = *cc;
-    if (const std::string* cl = head.headers.get("Content-Length")) {
-      auto length = parse_decimal(*cl);
-      if (length && *length > options_.max_body_bytes) failure_ = "too large";
-    }
+    if (!completion_.take_head(head)) failure_ = "too large";
   }
   void on_body(std::string_view data) override {
     if (failure_) return;
-    if (data.size() > options_.max_body_bytes - result_.body.size()) {
-      failure_ = "too large";
-      return;
-    }
-    result_.body.append(data);
+    if (!completion_.take_body(data)) failure_ = "too large";
   }
   void on_message_complete() override { complete_ = true; }
 
@@ -202,17 +185,8 @@ class HttpsFetch final : public Fetch, public Http1Parser::Callbacks {
     }
   }
 
-  static void on_timer(evutil_socket_t, short, void* arg) noexcept {
-    auto* self = static_cast<HttpsFetch*>(arg);
-    try {
-      self->fail(self->deferred_error_ ? std::move(*self->deferred_error_) : "timeout");
-    } catch (...) {
-      log::error(kLog, "exception in HTTPS fetch timer");
-    }
-  }
-
   void read_available(evbuffer* input) {
-    while (done_ && evbuffer_get_length(input) > 0) {
+    while (evbuffer_get_length(input) > 0) {
       const size_t len = evbuffer_get_contiguous_space(input);
       const char* data = reinterpret_cast<const char*>(evbuffer_pullup(input, len));
       const size_t used = parser_.feed(data, len);
@@ -233,8 +207,7 @@ class HttpsFetch final : public Fetch, public Http1Parser::Callbacks {
       return true;
     }
     if (complete_) {
-      result_.ok = true;
-      finish();
+      completion_.succeed();
       return true;
     }
     return false;
@@ -263,40 +236,18 @@ class HttpsFetch final : public Fetch, public Http1Parser::Callbacks {
     }
   }
 
-  void finish_later(std::string error) {
-    deferred_error_ = std::move(error);
-    event_active(timer_.get(), 0, 0);
-  }
-
-  void fail(std::string error) {
-    result_.ok = false;
-    result_.body.clear();
-    result_.error = std::move(error);
-    finish();
-  }
-
-  // Runs `done_` last: the caller may destroy this Fetch from inside it.
-  void finish() {
-    if (!done_) return;
-    event_del(timer_.get());
-    bev_.reset();
-    auto done = std::move(done_);
-    done_ = nullptr;
-    done(std::move(result_));
-  }
+  void fail(std::string error) { completion_.fail(std::move(error)); }
 
   event_base* base_;
   FetchOptions options_;
-  std::function<void(FetchResult)> done_;
-  EventPtr timer_;
   Http1Parser parser_;
   SslCtxPtr ctx_;
   DnsPtr dns_;
   BufferEventPtr bev_;
-  FetchResult result_;
   std::optional<std::string> failure_;
-  std::optional<std::string> deferred_error_;
   bool complete_ = false;
+  // Last: destroyed first, so its deadline cannot fire into a half-gone fetch.
+  FetchCompletion completion_;
 };
 
 }  // namespace

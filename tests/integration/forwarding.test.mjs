@@ -1,35 +1,25 @@
 // What the upstream sees and what the client gets back, through an echo
 // upstream that records every request. Checklist sections E and F.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startEchoUpstream } from './lib/echo_upstream.mjs';
-import { makeTempDir, removeTempDir, startGateway } from './lib/gateway.mjs';
+import { startEchoFixture } from './lib/echo_fixture.mjs';
 import { MCP_POST_HEADERS, httpRequest, initializeBody } from './lib/net.mjs';
-import { stopAll, withLogs } from './lib/processes.mjs';
-import { generateSigningKey, mintToken, writeJwks } from './lib/tokens.mjs';
+import { withLogs } from './lib/processes.mjs';
 
 const ISSUER = 'https://issuer.forwarding.example';
 
 describe('forwarding to the upstream', () => {
-  let tmp;
+  let fixture;
   let upstream;
   let gateway;
   let token;
 
   before(async () => {
-    tmp = await makeTempDir();
-    upstream = await startEchoUpstream();
-    const key = await generateSigningKey('fwd-key');
-    const jwksFile = join(tmp, 'jwks.json');
-    await writeJwks(jwksFile, [key]);
-    gateway = await startGateway({ dir: tmp, upstreamUrl: upstream.origin, issuer: ISSUER, jwksFile });
-    token = await mintToken(key, { iss: ISSUER, aud: gateway.resource });
+    fixture = await startEchoFixture({ issuer: ISSUER, kid: 'fwd-key' });
+    ({ upstream, gateway, token } = fixture);
   });
   after(async () => {
-    await stopAll();
-    await upstream?.close();
-    await removeTempDir(tmp);
+    await fixture?.close();
   });
 
   const auth = () => ({ authorization: `Bearer ${token}` });

@@ -2,14 +2,11 @@
 // for the end of the stream (checklist F 64, trap T14).
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, test } from 'node:test';
-import { startEchoUpstream } from './lib/echo_upstream.mjs';
-import { makeTempDir, removeTempDir, startGateway } from './lib/gateway.mjs';
+import { startEchoFixture } from './lib/echo_fixture.mjs';
 import { MCP_POST_HEADERS, initializeBody } from './lib/net.mjs';
-import { stopAll, withLogs } from './lib/processes.mjs';
-import { generateSigningKey, mintToken, writeJwks } from './lib/tokens.mjs';
+import { withLogs } from './lib/processes.mjs';
 
 const ISSUER = 'https://issuer.streaming.example';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -42,24 +39,17 @@ function readSseBlocks(url, { method, headers, body, timeoutMs = 15000, onBlock 
 }
 
 describe('SSE streaming through the gateway', () => {
-  let tmp;
+  let fixture;
   let upstream;
   let gateway;
   let token;
 
   before(async () => {
-    tmp = await makeTempDir();
-    upstream = await startEchoUpstream();
-    const key = await generateSigningKey('sse-key');
-    const jwksFile = join(tmp, 'jwks.json');
-    await writeJwks(jwksFile, [key]);
-    gateway = await startGateway({ dir: tmp, upstreamUrl: upstream.origin, issuer: ISSUER, jwksFile });
-    token = await mintToken(key, { iss: ISSUER, aud: gateway.resource });
+    fixture = await startEchoFixture({ issuer: ISSUER, kid: 'sse-key' });
+    ({ upstream, gateway, token } = fixture);
   });
   after(async () => {
-    await stopAll();
-    await upstream?.close();
-    await removeTempDir(tmp);
+    await fixture?.close();
   });
 
   test('a POST answered with 5 events arrives event by event', { timeout: 20000 }, withLogs(async (t) => {
