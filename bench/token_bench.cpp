@@ -1,6 +1,6 @@
 // Verifications per second: the full verify_jwt path (pre-validation, JSON,
 // signature, claims) for each algorithm with no cache ("cold"), and the
-// verified-token cache hit path of KeyProvider::verify.
+// verified-token cache hit path of ProviderView::verify (a worker's view).
 #include <benchmark/benchmark.h>
 #include <event2/event.h>
 
@@ -8,8 +8,10 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/event_loop.h"
 #include "jwt_test_util.h"
 #include "proxy/key_provider.h"
+#include "proxy/provider_view.h"
 
 using namespace mag::auth;
 using namespace mag::auth::testing;
@@ -84,8 +86,10 @@ void BM_VerifyCacheHit_RS256(benchmark::State& state) {
   config.issuer = "https://issuer.test";
   config.jwks_file = file;
   std::unique_ptr<event_base, decltype(&event_base_free)> base(event_base_new(), event_base_free);
-  auto provider = KeyProvider::create(base.get(), config);
-  provider->start();
+  auto key_provider = KeyProvider::create(base.get(), config);
+  key_provider->start();
+  auto loop = std::make_shared<mag::Mailbox>(base.get());
+  auto provider = std::make_shared<ProviderView>(key_provider, loop.get(), loop);
   std::filesystem::remove(file);
   const std::string token =
       signed_token(key, "RS256", R"({"alg":"RS256","kid":"k1","typ":"at+jwt"})", kPayload);

@@ -33,6 +33,9 @@ namespace {
 
 constexpr std::string_view kLog = "http2";
 constexpr int32_t kConnectionWindow = 1 << 20;
+constexpr size_t kClientPrefaceLength = 24;  // "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+constexpr size_t kFrameHeaderLength = 9;
+constexpr size_t kMaxFrameLength = 16384;  // our SETTINGS_MAX_FRAME_SIZE (the default)
 
 timeval to_timeval(std::chrono::milliseconds ms) {
   timeval tv{};
@@ -106,6 +109,10 @@ struct Http2Connection::Impl {
   bool finishing = false;  // close once the output is flushed
   bool draining = false;
   bool reading_paused = false;
+  // Input pacing (see on_read): preface bytes still to hand over as they
+  // come, and bytes of the current frame already known to be complete.
+  size_t preface_left = kClientPrefaceLength;
+  size_t feed_left = 0;
 
   bool init();
   void on_read();
@@ -143,6 +150,7 @@ class Http2Connection::Stream final : public ServerStream {
  public:
   Stream(Impl& conn, int32_t id) : conn_(conn), id_(id), out_(evbuffer_new()) {
     timer_.reset(evtimer_new(conn.base, &Stream::timer_cb, this));
+    body_timer_.reset(evtimer_new(conn.base, &Stream::body_timer_cb, this));
     idle_timeout_ = conn.options.stream_idle_timeout;
     touch();
   }
@@ -223,8 +231,11 @@ class Http2Connection::Stream final : public ServerStream {
     if (!open() || body_paused_ == paused) return;
     body_paused_ = paused;
     if (!paused) {
+      if (!request_ended_) resume_body_deadline();
       conn_.resumed.push_back(id_);
       conn_.schedule_work();
+    } else {
+      suspend_body_deadline();
     }
   }
 
@@ -269,6 +280,14 @@ class Http2Connection::Stream final : public ServerStream {
 
   void on_headers_complete(bool end_stream) {
     request_ended_ = end_stream;
+    if (!end_stream) start_body_deadline();
+    if (const std::string* host = head_.headers.get("host");
+        host && !authority_.empty() && !iequals(*host, authority_)) {
+      // RFC 9113 §8.3.1: a Host naming another entity than :authority is
+      // malformed; which one the routing or Host checks would use is moot.
+      fail_stream(NGHTTP2_PROTOCOL_ERROR);
+      return;
+    }
     if (!authority_.empty() && !head_.headers.has("host")) head_.headers.add("host", authority_);
     if (!cookie_.empty()) head_.headers.add("cookie", cookie_);
     const size_t q = head_.target.find('?');
@@ -293,6 +312,7 @@ class Http2Connection::Stream final : public ServerStream {
       send_error(503, "service_unavailable", "no handler for this request");
       return;
     }
+    end_delivered_ = end_stream;
     call_handler([&](ServerStreamHandler& h) { h.on_request_head(std::move(head_), end_stream); });
   }
 
@@ -303,7 +323,7 @@ class Http2Connection::Stream final : public ServerStream {
     if (max_body > 0 && body_bytes_ > max_body) {
       consume(len);
       if (!head_sent_) {
-        abort_handler();
+        abort_handler(413);
         send_error(413, "payload_too_large", "request body too large");
       } else {
         abort_handler();
@@ -328,10 +348,17 @@ class Http2Connection::Stream final : public ServerStream {
   void on_request_end() {
     if (request_ended_) return;
     request_ended_ = true;
+    stop_body_deadline();
     if (body_paused_ || !stash_.empty()) return;  // delivered with the stash
-    if (handler_ && !handler_gone_) {
-      call_handler([](ServerStreamHandler& h) { h.on_request_body({}, true); });
-    }
+    deliver_end();
+  }
+
+  // The end of the request body, exactly once (a request that ended with
+  // its head, or a pause/resume after the end, must not see it again).
+  void deliver_end() {
+    if (end_delivered_ || !handler_ || handler_gone_) return;
+    end_delivered_ = true;
+    call_handler([](ServerStreamHandler& h) { h.on_request_body({}, true); });
   }
 
   // Un-paused from the work event: hands over what arrived while paused.
@@ -343,9 +370,7 @@ class Http2Connection::Stream final : public ServerStream {
       consume(data.size());
       call_handler([&](ServerStreamHandler& h) { h.on_request_body(data, false); });
     }
-    if (request_ended_ && open() && handler_ && !handler_gone_ && !body_paused_) {
-      call_handler([](ServerStreamHandler& h) { h.on_request_body({}, true); });
-    }
+    if (request_ended_ && open() && !body_paused_) deliver_end();
   }
 
   void notify_drained() {
@@ -359,6 +384,7 @@ class Http2Connection::Stream final : public ServerStream {
     if (closed_) return;
     closed_ = true;
     evtimer_del(timer_.get());
+    stop_body_deadline();
     if (handler_ && !handler_gone_ && !response_complete_) {
       handler_gone_ = true;
       try {
@@ -369,7 +395,18 @@ class Http2Connection::Stream final : public ServerStream {
     }
   }
 
-  void on_response_end_sent() { response_complete_ = true; }
+  void on_response_end_sent() {
+    response_complete_ = true;
+    // RFC 9113 §8.1 allows RST_STREAM(NO_ERROR) after a complete response to
+    // stop the rest of the request body. Only done for a body that timed out:
+    // Debian's curl 7.88 reports an ordinary early answer (a 503 while it is
+    // still uploading) followed by that reset as a failed transfer, so other
+    // early answers let the client finish (bounded by request_body_timeout).
+    if (reset_when_answered_ && !request_ended_ && !closed_ && conn_.session) {
+      nghttp2_submit_rst_stream(conn_.session.get(), NGHTTP2_FLAG_NONE, id_, NGHTTP2_NO_ERROR);
+      conn_.schedule_work();
+    }
+  }
 
   std::unique_ptr<ServerStreamHandler> take_handler() { return std::move(handler_); }
 
@@ -426,7 +463,7 @@ class Http2Connection::Stream final : public ServerStream {
   void on_idle_timeout() {
     if (!open()) return;
     log::debug(kLog, "stream idle timeout");
-    abort_handler();
+    abort_handler(head_sent_ ? 0 : 408);
     if (!head_sent_) {
       send_error(408, "request_timeout", "stream idle for too long");
     } else {
@@ -447,15 +484,70 @@ class Http2Connection::Stream final : public ServerStream {
     }
   }
 
-  // The handler learns the exchange is over (timeout, limits).
-  void abort_handler() {
+  // The handler learns the exchange is over (timeout, limits);
+  // `refused_status`: the server answers the client itself with it.
+  void abort_handler(int refused_status = 0) {
     if (handler_ && !handler_gone_ && !response_complete_) {
       handler_gone_ = true;
       try {
-        handler_->on_reset();
+        if (refused_status != 0) {
+          handler_->on_refused(refused_status);
+        } else {
+          handler_->on_reset();
+        }
       } catch (...) {
         log::error(kLog, "handler threw from on_reset");
       }
+    }
+  }
+
+  // --- request body deadline (ServerOptions::request_body_timeout) ------------
+
+  void start_body_deadline() {
+    body_time_left_ = conn_.options.request_body_timeout;
+    if (body_time_left_.count() > 0) resume_body_deadline();
+  }
+  void resume_body_deadline() {
+    if (body_time_left_.count() <= 0 || body_clock_running_ || closed_) return;
+    body_clock_running_ = true;
+    body_clock_start_ = std::chrono::steady_clock::now();
+    timeval tv = to_timeval(body_time_left_);
+    evtimer_add(body_timer_.get(), &tv);
+  }
+  // While the handler holds the body back, the client is not to blame.
+  void suspend_body_deadline() {
+    if (!body_clock_running_) return;
+    body_clock_running_ = false;
+    evtimer_del(body_timer_.get());
+    body_time_left_ -= std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - body_clock_start_);
+    if (body_time_left_.count() <= 0) body_time_left_ = std::chrono::milliseconds(1);
+  }
+  void stop_body_deadline() {
+    body_clock_running_ = false;
+    body_time_left_ = std::chrono::milliseconds(0);
+    if (body_timer_) evtimer_del(body_timer_.get());
+  }
+  static void body_timer_cb(evutil_socket_t, short, void* arg) noexcept {
+    auto* s = static_cast<Stream*>(arg);
+    try {
+      s->on_body_timeout();
+    } catch (...) {
+      log::error(kLog, "body timeout handling failed");
+    }
+  }
+  void on_body_timeout() {
+    body_clock_running_ = false;
+    if (!open() || request_ended_) return;
+    log::info(kLog, "request body from " + conn_.info.peer_address + " not received within " +
+                        std::to_string(conn_.options.request_body_timeout.count()) + " ms");
+    if (!head_sent_) {
+      abort_handler(408);
+      reset_when_answered_ = true;
+      send_error(408, "request_timeout", "request body not received in time");
+    } else {
+      abort_handler();
+      fail_stream(NGHTTP2_CANCEL);
     }
   }
 
@@ -511,6 +603,10 @@ class Http2Connection::Stream final : public ServerStream {
   const int32_t id_;
   EvBufferPtr out_;  // response body not yet taken by nghttp2
   EventPtr timer_;
+  EventPtr body_timer_;
+  std::chrono::milliseconds body_time_left_{0};
+  std::chrono::steady_clock::time_point body_clock_start_;
+  bool body_clock_running_ = false;
   std::chrono::milliseconds idle_timeout_;
   RequestHead head_;
   std::string authority_;
@@ -525,12 +621,14 @@ class Http2Connection::Stream final : public ServerStream {
   bool body_ended_ = false;              // the handler ended the response
   bool response_submitted_end_ = false;  // END_STREAM handed to nghttp2
   bool response_complete_ = false;       // END_STREAM written
+  bool reset_when_answered_ = false;     // the body timed out: stop it once answered
   bool discard_body_ = false;
   bool deferred_ = false;
   bool want_drained_ = false;
   bool body_paused_ = false;
   bool request_ended_ = false;
-  bool handler_gone_ = false;  // reset, answered locally, or told on_reset()
+  bool end_delivered_ = false;  // the handler was told the request ended
+  bool handler_gone_ = false;   // reset, answered locally, or told on_reset()
   bool closed_ = false;
 };
 
@@ -679,6 +777,14 @@ bool Http2Connection::Impl::init() {
               std::string_view(reinterpret_cast<const char*>(value), valuelen));
         });
       });
+  // nghttp2 silently drops a regular field with bytes that are not allowed
+  // (CR, LF, NUL, upper case, whitespace at either end); the request is
+  // refused as malformed instead (RFC 9113 §8.2.1): RST_STREAM PROTOCOL_ERROR.
+  nghttp2_session_callbacks_set_on_invalid_header_callback(
+      raw_callbacks, [](nghttp2_session*, const nghttp2_frame*, const uint8_t*, size_t,
+                        const uint8_t*, size_t, uint8_t, void*) noexcept {
+        return static_cast<int>(NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE);
+      });
   nghttp2_session_callbacks_set_on_frame_recv_callback(
       raw_callbacks, [](nghttp2_session*, const nghttp2_frame* frame, void* u) noexcept {
         return guarded(u, [&] { return static_cast<Impl*>(u)->on_frame_recv(frame); });
@@ -793,11 +899,36 @@ bool Http2Connection::Impl::init() {
 void Http2Connection::Impl::on_read() {
   if (closing || !session) return;
   evbuffer* in = bufferevent_get_input(bev.get());
+  // nghttp2 sees whole frames only, each in one mem_recv call. Debian's
+  // nghttp2 1.52 counts its CONTINUATION limit (max_continuations) per call,
+  // not per frame, so a legitimate header block that arrives a few bytes
+  // per read would otherwise be refused as a CONTINUATION flood (H2-12b).
+  // Only the 24-bit length of the frame header is read here; everything
+  // else, an oversized frame included, is nghttp2's to judge.
   while (evbuffer_get_length(in) > 0 && !closing) {
-    evbuffer_iovec vec{};
-    if (evbuffer_peek(in, -1, nullptr, &vec, 1) < 1) break;
-    const ssize_t n = nghttp2_session_mem_recv(
-        session.get(), static_cast<const uint8_t*>(vec.iov_base), vec.iov_len);
+    const size_t have = evbuffer_get_length(in);
+    if (feed_left == 0) {
+      if (preface_left > 0) {
+        feed_left = std::min(have, preface_left);
+        preface_left -= feed_left;
+      } else {
+        if (have < kFrameHeaderLength) break;
+        uint8_t hd[kFrameHeaderLength];
+        evbuffer_copyout(in, hd, sizeof hd);
+        const size_t length = (size_t{hd[0]} << 16) | (size_t{hd[1]} << 8) | size_t{hd[2]};
+        if (length > kMaxFrameLength) {
+          feed_left = have;  // nghttp2 refuses it from the header (FRAME_SIZE_ERROR)
+        } else if (have < kFrameHeaderLength + length) {
+          break;  // wait for the rest of the frame
+        } else {
+          feed_left = kFrameHeaderLength + length;
+        }
+      }
+    }
+    const size_t len = std::min(feed_left, have);
+    const unsigned char* data = evbuffer_pullup(in, static_cast<ev_ssize_t>(len));
+    if (!data) break;
+    const ssize_t n = nghttp2_session_mem_recv(session.get(), data, len);
     if (n < 0) {
       // NGHTTP2_ERR_FLOODED included: the peer is not reading our ACKs.
       log::debug(kLog, std::string("closing connection: ") + nghttp2_strerror(static_cast<int>(n)));
@@ -806,6 +937,7 @@ void Http2Connection::Impl::on_read() {
       return;
     }
     evbuffer_drain(in, static_cast<size_t>(n));
+    feed_left -= std::min(feed_left, static_cast<size_t>(n));
   }
   if (nghttp2_session_get_outbound_queue_size(session.get()) > options.http2.max_outbound_queue) {
     begin_close("outbound queue too large");

@@ -46,8 +46,14 @@ namespace {
 constexpr std::string_view kLog = "http_server";
 constexpr size_t kReadHighWatermark = 256 * 1024;  // input buffered while not consuming
 constexpr size_t kFeedSlice = 16 * 1024;
-constexpr size_t kLingerMaxBytes = 1 << 20;             // request bytes discarded after a close
-constexpr std::chrono::milliseconds kLingerTime{2000};  // wait for the client's FIN
+// Lingering close (like nginx's lingering_close): after an answer that ends
+// the connection, the client's unread bytes are read and discarded until it
+// closes, it is silent for kLingerTime, kLingerTotal has passed or
+// kLingerMaxBytes were discarded, so our close does not become an RST that
+// destroys the answer (a 413 while the client is still uploading).
+constexpr size_t kLingerMaxBytes = 64 << 20;
+constexpr std::chrono::milliseconds kLingerTime{2000};
+constexpr std::chrono::milliseconds kLingerTotal{5000};
 constexpr std::chrono::milliseconds kFlushTimeout{30000};
 constexpr std::chrono::milliseconds kAcceptRetry{200};  // after EMFILE/ENFILE
 
@@ -210,11 +216,23 @@ class Connection final : public ServerConnection,
         true);  // pause_request_body() from on_request_head() holds the body
     timer_.reset(evtimer_new(server_.base, &Connection::timer_cb, this));
     work_.reset(event_new(server_.base, -1, 0, &Connection::work_cb, this));
+    body_timer_.reset(evtimer_new(server_.base, &Connection::body_timer_cb, this));
     bufferevent_setcb(bev_.get(), &Connection::read_cb, &Connection::write_cb,
                       &Connection::event_cb, this);
     bufferevent_setwatermark(bev_.get(), EV_READ, 0, kReadHighWatermark);
     bufferevent_setwatermark(bev_.get(), EV_WRITE, server_.options.write_low_watermark, 0);
-    bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+    // Cleartext: the bytes of a loop turn go out in one writev from flush_,
+    // and EV_WRITE is registered with epoll only while the socket is full
+    // (libevent would add and remove it around every response: 2 epoll_ctl).
+    // TLS keeps libevent's own write path.
+    if (!info_.tls) flush_.reset(event_new(server_.base, -1, 0, &Connection::flush_cb, this));
+    direct_write_ = static_cast<bool>(flush_);
+    if (direct_write_) {
+      bufferevent_disable(bev_.get(), EV_WRITE);  // new bufferevents start with it enabled
+      bufferevent_enable(bev_.get(), EV_READ);
+    } else {
+      bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
+    }
     arm(TimerKind::kHeader, server_.options.header_timeout);
   }
 
@@ -307,6 +325,7 @@ class Connection final : public ServerConnection,
       evbuffer* out = bufferevent_get_output(bev_.get());
       if (body_mode_ == BodyMode::kChunked) write(chunk_prefix(n));
       evbuffer_remove_buffer(data, out, n);
+      queue_flush();
       if (body_mode_ == BodyMode::kChunked) write(kChunkSuffix);
     }
     evbuffer_drain(data, evbuffer_get_length(data));
@@ -332,7 +351,10 @@ class Connection final : public ServerConnection,
     body_paused_ = paused;
     if (!paused) {
       resume_input_ = true;
+      if (!request_complete_) resume_body_deadline();
       schedule_work();  // the parser may be further up the stack right now
+    } else {
+      suspend_body_deadline();
     }
   }
 
@@ -360,7 +382,13 @@ class Connection final : public ServerConnection,
     static_cast<Connection*>(arg)->guard([&](Connection& c) { c.on_read(); });
   }
   static void write_cb(bufferevent*, void* arg) noexcept {
-    static_cast<Connection*>(arg)->guard([&](Connection& c) { c.on_write(); });
+    static_cast<Connection*>(arg)->guard([&](Connection& c) {
+      c.write_drained();
+      c.on_write();
+    });
+  }
+  static void flush_cb(evutil_socket_t, short, void* arg) noexcept {
+    static_cast<Connection*>(arg)->guard([&](Connection& c) { c.on_flush(); });
   }
   static void event_cb(bufferevent*, short what, void* arg) noexcept {
     static_cast<Connection*>(arg)->guard([&](Connection& c) { c.on_event(what); });
@@ -394,7 +422,17 @@ class Connection final : public ServerConnection,
     if (lingering_ || close_after_flush_) {  // the exchange is over: discard, bounded
       linger_bytes_ += evbuffer_get_length(in);
       evbuffer_drain(in, evbuffer_get_length(in));
-      if (linger_bytes_ > kLingerMaxBytes) begin_close();
+      if (linger_bytes_ > kLingerMaxBytes) {
+        begin_close();
+      } else if (lingering_) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            linger_until_ - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+          begin_close();
+        } else {
+          arm(TimerKind::kLinger, std::min(kLingerTime, left));
+        }
+      }
       return;
     }
     if (!protocol_decided_ && !decide_protocol(in)) return;
@@ -442,7 +480,7 @@ class Connection final : public ServerConnection,
         break;
       case TimerKind::kIdle: {
         bool answer = !head_sent_ && !request_complete_;
-        abort_exchange(true);
+        abort_exchange(true, answer ? 408 : 0);
         if (answer) {
           send_error(408, "request not received in time");
         } else {
@@ -571,6 +609,7 @@ class Connection final : public ServerConnection,
   void on_message_complete() override {
     if (!exchange_active_) return;
     request_complete_ = true;
+    stop_body_deadline();
     if (request_has_body_ && handler_ && !response_complete_) {
       call_handler([](ServerStreamHandler& h) { h.on_request_body({}, true); });
     }
@@ -591,6 +630,7 @@ class Connection final : public ServerConnection,
     // A request without body is complete with its head: a handler answering
     // from on_request_head() must still get keep-alive.
     request_complete_ = !request_has_body_;
+    if (request_has_body_) start_body_deadline();
     idle_timeout_ = server_.options.stream_idle_timeout;
     if (idle_timeout_.count() > 0) {
       arm(TimerKind::kIdle, idle_timeout_);
@@ -602,6 +642,7 @@ class Connection final : public ServerConnection,
   // Response ended and the request was read (or will be discarded): next one.
   void finish_exchange() {
     exchange_active_ = false;
+    stop_body_deadline();
     retire_handler();
     retired_.reset();  // safe: we run from the work event, no handler frame is live
     if (!keep_alive_ || closing_ || !server_.accepting) {
@@ -628,8 +669,8 @@ class Connection final : public ServerConnection,
       begin_close();
       return;
     }
-    abort_exchange(true);
-    send_error(status == 500 ? 500 : status, message);
+    abort_exchange(true, status);
+    send_error(status, message);
   }
 
   // --- response side -------------------------------------------------------------
@@ -667,7 +708,49 @@ class Connection final : public ServerConnection,
   }
 
   void write(std::string_view bytes) {
-    if (bev_ && !bytes.empty()) bufferevent_write(bev_.get(), bytes.data(), bytes.size());
+    if (!bev_ || bytes.empty()) return;
+    bufferevent_write(bev_.get(), bytes.data(), bytes.size());
+    queue_flush();
+  }
+
+  // --- direct writes (cleartext) ---------------------------------------------------
+
+  // Bytes were queued: write them once the current callbacks are done (later
+  // in this loop turn), so a head and its body leave in one writev.
+  void queue_flush() {
+    if (!direct_write_ || write_armed_ || flush_queued_) return;
+    flush_queued_ = true;
+    event_active(flush_.get(), EV_TIMEOUT, 0);
+  }
+
+  void on_flush() {
+    flush_queued_ = false;
+    if (closing_ || !bev_ || write_armed_) return;
+    evbuffer* out = bufferevent_get_output(bev_.get());
+    if (evbuffer_get_length(out) == 0) return;
+    // bufferevents keep the front of their output frozen (only libevent
+    // drains it); thawed for this one write, as libevent's own write does.
+    evbuffer_unfreeze(out, 1);
+    const int n = evbuffer_write(out, bufferevent_getfd(bev_.get()));
+    const int err = errno;
+    evbuffer_freeze(out, 1);
+    const bool error = n < 0 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR;
+    if (error || evbuffer_get_length(out) > 0) {
+      // The socket is full: libevent writes the rest when it is writable
+      // (and on an error, its own write fails again and reports it to event_cb).
+      write_armed_ = true;
+      bufferevent_enable(bev_.get(), EV_WRITE);
+      return;
+    }
+    // All written: what write_cb does when the buffer drains.
+    if (close_after_flush_ || want_drained_) on_write();
+  }
+
+  // libevent's write_cb: back to direct writes once its buffer is empty.
+  void write_drained() {
+    if (!write_armed_ || !bev_ || pending_bytes() > 0) return;
+    write_armed_ = false;
+    bufferevent_disable(bev_.get(), EV_WRITE);
   }
 
   // Answers on behalf of the server and closes the connection afterwards.
@@ -708,6 +791,7 @@ class Connection final : public ServerConnection,
     evbuffer* in = bufferevent_get_input(bev_.get());
     evbuffer_drain(in, evbuffer_get_length(in));
     bufferevent_enable(bev_.get(), EV_READ);
+    linger_until_ = std::chrono::steady_clock::now() + kLingerTotal;
     arm(TimerKind::kLinger, kLingerTime);
   }
 
@@ -739,17 +823,73 @@ class Connection final : public ServerConnection,
   }
 
   // Ends the exchange from outside the handler (disconnect, timeout, error).
-  void abort_exchange(bool notify) {
+  // `refused_status`: the server answers the client itself with that status.
+  void abort_exchange(bool notify, int refused_status = 0) {
     if (!exchange_active_) return;
     exchange_active_ = false;
+    stop_body_deadline();
     if (handler_ && notify && !response_complete_) {
       try {
-        handler_->on_reset();
+        if (refused_status != 0) {
+          handler_->on_refused(refused_status);
+        } else {
+          handler_->on_reset();
+        }
       } catch (...) {
         log::error(kLog, "handler threw from on_reset");
       }
     }
     retire_handler();
+  }
+
+  // --- request body deadline (ServerOptions::request_body_timeout) ---------------
+
+  void start_body_deadline() {
+    stop_body_deadline();
+    body_time_left_ = server_.options.request_body_timeout;
+    if (body_time_left_.count() > 0) resume_body_deadline();
+  }
+
+  void resume_body_deadline() {
+    if (body_time_left_.count() <= 0 || body_clock_running_) return;
+    body_clock_running_ = true;
+    body_clock_start_ = std::chrono::steady_clock::now();
+    timeval tv = to_timeval(body_time_left_);
+    evtimer_add(body_timer_.get(), &tv);
+  }
+
+  // While the server holds the body back, the client is not to blame.
+  void suspend_body_deadline() {
+    if (!body_clock_running_) return;
+    body_clock_running_ = false;
+    evtimer_del(body_timer_.get());
+    body_time_left_ -= std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - body_clock_start_);
+    if (body_time_left_.count() <= 0) body_time_left_ = std::chrono::milliseconds(1);
+  }
+
+  void stop_body_deadline() {
+    body_clock_running_ = false;
+    body_time_left_ = std::chrono::milliseconds(0);
+    if (body_timer_) evtimer_del(body_timer_.get());
+  }
+
+  static void body_timer_cb(evutil_socket_t, short, void* arg) noexcept {
+    static_cast<Connection*>(arg)->guard([&](Connection& c) { c.on_body_timeout(); });
+  }
+
+  void on_body_timeout() {
+    body_clock_running_ = false;
+    if (closing_ || !exchange_active_ || request_complete_) return;
+    log::info(kLog, "request body from " + info_.peer_address + " not received within " +
+                        std::to_string(server_.options.request_body_timeout.count()) + " ms");
+    if (!head_sent_) {
+      abort_exchange(true, 408);
+      send_error(408, "request body not received in time");
+    } else {
+      abort_exchange(true);
+      begin_close();
+    }
   }
 
   // Handler destruction is deferred to the work event: it may be on the stack.
@@ -803,7 +943,15 @@ class Connection final : public ServerConnection,
   Http1Parser parser_;
   EventPtr timer_;
   EventPtr work_;
+  EventPtr flush_;             // cleartext only: see queue_flush()
+  bool direct_write_ = false;  // flush_ writes; EV_WRITE only while the socket is full
+  bool write_armed_ = false;   // EV_WRITE enabled: libevent writes what is queued
+  bool flush_queued_ = false;
+  EventPtr body_timer_;
   TimerKind timer_kind_ = TimerKind::kNone;
+  std::chrono::milliseconds body_time_left_{0};
+  std::chrono::steady_clock::time_point body_clock_start_;
+  bool body_clock_running_ = false;
   std::chrono::milliseconds idle_timeout_;
 
   bool exchange_active_ = false;
@@ -828,6 +976,7 @@ class Connection final : public ServerConnection,
   bool lingering_ = false;
   bool flush_check_ = false;
   size_t linger_bytes_ = 0;
+  std::chrono::steady_clock::time_point linger_until_;
 
   std::unique_ptr<ServerStreamHandler> retired_;
   std::unique_ptr<ServerStreamHandler> handler_;
@@ -1051,6 +1200,38 @@ bool split_host_port(std::string_view address, std::string* host, uint16_t* port
   if (host) *host = std::string(h);
   if (port) *port = static_cast<uint16_t>(value);
   return true;
+}
+
+bool probe_bind(const std::string& address, std::string* error) {
+  std::string host;
+  uint16_t port = 0;
+  if (!split_host_port(address, &host, &port)) {
+    *error = "invalid address: " + address;
+    return false;
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* result = nullptr;
+  const std::string port_text = std::to_string(port);
+  if (int rc = getaddrinfo(host.c_str(), port_text.c_str(), &hints, &result); rc != 0) {
+    *error = "cannot resolve " + host + ": " + gai_strerror(rc);
+    return false;
+  }
+  std::unique_ptr<addrinfo, CDeleter<freeaddrinfo>> owned(result);
+  const int fd = socket(result->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *error = std::string("socket: ") + std::strerror(errno);
+    return false;
+  }
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  const bool ok = ::bind(fd, result->ai_addr, result->ai_addrlen) == 0;
+  const int bind_errno = errno;
+  ::close(fd);
+  if (!ok) *error = "cannot listen on " + address + ": " + std::strerror(bind_errno);
+  return ok;
 }
 
 }  // namespace mag::http

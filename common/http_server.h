@@ -71,6 +71,14 @@ class ServerStreamHandler {
   virtual void on_reset() = 0;
   // pending_bytes() fell below the low watermark.
   virtual void on_drained() {}
+  // Like on_reset(), but the server itself answered the client with `status`
+  // (a request the codec refused mid-body: 400/413, or a body that did not
+  // arrive in time: 408), so the handler can record what was really sent.
+  // Do not touch the stream after this returns.
+  virtual void on_refused(int status) {
+    static_cast<void>(status);
+    on_reset();
+  }
 };
 
 using HandlerFactory = std::function<std::unique_ptr<ServerStreamHandler>(ServerStream&)>;
@@ -98,6 +106,11 @@ struct ServerOptions {
   std::chrono::milliseconds header_timeout{10000};
   // No bytes either way on an open exchange (stream default; SSE may change it).
   std::chrono::milliseconds stream_idle_timeout{300000};
+  // From the end of a request head to the end of its body (HTTP/1.1 and
+  // HTTP/2): a body trickled more slowly is cut (408 if no response has
+  // started, else an abort). The clock stops while the server itself holds
+  // the body back (pause_request_body). Zero disables.
+  std::chrono::milliseconds request_body_timeout{60000};
   // Keep-alive connection with no request in progress.
   std::chrono::milliseconds keepalive_timeout{60000};
   size_t max_connections = 10000;
@@ -143,5 +156,12 @@ class HttpServer {
 
 // Parses "host:port" / "[v6]:port"; false on anything else.
 bool split_host_port(std::string_view address, std::string* host, uint16_t* port);
+
+// Whether `address` ("host:port", port not 0) could be bound by a socket
+// without SO_REUSEPORT right now (SO_REUSEADDR set, as listen() sets it):
+// false, with the reason, when something already listens there. Used before
+// binding several SO_REUSEPORT sockets, which would otherwise silently share
+// a port with another process of the same user.
+bool probe_bind(const std::string& address, std::string* error);
 
 }  // namespace mag::http

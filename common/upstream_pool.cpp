@@ -1,5 +1,8 @@
 // Keep-alive HTTP/1.1 client pool. Structure:
-//   PoolCore   owns every Conn (shared_ptr) and the resolver; hands out streams.
+//   MultiPool  one per UpstreamPool: picks the endpoint (round-robin or the
+//              caller's), moves a stream whose connect failed to another one.
+//   PoolCore   one per endpoint: owns every Conn (shared_ptr) and the
+//              resolver; hands out streams.
 //   Conn       one TCP connection: bufferevent + Http1Parser (kResponse) + timer.
 //   StreamImpl the caller's handle for one exchange; owns the request framing.
 // Conn and StreamImpl point at each other while an exchange runs; whichever
@@ -53,6 +56,9 @@ std::string_view to_string(ClientError e) {
 namespace {
 
 constexpr std::string_view kLog = "upstream";
+// Idle connections reused sooner than this skip the MSG_PEEK liveness probe
+// (see Conn::idle_and_alive).
+constexpr std::chrono::milliseconds kProbeIdleAfter{1000};
 
 using DnsBasePtr = std::unique_ptr<evdns_base, decltype([](evdns_base* d) {
                                      // 1: pending lookups end now, so their
@@ -87,6 +93,11 @@ timeval to_timeval(std::chrono::milliseconds ms) {
 
 class Conn;
 class PoolCore;
+class MultiPool;
+
+// A stream whose connect failed may be moved to another endpoint only while
+// everything it wrote is still in hand; bodies above this are not kept.
+constexpr size_t kMaxReplayBytes = 64 * 1024;
 
 class StreamImpl final : public ClientStream {
  public:
@@ -98,6 +109,15 @@ class StreamImpl final : public ClientStream {
   void send_body(std::string_view data, bool end_stream) override;
   void pause_response(bool paused) override;
   size_t pending_request_bytes() const override;
+  size_t endpoint() const override { return endpoint_; }
+
+  // A connection of this stream reached the upstream: bytes may have been
+  // sent, so it can no longer move to another endpoint.
+  void reached_upstream() {
+    replayable_ = false;
+    replay_body_.clear();
+    replay_body_.shrink_to_fit();
+  }
 
   // Ends the exchange with `error`, delivered from the event loop.
   void fail_later(ClientError error, std::string detail);
@@ -119,6 +139,15 @@ class StreamImpl final : public ClientStream {
   bool retried_ = false;
   bool finished_ = false;
   bool paused_ = false;
+  // Endpoint choice and failover (several endpoints).
+  size_t endpoint_ = 0;
+  bool replayable_ = false;  // may still move to another endpoint
+  RequestHead replay_head_;  // the caller's head, without the endpoint's Host
+  std::string replay_body_;  // framed body bytes written so far
+  // This exchange's timeouts (the pool's, or the caller's overrides).
+  std::chrono::milliseconds connect_timeout_{};
+  std::chrono::milliseconds header_timeout_{};
+  std::chrono::milliseconds idle_timeout_{};
 
  private:
   static void on_deferred(evutil_socket_t, short, void* arg) noexcept;
@@ -135,7 +164,8 @@ class Conn final : public Http1Parser::Callbacks, public std::enable_shared_from
   ~Conn() override = default;
 
   // Starts connecting; on immediate failure the error is reported later.
-  void connect();
+  void connect(std::chrono::milliseconds timeout);
+  bool connected() const { return connected_; }
   // Puts `stream` on this connection and writes its head.
   void assign(StreamImpl* stream);
   // The stream went away mid-exchange: the connection cannot be reused.
@@ -168,11 +198,14 @@ class Conn final : public Http1Parser::Callbacks, public std::enable_shared_from
   static void on_event_cb(bufferevent*, short what, void* arg) noexcept;
   static void on_timer_cb(evutil_socket_t, short, void* arg) noexcept;
   static void on_resume_cb(evutil_socket_t, short, void* arg) noexcept;
+  static void on_write_cb(bufferevent*, void* arg) noexcept;
+  static void on_flush_cb(evutil_socket_t, short, void* arg) noexcept;
   template <typename F>
   static void guarded(void* arg, F&& f) noexcept;
 
   void on_event(short what);
   void on_timer();
+  void flush();
   void process_input();
   void handle_eof();
   void deliver_pending_head();
@@ -188,6 +221,14 @@ class Conn final : public Http1Parser::Callbacks, public std::enable_shared_from
   BufferEventPtr bev_;
   EventPtr timer_;
   EventPtr resume_;
+  // Writes: queued bytes leave in one writev from flush_ later in the loop
+  // turn; EV_WRITE is enabled only while connecting or while the socket is
+  // full (libevent adds and removes it around every request otherwise: 2
+  // epoll_ctl). bufferevents start with EV_WRITE enabled.
+  EventPtr flush_;
+  bool write_armed_ = true;
+  bool flush_queued_ = false;
+  timeval idle_since_{};  // loop time at which the connection went idle
   Http1Parser parser_;
   State state_ = State::kConnecting;
   Timer timer_kind_ = Timer::kNone;
@@ -207,14 +248,24 @@ class Conn final : public Http1Parser::Callbacks, public std::enable_shared_from
 
 class PoolCore {
  public:
-  PoolCore(event_base* base, std::string host, uint16_t port, PoolOptions options);
+  PoolCore(MultiPool* owner, size_t index, event_base* base, std::string host, uint16_t port,
+           PoolOptions options);
   ~PoolCore();
 
   std::unique_ptr<ClientStream> start(RequestHead head, bool end_stream,
-                                      ClientStreamCallbacks& callbacks);
+                                      ClientStreamCallbacks& callbacks,
+                                      const StartOptions& start_options, bool may_move);
   // Moves `stream` to a fresh connection after a reused one failed. False
   // when no connection can be opened.
   bool retry(StreamImpl* stream);
+  // Takes over a stream whose connect to another endpoint failed: its head
+  // gets this endpoint's Host and its body so far is written again. False
+  // when no connection can be had.
+  bool adopt(StreamImpl* stream);
+  // A connection of `stream` failed to connect (`stream` may be null). True
+  // when the stream was moved to another endpoint and lives on.
+  bool connect_failed(StreamImpl* stream);
+  void connected();
   void make_idle(Conn* conn);
   void remove(Conn* conn);
   size_t idle_connections() const { return idle_.size(); }
@@ -230,8 +281,10 @@ class PoolCore {
   int literal_len() const { return literal_len_; }
 
  private:
-  std::shared_ptr<Conn> acquire(bool allow_idle);
+  std::shared_ptr<Conn> acquire(bool allow_idle, std::chrono::milliseconds connect_timeout);
 
+  MultiPool* owner_;
+  size_t index_;
   event_base* base_;
   std::string host_;
   uint16_t port_;
@@ -287,6 +340,15 @@ void StreamImpl::send_body(std::string_view data, bool end_stream) {
       break;
   }
   request_done_ = end_stream;
+  if (replayable_) {
+    if (conn_ && conn_->connected()) {
+      reached_upstream();
+    } else if (replay_body_.size() + out.size() > kMaxReplayBytes) {
+      reached_upstream();  // too much to keep: no failover for this one
+    } else {
+      replay_body_.append(out);
+    }
+  }
   if (conn_) {
     if (!out.empty()) conn_->write(out);
     conn_->request_progress();
@@ -329,6 +391,7 @@ Conn::Conn(PoolCore* pool, event_base* base, const CodecLimits& limits)
       base_(base),
       timer_(event_new(base, -1, 0, &Conn::on_timer_cb, this)),
       resume_(event_new(base, -1, 0, &Conn::on_resume_cb, this)),
+      flush_(event_new(base, -1, 0, &Conn::on_flush_cb, this)),
       parser_(Http1Parser::Mode::kResponse, *this, limits) {}
 
 template <typename F>
@@ -356,8 +419,41 @@ void Conn::on_timer_cb(evutil_socket_t, short, void* arg) noexcept {
 void Conn::on_resume_cb(evutil_socket_t, short, void* arg) noexcept {
   guarded(arg, [](Conn& c) { c.process_input(); });
 }
+void Conn::on_write_cb(bufferevent*, void* arg) noexcept {
+  guarded(arg, [](Conn& c) {
+    // libevent emptied its buffer (the connect, or a full socket, is over):
+    // back to direct writes.
+    if (c.connected_ && c.write_armed_ && c.flush_ && c.pending_output() == 0) {
+      c.write_armed_ = false;
+      bufferevent_disable(c.bev_.get(), EV_WRITE);
+    }
+  });
+}
+void Conn::on_flush_cb(evutil_socket_t, short, void* arg) noexcept {
+  guarded(arg, [](Conn& c) { c.flush(); });
+}
 
-void Conn::connect() {
+void Conn::flush() {
+  flush_queued_ = false;
+  if (state_ == State::kClosed || !bev_ || write_armed_) return;
+  evbuffer* out = bufferevent_get_output(bev_.get());
+  if (evbuffer_get_length(out) == 0) return;
+  // bufferevents keep the front of their output frozen (only libevent
+  // drains it); thawed for this one write, as libevent's own write does.
+  evbuffer_unfreeze(out, 1);
+  const int n = evbuffer_write(out, bufferevent_getfd(bev_.get()));
+  const int err = errno;
+  evbuffer_freeze(out, 1);
+  const bool error = n < 0 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR;
+  if (error || evbuffer_get_length(out) > 0) {
+    // Socket full: libevent writes the rest when it is writable (on an
+    // error its own write fails again and reports it to on_event_cb).
+    write_armed_ = true;
+    bufferevent_enable(bev_.get(), EV_WRITE);
+  }
+}
+
+void Conn::connect(std::chrono::milliseconds timeout) {
   // Deferred callbacks: a connect that fails synchronously must not call
   // back into the code that is starting it.
   bev_.reset(bufferevent_socket_new(base_, -1, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS));
@@ -366,8 +462,8 @@ void Conn::connect() {
     arm(Timer::kDeferredError, {});
     return;
   }
-  bufferevent_setcb(bev_.get(), &Conn::on_read_cb, nullptr, &Conn::on_event_cb, this);
-  arm(Timer::kConnect, pool_->options().connect_timeout);
+  bufferevent_setcb(bev_.get(), &Conn::on_read_cb, &Conn::on_write_cb, &Conn::on_event_cb, this);
+  arm(Timer::kConnect, timeout);
   int rc;
   if (const sockaddr_storage* sa = pool_->literal()) {
     rc = bufferevent_socket_connect(bev_.get(), reinterpret_cast<const sockaddr*>(sa),
@@ -395,7 +491,10 @@ void Conn::assign(StreamImpl* stream) {
   version_prefix_.clear();
   if (state_ == State::kIdle) state_ = State::kBusy;
   write(stream->head_bytes_);
-  if (connected_) arm(Timer::kHeader, pool_->options().response_header_timeout);
+  if (connected_) {
+    stream->reached_upstream();
+    arm(Timer::kHeader, stream->header_timeout_);
+  }
   if (stream->paused_) set_paused(true);
 }
 
@@ -413,6 +512,17 @@ void Conn::detach_stream() {
 bool Conn::idle_and_alive() {
   if (state_ != State::kIdle || !bev_) return false;
   if (evbuffer_get_length(bufferevent_get_input(bev_.get())) > 0) return false;
+  // The read event stays armed while idle, so a close or stray bytes seen by
+  // the loop have already removed this connection. What the loop may not
+  // have dispatched yet is a FIN that arrived during this turn: servers drop
+  // idle keep-alive connections on a timer of seconds, so only connections
+  // idle for a while are probed (one recv per reuse under steady load is
+  // the price otherwise). Idempotent requests are also retried once.
+  timeval now{};
+  event_base_gettimeofday_cached(base_, &now);
+  const long long idle_ms =
+      (now.tv_sec - idle_since_.tv_sec) * 1000LL + (now.tv_usec - idle_since_.tv_usec) / 1000;
+  if (idle_ms >= 0 && idle_ms < kProbeIdleAfter.count()) return true;
   evutil_socket_t fd = bufferevent_getfd(bev_.get());
   if (fd < 0) return false;
   char byte;
@@ -428,6 +538,7 @@ void Conn::close() {
   detach_stream();
   if (timer_) event_del(timer_.get());
   if (resume_) event_del(resume_.get());
+  if (flush_) event_del(flush_.get());
   bev_.reset();  // closes the socket; safe inside the bufferevent's own callback
   if (PoolCore* pool = pool_) {
     pool_ = nullptr;
@@ -436,7 +547,12 @@ void Conn::close() {
 }
 
 void Conn::write(std::string_view bytes) {
-  if (bev_ && !bytes.empty()) bufferevent_write(bev_.get(), bytes.data(), bytes.size());
+  if (!bev_ || bytes.empty()) return;
+  bufferevent_write(bev_.get(), bytes.data(), bytes.size());
+  if (!write_armed_ && !flush_queued_ && flush_) {
+    flush_queued_ = true;
+    event_active(flush_.get(), 0, 0);
+  }
 }
 
 void Conn::set_paused(bool paused) {
@@ -449,7 +565,7 @@ void Conn::set_paused(bool paused) {
   }
   if (connected_) bufferevent_enable(bev_.get(), EV_READ);
   if (head_received_)
-    arm(Timer::kIdle, pool_ ? pool_->options().idle_timeout : std::chrono::milliseconds{});
+    arm(Timer::kIdle, stream_ ? stream_->idle_timeout_ : std::chrono::milliseconds{});
   // Bytes read before the pause are not announced again by libevent.
   if (resume_ && evbuffer_get_length(bufferevent_get_input(bev_.get())) > 0)
     event_active(resume_.get(), 0, 0);
@@ -460,8 +576,8 @@ size_t Conn::pending_output() const {
 }
 
 void Conn::request_progress() {
-  if (connected_ && state_ == State::kBusy && !head_received_ && pool_)
-    arm(Timer::kHeader, pool_->options().response_header_timeout);
+  if (connected_ && state_ == State::kBusy && !head_received_ && stream_)
+    arm(Timer::kHeader, stream_->header_timeout_);
 }
 
 void Conn::arm(Timer kind, std::chrono::milliseconds ms) {
@@ -511,9 +627,10 @@ void Conn::on_event(short what) {
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     bufferevent_enable(bev_.get(), EV_READ);
     if (state_ == State::kConnecting) state_ = State::kBusy;
+    if (pool_) pool_->connected();
+    if (stream_) stream_->reached_upstream();
     if (stream_ && stream_->paused_) set_paused(true);
-    arm(Timer::kHeader,
-        pool_ ? pool_->options().response_header_timeout : std::chrono::milliseconds{});
+    arm(Timer::kHeader, stream_ ? stream_->header_timeout_ : std::chrono::milliseconds{});
     return;
   }
   if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) return;
@@ -583,7 +700,7 @@ void Conn::process_input() {
     handle_eof();
     return;
   }
-  if (head_received_ && pool_) arm(Timer::kIdle, pool_->options().idle_timeout);
+  if (head_received_) arm(Timer::kIdle, stream_->idle_timeout_);
 }
 
 void Conn::handle_eof() {
@@ -643,6 +760,7 @@ void Conn::finish_exchange() {
   if (reuse) {
     state_ = State::kIdle;
     bufferevent_enable(bev_.get(), EV_READ);  // to notice the upstream closing it
+    event_base_gettimeofday_cached(base_, &idle_since_);
     arm(Timer::kKeepalive, pool_->options().keepalive_timeout);
     pool_->make_idle(this);  // may close us when there are enough idle ones
   } else {
@@ -676,15 +794,26 @@ void Conn::fail_transport(std::string detail) {
 
 void Conn::fail(ClientError error, std::string detail) {
   StreamImpl* stream = stream_;
+  PoolCore* pool = pool_;
+  const bool connect_error = !connected_ && (error == ClientError::kConnectFailed ||
+                                             error == ClientError::kConnectTimeout);
   detach_stream();
   close();
+  // Nothing reached the upstream: the stream may move to another endpoint.
+  if (connect_error && pool && pool->connect_failed(stream)) return;
   if (stream) stream->deliver_error(error, detail);
 }
 
 // ------------------------------------------------------------------ PoolCore
 
-PoolCore::PoolCore(event_base* base, std::string host, uint16_t port, PoolOptions options)
-    : base_(base), host_(std::move(host)), port_(port), options_(options) {
+PoolCore::PoolCore(MultiPool* owner, size_t index, event_base* base, std::string host,
+                   uint16_t port, PoolOptions options)
+    : owner_(owner),
+      index_(index),
+      base_(base),
+      host_(std::move(host)),
+      port_(port),
+      options_(options) {
   const bool v6 = host_.find(':') != std::string::npos;
   host_header_ = v6 ? "[" + host_ + "]" : host_;
   if (port_ != 80) host_header_ += ":" + std::to_string(port_);
@@ -724,7 +853,8 @@ evdns_base* PoolCore::dns() {
   return dns_.get();
 }
 
-std::shared_ptr<Conn> PoolCore::acquire(bool allow_idle) {
+std::shared_ptr<Conn> PoolCore::acquire(bool allow_idle,
+                                        std::chrono::milliseconds connect_timeout) {
   while (allow_idle && !idle_.empty()) {
     Conn* raw = idle_.back();
     idle_.pop_back();
@@ -735,17 +865,22 @@ std::shared_ptr<Conn> PoolCore::acquire(bool allow_idle) {
   if (conns_.size() >= options_.max_connections) return nullptr;
   auto conn = std::make_shared<Conn>(this, base_, options_.limits);
   conns_.emplace(conn.get(), conn);
-  conn->connect();
+  conn->connect(connect_timeout);
   return conn;
 }
 
 std::unique_ptr<ClientStream> PoolCore::start(RequestHead head, bool end_stream,
-                                              ClientStreamCallbacks& callbacks) {
+                                              ClientStreamCallbacks& callbacks,
+                                              const StartOptions& start_options, bool may_move) {
   auto stream = std::make_unique<StreamImpl>(base_, callbacks);
   stream->method_ = head.method;
+  stream->endpoint_ = index_;
+  stream->connect_timeout_ = start_options.connect_timeout.value_or(options_.connect_timeout);
+  stream->header_timeout_ =
+      start_options.response_header_timeout.value_or(options_.response_header_timeout);
+  stream->idle_timeout_ = start_options.idle_timeout.value_or(options_.idle_timeout);
   // The pool owns request framing; never forward a caller's Transfer-Encoding.
   head.headers.remove("Transfer-Encoding");
-  if (!head.headers.has("Host")) head.headers.add("Host", host_header_);
   stream->wants_close_ = head.headers.has_token("Connection", "close");
   if (head.headers.count("Content-Length") > 0) {
     auto length = head.headers.count("Content-Length") == 1
@@ -767,9 +902,14 @@ std::unique_ptr<ClientStream> PoolCore::start(RequestHead head, bool end_stream,
   stream->retryable_ = end_stream && is_retryable_method(head.method) &&
                        stream->framing_ != StreamImpl::Framing::kChunked &&
                        stream->body_remaining_ == 0;
+  if (may_move && !head.headers.has("Host")) {
+    stream->replayable_ = true;
+    stream->replay_head_ = head;
+  }
+  if (!head.headers.has("Host")) head.headers.add("Host", host_header_);
   stream->head_bytes_ = serialize_request_head(head);
 
-  auto conn = acquire(/*allow_idle=*/true);
+  auto conn = acquire(/*allow_idle=*/true, stream->connect_timeout_);
   if (!conn) {
     stream->fail_later(
         ClientError::kPoolExhausted,
@@ -781,9 +921,23 @@ std::unique_ptr<ClientStream> PoolCore::start(RequestHead head, bool end_stream,
 }
 
 bool PoolCore::retry(StreamImpl* stream) {
-  auto conn = acquire(/*allow_idle=*/false);
+  auto conn = acquire(/*allow_idle=*/false, stream->connect_timeout_);
   if (!conn) return false;
   conn->assign(stream);
+  return true;
+}
+
+bool PoolCore::adopt(StreamImpl* stream) {
+  auto conn = acquire(/*allow_idle=*/true, stream->connect_timeout_);
+  if (!conn) return false;
+  RequestHead head = stream->replay_head_;
+  head.headers.add("Host", host_header_);
+  stream->head_bytes_ = serialize_request_head(head);
+  stream->endpoint_ = index_;
+  std::string body = std::move(stream->replay_body_);
+  stream->replay_body_.clear();
+  conn->assign(stream);  // writes the head
+  conn->write(body);
   return true;
 }
 
@@ -800,20 +954,94 @@ void PoolCore::remove(Conn* conn) {
   conns_.erase(conn);
 }
 
+// ----------------------------------------------------------------- MultiPool
+
+class MultiPool {
+ public:
+  MultiPool(event_base* base, std::shared_ptr<UpstreamEndpoints> endpoints, PoolOptions options)
+      : endpoints_(std::move(endpoints)) {
+    const auto& list = endpoints_->endpoints();
+    cores_.reserve(list.size());
+    for (size_t i = 0; i < list.size(); ++i) {
+      cores_.push_back(
+          std::make_unique<PoolCore>(this, i, base, list[i].host, list[i].port, options));
+    }
+  }
+
+  std::unique_ptr<ClientStream> start(RequestHead head, bool end_stream,
+                                      ClientStreamCallbacks& callbacks,
+                                      const StartOptions& options) {
+    const bool pinned = options.endpoint && *options.endpoint < cores_.size();
+    const size_t index =
+        pinned ? *options.endpoint : endpoints_->pick(UpstreamEndpoints::Clock::now());
+    const bool may_move = !pinned && cores_.size() > 1;
+    return cores_[index]->start(std::move(head), end_stream, callbacks, options, may_move);
+  }
+
+  // The connect of `stream` to endpoint `failed` failed: mark the endpoint
+  // (passive health) and move the stream, once, to the next healthy one.
+  bool connect_failed(StreamImpl* stream, size_t failed) {
+    const auto now = UpstreamEndpoints::Clock::now();
+    endpoints_->report_connect_failure(failed, now);
+    if (!stream || !stream->replayable_) return false;
+    stream->replayable_ = false;  // one move at most
+    auto next = endpoints_->pick_other(failed, now);
+    if (!next) return false;
+    log::debug(kLog, "connect to endpoint " + std::to_string(failed) + " failed; retrying on " +
+                         std::to_string(*next));
+    return cores_[*next]->adopt(stream);
+  }
+
+  const std::shared_ptr<UpstreamEndpoints>& endpoints() const { return endpoints_; }
+  size_t idle_connections() const {
+    size_t n = 0;
+    for (const auto& core : cores_) n += core->idle_connections();
+    return n;
+  }
+  size_t active_connections() const {
+    size_t n = 0;
+    for (const auto& core : cores_) n += core->active_connections();
+    return n;
+  }
+
+ private:
+  std::shared_ptr<UpstreamEndpoints> endpoints_;
+  std::vector<std::unique_ptr<PoolCore>> cores_;
+};
+
+bool PoolCore::connect_failed(StreamImpl* stream) {
+  return owner_->connect_failed(stream, index_);
+}
+
+void PoolCore::connected() {
+  owner_->endpoints()->report_connected(index_);
+}
+
 }  // namespace
 
-struct UpstreamPool::Impl : PoolCore {
-  using PoolCore::PoolCore;
+struct UpstreamPool::Impl : MultiPool {
+  using MultiPool::MultiPool;
 };
 
 UpstreamPool::UpstreamPool(event_base* base, std::string host, uint16_t port, PoolOptions options)
-    : impl_(std::make_unique<Impl>(base, std::move(host), port, options)) {}
+    : impl_(std::make_unique<Impl>(
+          base, std::make_shared<UpstreamEndpoints>(std::vector<Endpoint>{{std::move(host), port}}),
+          options)) {}
+
+UpstreamPool::UpstreamPool(event_base* base, std::shared_ptr<UpstreamEndpoints> endpoints,
+                           PoolOptions options)
+    : impl_(std::make_unique<Impl>(base, std::move(endpoints), options)) {}
 
 UpstreamPool::~UpstreamPool() = default;
 
 std::unique_ptr<ClientStream> UpstreamPool::start(RequestHead head, bool end_stream,
-                                                  ClientStreamCallbacks& callbacks) {
-  return impl_->start(std::move(head), end_stream, callbacks);
+                                                  ClientStreamCallbacks& callbacks,
+                                                  const StartOptions& options) {
+  return impl_->start(std::move(head), end_stream, callbacks, options);
+}
+
+const std::shared_ptr<UpstreamEndpoints>& UpstreamPool::endpoints() const {
+  return impl_->endpoints();
 }
 
 size_t UpstreamPool::idle_connections() const {

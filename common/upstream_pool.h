@@ -1,7 +1,9 @@
-// Keep-alive HTTP/1.1 client towards one upstream endpoint. A request is a
-// ClientStream: head (+ body pieces) out, response head and body pieces back
-// through ClientStreamCallbacks as they arrive. Destroying the ClientStream
-// cancels the exchange (the connection is closed if it was mid-flight).
+// Keep-alive HTTP/1.1 client towards one upstream: one endpoint, or several
+// (round-robin, passive health, see common/upstream_endpoints.h). A request
+// is a ClientStream: head (+ body pieces) out, response head and body pieces
+// back through ClientStreamCallbacks as they arrive. Destroying the
+// ClientStream cancels the exchange (the connection is closed if it was
+// mid-flight).
 #pragma once
 
 #include <event2/event.h>
@@ -9,11 +11,13 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "common/http1_codec.h"
 #include "common/http_message.h"
+#include "common/upstream_endpoints.h"
 
 namespace mag::http {
 
@@ -50,6 +54,9 @@ class ClientStream {
   // Flow control: stop / resume reading the upstream response.
   virtual void pause_response(bool paused) = 0;
   virtual size_t pending_request_bytes() const = 0;
+  // Index (in UpstreamEndpoints::endpoints()) of the endpoint this exchange
+  // went to; after a connect-failure retry, the one it was moved to.
+  virtual size_t endpoint() const = 0;
 };
 
 struct PoolOptions {
@@ -68,10 +75,27 @@ struct PoolOptions {
                      .max_body_bytes = 0};
 };
 
+// Per-request choices (proxy: route timeouts, session affinity).
+struct StartOptions {
+  // Overrides of the PoolOptions timeouts for this exchange (a per-route
+  // `timeouts:`); unset = the pool's.
+  std::optional<std::chrono::milliseconds> connect_timeout;
+  std::optional<std::chrono::milliseconds> response_header_timeout;
+  std::optional<std::chrono::milliseconds> idle_timeout;
+  // Send to this endpoint (session affinity) and never move the exchange to
+  // another one; unset = round-robin, and a connect failure before anything
+  // was sent is retried once on the next healthy endpoint.
+  std::optional<size_t> endpoint;
+};
+
 class UpstreamPool {
  public:
   // `host` is a name or an address literal; names are resolved asynchronously.
   UpstreamPool(event_base* base, std::string host, uint16_t port, PoolOptions options = {});
+  // Several endpoints, shared with the other workers' pools of the same
+  // upstream. Limits (max_connections, idle connections) apply per endpoint.
+  UpstreamPool(event_base* base, std::shared_ptr<UpstreamEndpoints> endpoints,
+               PoolOptions options = {});
   ~UpstreamPool();  // active streams get on_error(kReset)
   UpstreamPool(const UpstreamPool&) = delete;
   UpstreamPool& operator=(const UpstreamPool&) = delete;
@@ -82,8 +106,12 @@ class UpstreamPool {
   // including kPoolExhausted, arrives from the event loop. Never returns null.
   // A Host header is added when `head` has none; Transfer-Encoding from the
   // caller is replaced by the pool's own framing.
+  // Host is the chosen endpoint's `host[:port]` unless `head` has one (a
+  // caller that wants the endpoint's Host with several endpoints leaves it out).
   std::unique_ptr<ClientStream> start(RequestHead head, bool end_stream,
-                                      ClientStreamCallbacks& callbacks);
+                                      ClientStreamCallbacks& callbacks,
+                                      const StartOptions& options = {});
+  const std::shared_ptr<UpstreamEndpoints>& endpoints() const;
   size_t idle_connections() const;
   size_t active_connections() const;
 

@@ -2,7 +2,9 @@
 
 #include <openssl/rand.h>
 
+#include <chrono>
 #include <cmath>
+#include <cstdint>
 #include <ctime>
 
 #include "common/log.h"
@@ -64,13 +66,17 @@ std::shared_ptr<AccessLogSink> AccessLogSink::open(const std::string& path, Acce
 
 void AccessLogSink::write_line(const std::string& line) {
   // One fwrite and a flush per line: with O_APPEND, lines from an old and a
-  // new sink (across a reload) never interleave mid-line.
+  // new sink (across a reload) never interleave mid-line. Worker threads
+  // share the sink: the FILE lock (held for the line and its flush, after
+  // the request has been answered) keeps their lines whole and in one piece.
   std::string with_newline = line + "\n";
+  flockfile(out_);
   fwrite(with_newline.data(), 1, with_newline.size(), out_);
   fflush(out_);
+  funlockfile(out_);
 }
 
-std::string format_access_json(const AccessRecord& r) {
+std::string format_access_json(const AccessRecord& r, const AccessLogIdentity& identity) {
   JsonPtr doc = json_own(json_object());
   json_object_set_new(doc.get(), "time", json_text(iso8601_utc(r.start_time)));
   json_object_set_new(doc.get(), "request_id", json_text(r.request_id));
@@ -82,9 +88,14 @@ std::string format_access_json(const AccessRecord& r) {
   json_object_set_new(doc.get(), "duration_ms", json_real(round_ms(r.duration_seconds)));
   json_object_set_new(doc.get(), "upstream_ms",
                       r.upstream_seconds ? json_real(round_ms(*r.upstream_seconds)) : json_null());
-  json_object_set_new(doc.get(), "sub", r.subject.empty() ? json_null() : json_text(r.subject));
-  json_object_set_new(doc.get(), "client_id",
-                      r.client_id.empty() ? json_null() : json_text(r.client_id));
+  // Left out entirely with `omit`; null when the request carried no identity.
+  if (auto sub = identity.subject(r.subject)) {
+    json_object_set_new(doc.get(), "sub", sub->empty() ? json_null() : json_text(*sub));
+  }
+  if (auto client_id = identity.client_id(r.client_id)) {
+    json_object_set_new(doc.get(), "client_id",
+                        client_id->empty() ? json_null() : json_text(*client_id));
+  }
   json_object_set_new(doc.get(), "auth",
                       r.auth_decision.empty() ? json_null() : json_text(r.auth_decision));
   json_object_set_new(doc.get(), "auth_reason",
@@ -104,7 +115,7 @@ std::string format_access_json(const AccessRecord& r) {
   return out;
 }
 
-std::string format_access_text(const AccessRecord& r) {
+std::string format_access_text(const AccessRecord& r, const AccessLogIdentity& identity) {
   // Every value is sanitised and spaces cannot appear in the bounded fields,
   // so a line always splits into the same columns.
   auto field = [](const std::string& v) { return v.empty() ? std::string("-") : log::sanitize(v); };
@@ -112,12 +123,17 @@ std::string format_access_text(const AccessRecord& r) {
   snprintf(duration, sizeof duration, "%.3fms", r.duration_seconds * 1000);
   char upstream[32] = "-";
   if (r.upstream_seconds) snprintf(upstream, sizeof upstream, "%.3fms", *r.upstream_seconds * 1000);
+  // An omitted field drops its column on every line, so columns stay fixed.
+  std::string identity_columns;
+  if (auto sub = identity.subject(r.subject)) identity_columns += " sub=" + field(*sub);
+  if (auto client_id = identity.client_id(r.client_id)) {
+    identity_columns += " client_id=" + field(*client_id);
+  }
   return iso8601_utc(r.start_time) + " " + field(r.request_id) + " " + field(r.method) + " " +
          field(r.path) + " " + std::to_string(r.status) + " " + std::to_string(r.bytes_sent) + " " +
          duration + " upstream=" + upstream + " route=" + field(r.route) +
          " auth=" + field(r.auth_decision) +
-         (r.auth_reason.empty() ? "" : "/" + field(r.auth_reason)) + " sub=" + field(r.subject) +
-         " client_id=" + field(r.client_id) +
+         (r.auth_reason.empty() ? "" : "/" + field(r.auth_reason)) + identity_columns +
          (r.mcp_method.empty() ? ""
                                : " mcp=" + field(r.mcp_method) +
                                      (r.mcp_tool.empty() ? "" : "/" + field(r.mcp_tool)));
@@ -133,21 +149,53 @@ bool is_sane_request_id(std::string_view id) {
   return true;
 }
 
-std::string generate_request_id() {
-  unsigned char raw[16];
-  if (RAND_bytes(raw, sizeof raw) != 1) {
-    // The RNG failing is not a reason to drop a request; ids only need to be
-    // unique enough to correlate logs.
-    static uint64_t counter = 0;
-    return "req-" + std::to_string(++counter);
+namespace {
+
+// Per-thread id source: a random 64-bit prefix and key drawn once per thread
+// (OpenSSL's RNG per request cost a getpid() fork check and ~1 µs), then a
+// counter passed through a bijective mixer (splitmix64's finaliser, keyed):
+// ids stay unique within a thread (the mixer is a bijection), unique across
+// threads and restarts with overwhelming probability (random prefix), and do
+// not reveal how many requests a worker has served. No locks: thread_local.
+struct RequestIdSource {
+  uint64_t prefix = 0;
+  uint64_t key = 0;
+  uint64_t counter = 0;
+
+  RequestIdSource() {
+    uint64_t seed[2] = {};
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(seed), sizeof seed) != 1) {
+      // The RNG failing is not a reason to drop requests; ids only need to be
+      // unique enough to correlate logs.
+      seed[0] = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+      seed[1] = reinterpret_cast<uintptr_t>(this);
+    }
+    prefix = seed[0];
+    key = seed[1];
   }
+
+  static uint64_t mix(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+
+  uint64_t next() { return mix(++counter + key); }
+};
+
+void append_hex64(char* out, uint64_t v) {
   static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : raw) {
-    out += kHex[b >> 4];
-    out += kHex[b & 0xf];
-  }
-  return out;
+  for (int i = 15; i >= 0; --i, v >>= 4) out[i] = kHex[v & 0xf];
+}
+
+}  // namespace
+
+std::string generate_request_id() {
+  thread_local RequestIdSource source;
+  char text[32];
+  append_hex64(text, source.prefix);
+  append_hex64(text + 16, source.next());
+  return std::string(text, sizeof text);
 }
 
 RequestTelemetry::RequestTelemetry(std::shared_ptr<AccessLogSink> sink) : sink_(std::move(sink)) {
@@ -257,8 +305,9 @@ void RequestTelemetry::finish() {
                      std::max(0.0, record_.duration_seconds - *record_.upstream_seconds));
   }
   if (!sink_) return;
-  sink_->write_line(sink_->format() == AccessLogFormat::kJson ? format_access_json(record_)
-                                                              : format_access_text(record_));
+  sink_->write_line(sink_->format() == AccessLogFormat::kJson
+                        ? format_access_json(record_, sink_->identity())
+                        : format_access_text(record_, sink_->identity()));
 }
 
 }  // namespace mag::proxy

@@ -3,7 +3,8 @@
 // happens to it (route, auth decision, response head, body bytes, upstream
 // timing); the line and the metrics are written when the request ends.
 //
-// Never a token: the record holds only the token's `sub` and `client_id`.
+// Never a token: the record holds only the token's `sub` and `client_id`,
+// written as `access_log.identity` says (plain, keyed hash or left out).
 #pragma once
 
 #include <chrono>
@@ -15,6 +16,7 @@
 
 #include "common/c_handles.h"
 #include "common/http_message.h"
+#include "proxy/access_log_identity.h"
 
 namespace mag::proxy {
 
@@ -30,6 +32,10 @@ class AccessLogSink {
   AccessLogSink(const AccessLogSink&) = delete;
   AccessLogSink& operator=(const AccessLogSink&) = delete;
   AccessLogFormat format() const { return format_; }
+  // How `sub` / `client_id` are shown (access_log.identity). Set once, right
+  // after open() and before the sink is shared.
+  void set_identity(AccessLogIdentity identity) { identity_ = std::move(identity); }
+  const AccessLogIdentity& identity() const { return identity_; }
   void write_line(const std::string& line);
 
  private:
@@ -39,6 +45,7 @@ class AccessLogSink {
   FILE* out_;      // stdout or owned_
   FilePtr owned_;  // the file, when not stdout
   AccessLogFormat format_;
+  AccessLogIdentity identity_;
 };
 
 struct AccessRecord {
@@ -62,13 +69,14 @@ struct AccessRecord {
   std::string mcp_tool;
 };
 
-std::string format_access_json(const AccessRecord& record);
-std::string format_access_text(const AccessRecord& record);
+// `identity` decides how record.subject / record.client_id appear (default: as is).
+std::string format_access_json(const AccessRecord& record, const AccessLogIdentity& identity = {});
+std::string format_access_text(const AccessRecord& record, const AccessLogIdentity& identity = {});
 
 // A client-supplied X-Request-Id is kept when it is 1..128 characters of
 // [A-Za-z0-9._:-]; anything else is replaced by a generated one.
 bool is_sane_request_id(std::string_view id);
-std::string generate_request_id();  // 32 hex characters from OpenSSL's RNG
+std::string generate_request_id();  // 32 hex characters: per-thread random prefix + mixed counter
 
 class RequestTelemetry {
  public:

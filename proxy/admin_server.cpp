@@ -198,6 +198,14 @@ std::string config_dump_json(const config::Config& config) {
   json_object_set_new(access_log, "path",
                       str(config.access_log.path.empty() ? "-" : config.access_log.path));
   json_object_set_new(access_log, "format", str(config.access_log.format));
+  json_t* identity = json_object();
+  json_object_set_new(identity, "sub", str(config.access_log.identity_sub));
+  json_object_set_new(identity, "client_id", str(config.access_log.identity_client_id));
+  json_object_set_new(access_log, "identity", identity);
+  // Whether a key is configured, never the key.
+  json_object_set_new(
+      access_log, "identity_key",
+      config.access_log.identity_key.empty() ? json_null() : json_string("[redacted]"));
   json_object_set_new(doc.get(), "access_log", access_log);
   json_object_set_new(doc.get(), "log_level", str(config.log_level));
   redact(doc.get());
@@ -274,27 +282,16 @@ std::string jwks_status_json(const Snapshot& snapshot) {
 }
 
 void update_scrape_gauges(const Snapshot& snapshot, size_t active_connections) {
-  auto& registry = metrics::global();
+  auto& registry = metrics::process();
   registry.gauge_set("mag_downstream_connections_active", {},
                      static_cast<double>(active_connections));
   registry.clear_gauge("mag_jwks_keys_loaded");
   registry.clear_gauge("mag_jwks_seconds_since_last_success");
-  registry.clear_gauge("mag_token_cache_entries");
-  registry.clear_gauge("mag_upstream_connections_active");
-  registry.clear_gauge("mag_upstream_connections_idle");
-  for (const auto& [name, pool] : snapshot.pools) {
-    registry.gauge_set("mag_upstream_connections_active", {{"upstream", name}},
-                       static_cast<double>(pool->active_connections()));
-    registry.gauge_set("mag_upstream_connections_idle", {{"upstream", name}},
-                       static_cast<double>(pool->idle_connections()));
-  }
   const auto now = std::chrono::system_clock::now();
   for (const auto& [name, provider] : snapshot.providers) {
     auto keys = provider->keys();
     registry.gauge_set("mag_jwks_keys_loaded", {{"provider", name}},
                        keys ? static_cast<double>(keys->keys().size()) : 0);
-    registry.gauge_set("mag_token_cache_entries", {{"provider", name}},
-                       static_cast<double>(provider->cache().size()));
     const auto last = provider->fetch_status().last_success;
     registry.gauge_set("mag_jwks_seconds_since_last_success", {{"provider", name}},
                        last == std::chrono::system_clock::time_point{}
@@ -318,9 +315,10 @@ AdminResponse handle_admin_request(std::string_view method, std::string_view pat
   }
   if (path == "/stats/prometheus" || path == "/metrics") {
     update_scrape_gauges(*snapshot, context.active_connections ? context.active_connections() : 0);
+    if (context.update_worker_gauges) context.update_worker_gauges();
     AdminResponse r;
     r.content_type = std::string(kPrometheusContentType);
-    r.body = metrics::global().render_prometheus();
+    r.body = metrics::render_all();
     return r;
   }
   if (path == "/config_dump") return json_response(200, config_dump_json(*snapshot->config));

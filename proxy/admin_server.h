@@ -9,7 +9,8 @@
 //   GET /jwks_status        per provider: key ids, last fetch, next refresh
 //
 // Every endpoint reads the current Snapshot at request time, so a reload is
-// visible at once.
+// visible at once. Runs on the main thread; /stats/prometheus merges the
+// metrics shards of every worker (proxy/metrics.h).
 #pragma once
 
 #include <event2/event.h>
@@ -32,7 +33,10 @@ struct AdminResponse {
 
 struct AdminContext {
   std::function<std::shared_ptr<const Snapshot>()> snapshot;
-  std::function<size_t()> active_connections;  // on the public listeners
+  std::function<size_t()> active_connections;  // on the public listeners, all workers
+  // Has every worker set its scrape-time gauges (pools, token caches) in its
+  // metrics shard; called before a scrape renders. May be empty.
+  std::function<void()> update_worker_gauges;
 };
 
 // The whole admin API as a pure function of the request and the state (the
@@ -43,7 +47,9 @@ AdminResponse handle_admin_request(std::string_view method, std::string_view pat
 std::string config_dump_json(const config::Config& config);
 std::string readiness_json(const Snapshot& snapshot, bool* ready);
 std::string jwks_status_json(const Snapshot& snapshot);
-// Recomputes the gauges that are read from state rather than counted.
+// Recomputes the main thread's gauges that are read from state rather than
+// counted (providers, connection total); the workers' own are set by
+// AdminContext::update_worker_gauges.
 void update_scrape_gauges(const Snapshot& snapshot, size_t active_connections);
 
 inline constexpr const char* kDefaultAdminAddress = "127.0.0.1:9901";

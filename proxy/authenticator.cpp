@@ -12,17 +12,22 @@ namespace {
 // one whose keys signed the token), not "unknown key" from the others.
 int stage(Reason r) {
   switch (r) {
-    case Reason::kOk: return 5;
+    case Reason::kOk:
+      return 5;
     case Reason::kWrongIssuer:
     case Reason::kWrongAudience:
     case Reason::kExpired:
     case Reason::kNotYetValid:
     case Reason::kIssuedInFuture:
     case Reason::kMissingClaim:
-    case Reason::kInvalidClaim: return 4;
-    case Reason::kBadSignature: return 3;
-    case Reason::kUnknownKid: return 2;
-    default: return 1;
+    case Reason::kInvalidClaim:
+      return 4;
+    case Reason::kBadSignature:
+      return 3;
+    case Reason::kUnknownKid:
+      return 2;
+    default:
+      return 1;
   }
 }
 
@@ -58,7 +63,8 @@ AuthAttempt authenticate(const config::Route& route, const http::HeaderMap& head
                          const std::function<void()>& retry) {
   const ExtractedToken extracted = extract_bearer_token(headers);
   switch (extracted.presence) {
-    case TokenPresence::kAbsent: return {AuthDecision{}, nullptr};
+    case TokenPresence::kAbsent:
+      return {AuthDecision{}, nullptr};
     case TokenPresence::kMultiple: {
       AuthDecision d;
       d.kind = AuthDecision::Kind::kBadRequest;
@@ -67,19 +73,20 @@ AuthAttempt authenticate(const config::Route& route, const http::HeaderMap& head
     }
     case TokenPresence::kMalformed:
       return {invalid(Reason::kMalformed, "Malformed Authorization header"), nullptr};
-    case TokenPresence::kPresent: break;
+    case TokenPresence::kPresent:
+      break;
   }
 
   std::optional<VerifyResult> best;
-  std::vector<KeyProvider*> unknown_kid;
+  std::vector<ProviderView*> unknown_kid;
   for (const auto& name : route.auth.providers) {
     auto it = providers.find(name);
     if (it == providers.end()) continue;
-    KeyProvider& provider = *it->second;
+    ProviderView& provider = *it->second;
     if (auto wait = provider.wait_for_first_keys(retry)) return {std::nullopt, std::move(wait)};
     auto keys = provider.keys();
     if (!keys) continue;  // no keys at all: this provider cannot vouch for anything
-    // Through the provider's verified-token cache (token_cache.h).
+    // Through this thread's verified-token cache (provider_view.h).
     VerifyResult result =
         provider.verify(extracted.token, policy_for(route, provider.config()), now_seconds);
     if (result.ok()) {
@@ -94,8 +101,9 @@ AuthAttempt authenticate(const config::Route& route, const http::HeaderMap& head
   }
   // Only when no provider accepted: the keys may have rotated.
   if (allow_refetch) {
-    for (KeyProvider* provider : unknown_kid) {
-      if (auto wait = provider->refresh_for_unknown_kid(retry)) return {std::nullopt, std::move(wait)};
+    for (ProviderView* provider : unknown_kid) {
+      if (auto wait = provider->refresh_for_unknown_kid(retry))
+        return {std::nullopt, std::move(wait)};
     }
   }
   if (!best) return {invalid(Reason::kUnknownKid, "No signing keys are available"), nullptr};

@@ -14,10 +14,14 @@
 #include "proxy/config.h"
 #include "proxy/jwt_verifier.h"
 #include "proxy/key_provider.h"
+#include "proxy/provider_view.h"
 
 namespace mag::auth {
 
-using ProviderMap = std::map<std::string, std::shared_ptr<KeyProvider>>;
+// The key providers of a snapshot (they run on the main loop), by name.
+using KeyProviderMap = std::map<std::string, std::shared_ptr<KeyProvider>>;
+// What a request thread authenticates with: its views of those providers.
+using ProviderMap = std::map<std::string, std::shared_ptr<ProviderView>>;
 
 struct AuthDecision {
   enum class Kind {
@@ -34,7 +38,7 @@ struct AuthDecision {
 
 struct AuthAttempt {
   std::optional<AuthDecision> decision;  // final, or
-  std::unique_ptr<KeyProvider::Wait> wait;  // call authenticate() again when it fires
+  std::unique_ptr<KeyWait> wait;         // call authenticate() again when it fires
 };
 
 // `retry` is what the wait fires. `allow_refetch` is false on the second

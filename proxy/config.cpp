@@ -446,8 +446,15 @@ void Loader::load_listeners(const YAML::Node& node, Config* config) const {
   if (node.size() == 0) fail(node, "listeners", "at least one listener is required");
   for (size_t i = 0; i < node.size(); ++i) {
     const std::string path = "listeners[" + std::to_string(i) + "]";
-    auto fields = read_map(node[i], path, {"address", "tls", "allowed_origins", "allowed_hosts"});
+    auto fields =
+        read_map(node[i], path,
+                 {"address", "tls", "allowed_origins", "allowed_hosts", "request_body_timeout"});
     Listener listener;
+    // Slow-body defence (H1-43; docs/configuration.md): seconds, 0 = none.
+    if (auto it = fields.find("request_body_timeout"); it != fields.end()) {
+      listener.request_body_timeout =
+          std::chrono::seconds(integer(it->second.value, path + ".request_body_timeout", 0, 3600));
+    }
     if (auto it = fields.find("allowed_origins"); it != fields.end()) {
       listener.allowed_origins = string_list(it->second.value, path + ".allowed_origins");
       for (size_t j = 0; j < listener.allowed_origins.size(); ++j) {
@@ -456,9 +463,9 @@ void Loader::load_listeners(const YAML::Node& node, Config* config) const {
         std::string reason = origin == "*" || origin == "null" ? "" : parse_url(origin, &url);
         if (reason.empty() && !url.path.empty()) reason = "must be an origin (no path)";
         if (!reason.empty()) {
-          fail(it->second.value[j], path + ".allowed_origins[" + std::to_string(j) + "]",
-               "'" + origin + "' " + reason +
-                   " (expected \"*\", \"null\" or scheme://host[:port])");
+          fail(
+              it->second.value[j], path + ".allowed_origins[" + std::to_string(j) + "]",
+              "'" + origin + "' " + reason + " (expected \"*\", \"null\" or scheme://host[:port])");
         }
       }
     }
@@ -466,8 +473,8 @@ void Loader::load_listeners(const YAML::Node& node, Config* config) const {
       listener.allowed_hosts = string_list(it->second.value, path + ".allowed_hosts");
       for (size_t j = 0; j < listener.allowed_hosts.size(); ++j) {
         const std::string& host = listener.allowed_hosts[j];
-        if (host != "*" && (has_control_or_space(host) ||
-                            host.find_first_of("/?#@\\,") != std::string::npos)) {
+        if (host != "*" &&
+            (has_control_or_space(host) || host.find_first_of("/?#@\\,") != std::string::npos)) {
           fail(it->second.value[j], path + ".allowed_hosts[" + std::to_string(j) + "]",
                "'" + host + "' is not a host or host:port");
         }
@@ -636,28 +643,63 @@ void Loader::load_upstreams(const YAML::Node& node, Config* config) const {
       fail(field.key, path, "upstream names use letters, digits, '.', '-' and '_'");
     }
     auto fields = read_map(field.value, path,
-                           {"url", "max_connections", "connect_timeout",
+                           {"url", "endpoints", "max_connections", "connect_timeout",
                             "response_header_timeout", "idle_timeout"});
     auto url_field = fields.find("url");
-    if (url_field == fields.end()) fail(field.value, path, "missing required key 'url'");
+    auto endpoints_field = fields.find("endpoints");
+    if (url_field != fields.end() && endpoints_field != fields.end()) {
+      fail(endpoints_field->second.key, path,
+           "'url' and 'endpoints' are exclusive: list every address in 'endpoints'");
+    }
+    if (url_field == fields.end() && endpoints_field == fields.end()) {
+      fail(field.value, path, "missing required key 'url' (or 'endpoints')");
+    }
     Upstream upstream;
     upstream.name = name;
-    upstream.url = string(url_field->second.value, path + ".url");
-    Url url;
-    std::string reason = parse_url(upstream.url, &url);
-    if (reason.empty() && url.scheme != "http") {
-      reason = "must be http:// (the gateway talks plain HTTP/1.1 to upstreams)";
+    // One endpoint URL; every endpoint must carry the same base path.
+    auto endpoint = [&](const YAML::Node& value, const std::string& where) {
+      UpstreamEndpoint e;
+      e.url = string(value, where);
+      Url url;
+      std::string reason = parse_url(e.url, &url);
+      if (reason.empty() && url.scheme != "http") {
+        reason = "must be http:// (the gateway talks plain HTTP/1.1 to upstreams)";
+      }
+      if (!reason.empty()) {
+        fail(value, where, "'" + e.url + "' " + reason + " (expected http://host:port[/path])");
+      }
+      e.host = url.host;
+      e.port = url.port == 0 ? 80 : url.port;
+      std::string base_path = url.path;
+      while (!base_path.empty() && base_path.back() == '/') base_path.pop_back();
+      if (upstream.endpoints.empty()) {
+        upstream.base_path = base_path;
+      } else if (base_path != upstream.base_path) {
+        fail(value, where,
+             "'" + e.url + "' has the path '" + base_path + "' but the first endpoint has '" +
+                 upstream.base_path + "': every endpoint serves the same path");
+      }
+      for (const auto& other : upstream.endpoints) {
+        if (other.host == e.host && other.port == e.port) {
+          fail(value, where, "'" + e.url + "' is listed twice");
+        }
+      }
+      upstream.endpoints.push_back(std::move(e));
+    };
+    if (url_field != fields.end()) {
+      endpoint(url_field->second.value, path + ".url");
+    } else {
+      const YAML::Node list = endpoints_field->second.value;
+      require_sequence(list, path + ".endpoints");
+      if (list.size() == 0) fail(list, path + ".endpoints", "must list at least one URL");
+      if (list.size() > 64) fail(list, path + ".endpoints", "at most 64 endpoints");
+      for (size_t i = 0; i < list.size(); ++i) {
+        endpoint(list[i], path + ".endpoints[" + std::to_string(i) + "]");
+      }
     }
-    if (!reason.empty()) {
-      fail(url_field->second.value, path + ".url",
-           "'" + upstream.url + "' " + reason + " (expected http://host:port[/path])");
-    }
-    upstream.host = url.host;
-    upstream.port = url.port == 0 ? 80 : url.port;
-    upstream.base_path = url.path;
-    while (!upstream.base_path.empty() && upstream.base_path.back() == '/') {
-      upstream.base_path.pop_back();
-    }
+    upstream.url = upstream.endpoints.front().url;
+    upstream.host = upstream.endpoints.front().host;
+    upstream.port = upstream.endpoints.front().port;
     if (auto f = fields.find("max_connections"); f != fields.end()) {
       upstream.max_connections =
           static_cast<size_t>(integer(f->second.value, path + ".max_connections", 1, 100000));
@@ -743,10 +785,25 @@ RouteAuth Loader::load_route_auth(const YAML::Node* node, const YAML::Node& rout
 
 Route Loader::load_route(const YAML::Node& node, const std::string& path,
                          const Config& config) const {
-  auto fields =
-      read_map(node, path, {"path_prefix", "upstream", "resource", "resource_name", "auth",
-                            "claim_to_headers", "forward_payload_header"});
+  auto fields = read_map(node, path,
+                         {"path_prefix", "upstream", "resource", "resource_name", "auth",
+                          "claim_to_headers", "forward_payload_header", "timeouts"});
   Route route;
+  // Per-route overrides of the upstream's timeouts: same names, same ranges.
+  if (auto it = fields.find("timeouts"); it != fields.end()) {
+    const std::string where = path + ".timeouts";
+    auto timeouts = read_map(it->second.value, where,
+                             {"connect_timeout", "response_header_timeout", "idle_timeout"});
+    auto seconds = [&](const char* key, int64_t min, int64_t max,
+                       std::optional<std::chrono::milliseconds>* out) {
+      if (auto f = timeouts.find(key); f != timeouts.end()) {
+        *out = std::chrono::seconds(integer(f->second.value, where + "." + key, min, max));
+      }
+    };
+    seconds("connect_timeout", 1, 300, &route.timeouts.connect_timeout);
+    seconds("response_header_timeout", 1, 3600, &route.timeouts.response_header_timeout);
+    seconds("idle_timeout", 0, 86400, &route.timeouts.idle_timeout);
+  }
   // Identity headers (issue 4): validated names only, so nothing odd reaches the upstream.
   auto header_name = [&](const YAML::Node& value, const std::string& where) {
     std::string name = non_empty_string(value, where);
@@ -755,8 +812,9 @@ Route Loader::load_route(const YAML::Node& node, const std::string& path,
     });
     if (!token) fail(value, where, "'" + name + "' is not a header name");
     static constexpr std::string_view kReserved[] = {
-        "host", "authorization", "content-length", "transfer-encoding", "connection",
-        "mcp-session-id", "mcp-protocol-version", "content-type", "origin", "cookie"};
+        "host",       "authorization",  "content-length",       "transfer-encoding",
+        "connection", "mcp-session-id", "mcp-protocol-version", "content-type",
+        "origin",     "cookie"};
     for (std::string_view reserved : kReserved) {
       if (name.size() == reserved.size() &&
           std::equal(name.begin(), name.end(), reserved.begin(), [](char a, char b) {
@@ -862,13 +920,13 @@ void Loader::load_routes(const YAML::Node& node, Config* config) const {
   }
 }
 
-// `access_log: off`, or a map {path, format}.
+// `access_log: off`, or a map {path, format, identity, identity_key}.
 void Loader::load_access_log(const YAML::Node& node, Config* config) const {
   if (node.IsScalar() && (node.Scalar() == "off" || node.Scalar() == "false")) {
     config->access_log.enabled = false;
     return;
   }
-  auto fields = read_map(node, "access_log", {"path", "format"});
+  auto fields = read_map(node, "access_log", {"path", "format", "identity", "identity_key"});
   if (auto it = fields.find("path"); it != fields.end()) {
     const std::string raw = string(it->second.value, "access_log.path");
     config->access_log.path =
@@ -879,6 +937,46 @@ void Loader::load_access_log(const YAML::Node& node, Config* config) const {
     if (config->access_log.format != "json" && config->access_log.format != "text") {
       fail(it->second.value, "access_log.format",
            "'" + config->access_log.format + "' is not one of json, text");
+    }
+  }
+  // `identity: MODE` (sub and client_id) or `identity: {sub: MODE, client_id: MODE}`.
+  AccessLog& access_log = config->access_log;
+  if (auto it = fields.find("identity"); it != fields.end()) {
+    auto mode = [&](const YAML::Node& value, const std::string& path) {
+      std::string name = string(value, path);
+      if (name != "plain" && name != "hash" && name != "omit") {
+        fail(value, path, "'" + name + "' is not one of plain, hash, omit");
+      }
+      return name;
+    };
+    const YAML::Node& value = it->second.value;
+    if (value.IsMap()) {
+      auto per_field = read_map(value, "access_log.identity", {"sub", "client_id"});
+      if (auto f = per_field.find("sub"); f != per_field.end()) {
+        access_log.identity_sub = mode(f->second.value, "access_log.identity.sub");
+      }
+      if (auto f = per_field.find("client_id"); f != per_field.end()) {
+        access_log.identity_client_id = mode(f->second.value, "access_log.identity.client_id");
+      }
+    } else if (value.IsScalar()) {
+      access_log.identity_sub = access_log.identity_client_id = mode(value, "access_log.identity");
+    } else {
+      fail(value, "access_log.identity",
+           "expected plain, hash, omit or a map {sub, client_id}, got " + kind(value));
+    }
+  }
+  if (auto it = fields.find("identity_key"); it != fields.end()) {
+    // A short key could be found by trying keys against a known subject.
+    constexpr size_t kMinKeyBytes = 16;
+    access_log.identity_key = string(it->second.value, "access_log.identity_key");
+    if (access_log.identity_key.size() < kMinKeyBytes) {
+      fail(it->second.value, "access_log.identity_key",
+           "must be at least 16 bytes (e.g. the output of `openssl rand -hex 32`)");
+    }
+    // Refused rather than ignored: the operator believes identities are hashed.
+    if (access_log.identity_sub != "hash" && access_log.identity_client_id != "hash") {
+      fail(it->second.key, "access_log.identity_key",
+           "is only used with identity: hash, and no field is hashed");
     }
   }
 }
@@ -926,10 +1024,9 @@ Config Loader::load(const std::string& text) {
          "the top level must be a map with listeners, providers, upstreams and routes, got " +
              kind(root));
   }
-  auto fields = read_map(
-      root, "",
-      {"listeners", "admin", "providers", "upstreams", "routes", "cors", "log_level", "access_log",
-       "authz", "drain_timeout"});
+  auto fields = read_map(root, "",
+                         {"listeners", "admin", "providers", "upstreams", "routes", "cors",
+                          "log_level", "access_log", "authz", "drain_timeout", "workers"});
 
   Config config;
   config.source = source_;
@@ -951,8 +1048,9 @@ Config Loader::load(const std::string& text) {
       for (const auto& listener : config.listeners) {
         if (listener.address == config.admin.address) {
           fail(address->second.value, "admin.address",
-               "'" + config.admin.address + "' is also a public listener; the admin interface "
-               "must have an address of its own");
+               "'" + config.admin.address +
+                   "' is also a public listener; the admin interface "
+                   "must have an address of its own");
         }
       }
     }
@@ -966,9 +1064,9 @@ Config Loader::load(const std::string& text) {
   load_upstreams(need("upstreams"), &config);
   load_routes(need("routes"), &config);
   if (auto it = fields.find("authz"); it != fields.end()) {
-    auto authz = read_map(it->second.value, "authz",
-                          {"session_idle_timeout", "max_sessions", "stream_expiry_grace",
-                           "max_inspected_body"});
+    auto authz = read_map(
+        it->second.value, "authz",
+        {"session_idle_timeout", "max_sessions", "stream_expiry_grace", "max_inspected_body"});
     if (auto f = authz.find("session_idle_timeout"); f != authz.end()) {
       config.authz.session_idle_timeout =
           std::chrono::seconds(integer(f->second.value, "authz.session_idle_timeout", 10, 604800));
@@ -982,8 +1080,8 @@ Config Loader::load(const std::string& text) {
           std::chrono::seconds(integer(f->second.value, "authz.stream_expiry_grace", 0, 3600));
     }
     if (auto f = authz.find("max_inspected_body"); f != authz.end()) {
-      config.authz.max_inspected_body = static_cast<size_t>(
-          integer(f->second.value, "authz.max_inspected_body", 1024, 16 << 20));
+      config.authz.max_inspected_body =
+          static_cast<size_t>(integer(f->second.value, "authz.max_inspected_body", 1024, 16 << 20));
     }
   }
   config.cors.allowed_origins = {"*"};
@@ -991,6 +1089,9 @@ Config Loader::load(const std::string& text) {
   if (auto it = fields.find("drain_timeout"); it != fields.end()) {
     config.drain_timeout =
         std::chrono::seconds(integer(it->second.value, "drain_timeout", 0, 3600));
+  }
+  if (auto it = fields.find("workers"); it != fields.end()) {
+    config.workers = static_cast<size_t>(integer(it->second.value, "workers", 0, 64));
   }
   if (auto it = fields.find("log_level"); it != fields.end()) {
     config.log_level = string(it->second.value, "log_level");

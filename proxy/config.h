@@ -36,6 +36,9 @@ struct Listener {
   // otherwise. "*" allows any.
   std::vector<std::string> allowed_origins;
   std::vector<std::string> allowed_hosts;  // "host" (any port) or "host:port"
+  // From a request head to the end of its body (slow-body defence, H1-43):
+  // 0..3600 s, 0 = none. Later is 408 (or an abort once a response started).
+  std::chrono::milliseconds request_body_timeout{60000};
 };
 
 struct Admin {
@@ -48,11 +51,17 @@ struct Admin {
   bool address_configured = false;
 };
 
-// `access_log: {path, format}`: one line per request (ops, issue 7).
+// `access_log: {path, format, identity, identity_key}`: one line per request
+// (ops, issue 7).
 struct AccessLog {
-  std::string path;            // empty or "-": stdout; relative: to the config file's directory
+  std::string path;             // empty or "-": stdout; relative: to the config file's directory
   std::string format = "json";  // json | text
   bool enabled = true;          // `access_log: off` → false
+  // How `sub` and `client_id` appear: plain | hash | omit (`identity: MODE`
+  // sets both, `identity: {sub: MODE, client_id: MODE}` each).
+  std::string identity_sub = "plain";
+  std::string identity_client_id = "plain";
+  std::string identity_key;  // HMAC key for `hash`; empty: a random key per process
 };
 
 struct Provider {
@@ -69,19 +78,34 @@ struct Provider {
   std::chrono::seconds jwks_refresh{600};        // 10..86400
   // Token-validation additions (docs/tokens.md). With neither jwks_uri nor
   // jwks_file, the JWKS URL is discovered from the issuer's metadata.
-  std::string ca_file;            // PEM CA bundle for https fetches (default: system store)
+  std::string ca_file;             // PEM CA bundle for https fetches (default: system store)
   std::string token_type = "jwt";  // jwt (JWT or at+jwt) | at+jwt | any
   std::vector<std::string> required_claims;
   std::chrono::seconds max_lifetime{0};  // 0 = unlimited, else 60..31536000
   bool require_exp = true;
+  // A reload carries over a provider whose config compares equal (issue 7).
+  bool operator==(const Provider&) const = default;
+};
+
+// One address of an upstream (issue 5: several endpoints per upstream).
+struct UpstreamEndpoint {
+  std::string url;    // http://host:port[/base]
+  std::string host;   // an IPv6 literal without its brackets
+  uint16_t port = 0;  // 80 when the url has no port
+  bool operator==(const UpstreamEndpoint&) const = default;
 };
 
 struct Upstream {
   std::string name;
-  std::string url;        // http://host:port[/base]
-  std::string host;       // parsed from url; an IPv6 literal without its brackets
-  uint16_t port = 0;      // 80 when the url has no port
-  std::string base_path;  // path of the url without trailing '/', may be empty
+  // `url: U` (one endpoint) or `endpoints: [U1, U2, ...]` (round-robin with
+  // Mcp-Session-Id affinity; docs/transport.md). Never empty; url/host/port
+  // repeat the first endpoint.
+  std::vector<UpstreamEndpoint> endpoints;
+  std::string url;    // http://host:port[/base]
+  std::string host;   // parsed from url; an IPv6 literal without its brackets
+  uint16_t port = 0;  // 80 when the url has no port
+  // Path of the url without trailing '/', may be empty; the same for every endpoint.
+  std::string base_path;
   // Transport limits (issue 5, docs/transport.md); the pool's defaults.
   size_t max_connections = 1024;
   std::chrono::milliseconds connect_timeout{5000};
@@ -113,6 +137,15 @@ struct ClaimHeader {
   std::string header;  // header name; any client-sent copy is removed first
 };
 
+// `timeouts:` on a route (issue 5): overrides of its upstream's
+// connect_timeout / response_header_timeout / idle_timeout for the requests
+// of this route. Unset = the upstream's.
+struct RouteTimeouts {
+  std::optional<std::chrono::milliseconds> connect_timeout;
+  std::optional<std::chrono::milliseconds> response_header_timeout;
+  std::optional<std::chrono::milliseconds> idle_timeout;  // 0 = none
+};
+
 struct Route {
   std::string path_prefix;  // "/mcp"; matches "/mcp" and "/mcp/..." (segment bound)
   std::string upstream;     // name in `upstreams`
@@ -123,6 +156,7 @@ struct Route {
   RouteAuth auth;
   std::vector<ClaimHeader> claim_to_headers;  // issue 4
   std::string forward_payload_header;         // issue 4: base64url JWT payload, empty = off
+  RouteTimeouts timeouts;                     // issue 5
   // Derived at load: absolute URL of this route's PRM (path-inserted form).
   std::string resource_metadata_url;
   // Derived at load: the path-inserted PRM path ("/.well-known/oauth-protected-resource/mcp";
@@ -148,6 +182,10 @@ struct Config {
   // `drain_timeout: SECONDS` (issue 5): how long SIGTERM waits for the
   // exchanges in flight before closing what is left (long SSE streams).
   std::chrono::milliseconds drain_timeout{10000};
+  // `workers: N` (issue 5): worker threads, each with its own event loop and
+  // SO_REUSEPORT listeners; 1..64, 0 (the default) = one per core. Fixed at
+  // start (a reload keeps the running count).
+  size_t workers = 0;
   // `authz:` (issue 4, docs/authorization.md).
   struct Authz {
     std::chrono::seconds session_idle_timeout{3600};

@@ -6,9 +6,13 @@
 #include "common/log.h"
 #include "proxy/admin_server.h"
 #include "proxy/proxy_stream.h"
+#include "proxy/upstream_shared.h"
+#include "proxy/worker.h"
 
 namespace mag::proxy {
 namespace {
+
+constexpr size_t kMaxWorkers = 64;
 
 // Transport limits of one upstream (issue 5).
 http::PoolOptions pool_options(const config::Upstream& upstream) {
@@ -20,83 +24,169 @@ http::PoolOptions pool_options(const config::Upstream& upstream) {
   return options;
 }
 
-// Null (with `error`) when the access log cannot be opened.
-std::shared_ptr<const Snapshot> build_snapshot(
-    event_base* base, std::shared_ptr<const config::Config> config, std::string* error,
-    std::shared_ptr<SessionBindings> sessions = nullptr) {
-  auto snapshot = std::make_shared<Snapshot>();
+// One worker's pool of one upstream, on that worker's loop. The endpoint
+// state (round-robin, health, affinity) is shared by every worker's pool.
+std::shared_ptr<http::UpstreamPool> make_pool(event_base* base, const config::Config& config,
+                                              const config::Upstream& upstream) {
+  return std::make_shared<http::UpstreamPool>(base, shared_upstream(config, upstream),
+                                              pool_options(upstream));
+}
+
+void print_listening(const std::string& address, uint16_t port) {
+  std::string host;
+  uint16_t configured = 0;
+  http::split_host_port(address, &host, &configured);
+  // Tests and scripts read the bound port from this line.
+  fprintf(stderr, "listening on %s:%u\n", host.c_str(), static_cast<unsigned>(port));
+  fflush(stderr);
+}
+
+}  // namespace
+
+http::ServerOptions server_options(const config::Listener& listener) {
+  http::ServerOptions options;
+  options.tls_certificate = listener.tls_certificate;
+  options.tls_private_key = listener.tls_private_key;
+  options.request_body_timeout = listener.request_body_timeout;
+  return options;
+}
+
+size_t effective_workers(const config::Config& config) {
+  size_t n = config.workers;
+  if (n == 0) n = std::max(1u, std::thread::hardware_concurrency());
+  return std::min(n, kMaxWorkers);
+}
+
+std::shared_ptr<const WorkerSnapshot> build_worker_snapshot(std::shared_ptr<const Snapshot> shared,
+                                                            const WorkerLoops& loops,
+                                                            const WorkerSnapshot* previous) {
+  auto snapshot = std::make_shared<WorkerSnapshot>();
+  snapshot->worker = loops.worker;
+  snapshot->config = shared->config;
+  snapshot->cors = shared->cors;
+  snapshot->access_log = shared->access_log;
+  snapshot->sessions = shared->sessions;
+  for (const auto& [name, provider] : shared->providers) {
+    // A provider carried over by the reload keeps this worker's view, and
+    // with it the tokens this worker has already verified.
+    if (previous) {
+      auto it = previous->providers.find(name);
+      if (it != previous->providers.end() && it->second->provider() == provider) {
+        snapshot->providers.emplace(name, it->second);
+        continue;
+      }
+    }
+    snapshot->providers.emplace(
+        name, std::make_shared<auth::ProviderView>(provider, loops.main, loops.own));
+  }
+  for (const auto& [name, upstream] : shared->config->upstreams) {
+    snapshot->pools.emplace(name, make_pool(loops.base, *shared->config, upstream));
+  }
+  snapshot->shared = std::move(shared);
+  return snapshot;
+}
+
+Gateway::Gateway(event_base* base, std::shared_ptr<const config::Config> config)
+    : base_(base),
+      main_thread_(std::this_thread::get_id()),
+      main_loop_(std::make_shared<Mailbox>(base)),
+      initial_config_(std::move(config)) {}
+
+Gateway::~Gateway() {
+  // Workers first: their requests and snapshots go on their own threads;
+  // the shared snapshots they release come back here through main_loop_.
+  for (auto& worker : workers_) worker->stop();
+  workers_.clear();
+  main_loop_->run_pending();
+  admin_.reset();
+  snapshot_.reset();
+}
+
+std::shared_ptr<const Snapshot> Gateway::publish(std::unique_ptr<Snapshot> snapshot) {
+  std::weak_ptr<Mailbox> main_loop = main_loop_;
+  const std::thread::id main_thread = main_thread_;
+  return std::shared_ptr<const Snapshot>(snapshot.release(),
+                                         [main_loop, main_thread](const Snapshot* released) {
+                                           std::shared_ptr<const Snapshot> owned(released);
+                                           if (std::this_thread::get_id() == main_thread) return;
+                                           // A worker let go last: its key providers' events belong
+                                           // to the main loop, so the snapshot is destroyed there.
+                                           if (auto loop = main_loop.lock()) loop->post([owned] {});
+                                         });
+}
+
+std::shared_ptr<const Snapshot> Gateway::build_snapshot(
+    std::shared_ptr<const config::Config> config, std::vector<auth::KeyProvider*>* to_start,
+    std::string* error) {
+  auto snapshot = std::make_unique<Snapshot>();
   if (config->access_log.enabled) {
     snapshot->access_log = AccessLogSink::open(
         config->access_log.path,
         config->access_log.format == "text" ? AccessLogFormat::kText : AccessLogFormat::kJson,
         error);
     if (!snapshot->access_log) return nullptr;
+    AccessLogIdentity identity;
+    if (!AccessLogIdentity::from_config(config->access_log, &identity, error)) return nullptr;
+    snapshot->access_log->set_identity(std::move(identity));
   }
   for (const auto& [name, provider] : config->providers) {
-    snapshot->providers.emplace(name, auth::KeyProvider::create(base, provider));
-  }
-  for (const auto& [name, upstream] : config->upstreams) {
-    snapshot->pools.emplace(
-        name, std::make_shared<http::UpstreamPool>(base, upstream.host, upstream.port,
-                                                   pool_options(upstream)));
+    // Issue 7: a provider whose config did not change is carried over with
+    // its keys, its refresh schedule and its status, so a reload neither
+    // refetches the JWKS nor makes /ready go 503. A jwks_file provider is
+    // re-read (cheap, synchronous): SIGHUP is how a rotated file is picked up.
+    if (snapshot_ && provider.jwks_file.empty()) {
+      auto it = snapshot_->providers.find(name);
+      if (it != snapshot_->providers.end() && it->second->config() == provider) {
+        snapshot->providers.emplace(name, it->second);
+        continue;
+      }
+    }
+    auto created = auth::KeyProvider::create(base_, provider);
+    to_start->push_back(created.get());
+    snapshot->providers.emplace(name, std::move(created));
   }
   snapshot->cors.allowed_origins = config->cors.allowed_origins;
-  if (sessions) {
-    sessions->set_limits(config->authz.max_sessions, config->authz.session_idle_timeout);
+  // Session bindings outlive a reload: clients keep their sessions.
+  if (snapshot_ && snapshot_->sessions) {
+    snapshot->sessions = snapshot_->sessions;
+    snapshot->sessions->set_limits(config->authz.max_sessions, config->authz.session_idle_timeout);
   } else {
-    sessions = std::make_shared<SessionBindings>(config->authz.max_sessions,
-                                                 config->authz.session_idle_timeout);
+    snapshot->sessions = std::make_shared<SessionBindings>(config->authz.max_sessions,
+                                                           config->authz.session_idle_timeout);
   }
-  snapshot->sessions = std::move(sessions);
   snapshot->config = std::move(config);
-  return snapshot;
+  return publish(std::move(snapshot));
 }
 
-// Transport settings of one listener (TLS termination; issue 5).
-http::ServerOptions server_options(const config::Listener& listener) {
-  http::ServerOptions options;
-  options.tls_certificate = listener.tls_certificate;
-  options.tls_private_key = listener.tls_private_key;
-  return options;
-}
-
-void start_providers(const Snapshot& snapshot) {
-  for (const auto& [name, provider] : snapshot.providers) provider->start();
-}
-
-}  // namespace
-
-Gateway::Gateway(event_base* base, std::shared_ptr<const config::Config> config)
-    : base_(base), snapshot_(build_snapshot(base, std::move(config), &build_error_)) {}
-
-Gateway::~Gateway() = default;
-
-bool Gateway::bind_new_listeners(const config::Config& config, ServerMap* added,
-                                 std::string* error) {
+bool Gateway::bind_new_listeners(const config::Config& config,
+                                 std::map<std::string, uint16_t>* added, std::string* error) {
   for (const auto& listener : config.listeners) {
-    if (servers_.count(listener.address) || added->count(listener.address)) continue;
-    // The factory reads the snapshot current when a request starts: that is
-    // what makes a reload visible on sockets that were never re-bound.
-    auto server = std::make_unique<http::HttpServer>(
-        base_,
-        [this, address = listener.address](
-            http::ServerStream& stream) -> std::unique_ptr<http::ServerStreamHandler> {
-          auto handler = std::make_unique<ProxyStream>(stream, snapshot_);
-          handler->set_listener(address);  // its Origin/Host allow-lists (issue 4)
-          return handler;
-        },
-        server_options(listener));
-    if (!server->listen(listener.address, error)) {
+    if (listeners_.count(listener.address) || added->count(listener.address)) continue;
+    std::string host;
+    uint16_t port = 0;
+    if (!http::split_host_port(listener.address, &host, &port)) {
+      *error = "listener " + listener.address + ": invalid address";
+      return false;
+    }
+    // SO_REUSEPORT would let this process share a port another process
+    // already listens on: make sure it is free first.
+    if (port != 0 && !http::probe_bind(listener.address, error)) {
       *error = "listener " + listener.address + ": " + *error;
       return false;
     }
-    std::string host;
-    uint16_t port = 0;
-    http::split_host_port(listener.address, &host, &port);
-    // Tests and scripts read the bound port from this line.
-    fprintf(stderr, "listening on %s:%u\n", host.c_str(), static_cast<unsigned>(server->port()));
-    fflush(stderr);
-    added->emplace(listener.address, std::move(server));
+    uint16_t bound = port;
+    for (auto& worker : workers_) {
+      // For ":0" the first worker gets a free port, the others join it.
+      const std::string address =
+          bound == 0 ? listener.address
+                     : (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+                           std::to_string(bound);
+      if (!worker->bind(listener, address, &bound, error)) {
+        *error = "listener " + listener.address + ": " + *error;
+        return false;
+      }
+    }
+    added->emplace(listener.address, bound);
   }
   return true;
 }
@@ -108,6 +198,7 @@ bool Gateway::make_admin(const config::Config& config, std::unique_ptr<AdminServ
   AdminContext context;
   context.snapshot = [this] { return snapshot_; };
   context.active_connections = [this] { return active_connections(); };
+  context.update_worker_gauges = [this] { update_worker_gauges(); };
   auto server = std::make_unique<AdminServer>(base_, std::move(context));
   if (!server->listen(address, error)) {
     if (!config.admin.address_configured) {
@@ -133,73 +224,93 @@ bool Gateway::make_admin(const config::Config& config, std::unique_ptr<AdminServ
 }
 
 bool Gateway::start(std::string* error) {
-  if (!snapshot_) {
-    *error = build_error_;
-    return false;
+  std::vector<auth::KeyProvider*> to_start;
+  snapshot_ = build_snapshot(initial_config_, &to_start, error);
+  initial_config_.reset();
+  if (!snapshot_) return false;
+  const size_t count = effective_workers(*snapshot_->config);
+  for (size_t i = 0; i < count; ++i) {
+    auto worker = std::make_unique<Worker>(static_cast<int>(i), main_loop_);
+    if (!worker->ok()) {
+      *error = "cannot create the event loop of worker " + std::to_string(i);
+      return false;
+    }
+    worker->start();
+    workers_.push_back(std::move(worker));
   }
-  start_providers(*snapshot_);
-  ServerMap added;
+  for (auto* provider : to_start) provider->start();
+  std::map<std::string, uint16_t> added;
   if (!bind_new_listeners(*snapshot_->config, &added, error)) return false;
-  servers_ = std::move(added);
+  for (auto& worker : workers_) worker->commit(snapshot_);
+  for (const auto& [address, port] : added) print_listening(address, port);
+  listeners_ = std::move(added);
+  log::info("main", std::to_string(workers_.size()) + " worker thread(s)");
   if (!make_admin(*snapshot_->config, &admin_, error)) return false;
   admin_address_ = effective_admin_address(snapshot_->config->admin);
   return true;
 }
 
 bool Gateway::reload(std::shared_ptr<const config::Config> config, std::string* error) {
-  // Session bindings outlive a reload: clients keep their sessions.
-  auto next =
-      build_snapshot(base_, std::move(config), error, snapshot_ ? snapshot_->sessions : nullptr);
+  if (effective_workers(*config) != workers_.size()) {
+    log::warn("reload", "`workers` changes take effect at the next start; keeping " +
+                            std::to_string(workers_.size()));
+  }
+  std::vector<auth::KeyProvider*> to_start;
+  auto next = build_snapshot(std::move(config), &to_start, error);
   if (!next) return false;
 
-  ServerMap added;
-  if (!bind_new_listeners(*next->config, &added, error)) return false;
+  std::map<std::string, uint16_t> added;
+  auto abandon = [&] {
+    for (auto& worker : workers_) worker->discard_staged();
+    return false;
+  };
+  if (!bind_new_listeners(*next->config, &added, error)) return abandon();
   std::unique_ptr<AdminServer> new_admin;
   const bool admin_changed = effective_admin_address(next->config->admin) != admin_address_;
   // The new admin address is bound while the old one still listens, so a
   // failure leaves the old one in place.
-  if (admin_changed && !make_admin(*next->config, &new_admin, error)) return false;
+  if (admin_changed && !make_admin(*next->config, &new_admin, error)) return abandon();
   // TLS certificates of the listeners that stay are re-read (rotation).
+  // Every worker reads the same files: the first one to refuse them stops
+  // the reload (the ones before it keep the new certificate, which was good).
   for (const auto& listener : next->config->listeners) {
-    auto kept = servers_.find(listener.address);
-    if (kept == servers_.end()) continue;
-    if (!kept->second->reload_tls(listener.tls_certificate, listener.tls_private_key, error)) {
-      *error = "listener " + listener.address + ": " + *error;
-      return false;
+    if (!listeners_.count(listener.address)) continue;
+    for (auto& worker : workers_) {
+      if (!worker->reload_tls(listener, error)) {
+        *error = "listener " + listener.address + ": " + *error;
+        return abandon();
+      }
     }
   }
-  // Commit: nothing below can fail.
-  for (auto it = servers_.begin(); it != servers_.end();) {
+  // Commit: nothing below can fail. New providers start before any worker
+  // can see them, so that early requests wait for their first fetch.
+  for (auto* provider : to_start) provider->start();
+  for (auto& worker : workers_) worker->commit(next);
+  for (auto it = listeners_.begin(); it != listeners_.end();) {
     const bool kept =
         std::any_of(next->config->listeners.begin(), next->config->listeners.end(),
                     [&](const config::Listener& l) { return l.address == it->first; });
-    if (kept) {
-      ++it;
-      continue;
-    }
-    log::info("reload", "listener " + it->first + " removed: no longer accepting");
-    it->second->stop_accepting();
-    retired_.push_back(std::move(it->second));
-    it = servers_.erase(it);
+    it = kept ? std::next(it) : listeners_.erase(it);
   }
-  for (auto& [address, server] : added) servers_.emplace(address, std::move(server));
+  for (const auto& [address, port] : added) {
+    print_listening(address, port);
+    listeners_.emplace(address, port);
+  }
   if (admin_changed) {
     admin_ = std::move(new_admin);
     admin_address_ = effective_admin_address(next->config->admin);
   }
-  start_providers(*next);
   snapshot_ = std::move(next);
   return true;
 }
 
 void Gateway::stop_accepting() {
-  for (auto& [address, server] : servers_) server->stop_accepting();
+  for (auto& worker : workers_) worker->stop_accepting();
   if (admin_) admin_->stop_accepting();
 }
 
 void Gateway::drain() {
-  for (auto& [address, server] : servers_) server->drain();
-  for (auto& server : retired_) server->drain();
+  for (auto& worker : workers_) worker->drain();
   if (admin_) admin_->stop_accepting();
 }
 
@@ -209,9 +320,12 @@ uint16_t Gateway::admin_port() const {
 
 size_t Gateway::active_connections() const {
   size_t total = 0;
-  for (const auto& [address, server] : servers_) total += server->active_connections();
-  for (const auto& server : retired_) total += server->active_connections();
+  for (const auto& worker : workers_) total += worker->active_connections();
   return total;
+}
+
+void Gateway::update_worker_gauges() {
+  for (auto& worker : workers_) worker->update_scrape_gauges();
 }
 
 }  // namespace mag::proxy

@@ -41,21 +41,10 @@ bool is_loopback_http(const std::string& url) {
          (parsed.host == "localhost" || parsed.host == "127.0.0.1" || parsed.host == "::1");
 }
 
-// The verification context a cached result is valid for: the same token may
-// be good for one route's resource and not for another's.
-std::string cache_context(const VerifyPolicy& policy) {
-  std::string context;
-  for (const auto& aud : policy.audiences) {
-    context += aud;
-    context += '\n';
-  }
-  return context;
+int64_t steady_ns(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
 }  // namespace
-
-KeyProvider::Wait::~Wait() {
-  if (auto provider = provider_.lock()) provider->remove_waiter(id_);
-}
 
 std::shared_ptr<KeyProvider> KeyProvider::create(event_base* base,
                                                  const config::Provider& provider) {
@@ -88,8 +77,9 @@ void KeyProvider::start() {
     }
     install(parsed.keys);
     record_attempt(true, "");
-    log::info("jwks", "provider " + config_.name + ": " + std::to_string(keys_->keys().size()) +
-                          " key(s) from " + config_.jwks_file);
+    log::info("jwks", "provider " + config_.name + ": " +
+                          std::to_string(parsed.keys->keys().size()) + " key(s) from " +
+                          config_.jwks_file);
     return;
   }
   fetch();
@@ -103,47 +93,12 @@ http::FetchOptions KeyProvider::fetch_options() const {
 }
 
 void KeyProvider::install(std::shared_ptr<const KeySet> keys) {
-  keys_ = std::move(keys);
-  std::set<std::string> fingerprints;
-  for (const auto& key : keys_->keys()) fingerprints.insert(key.fingerprint);
-  // A key that left the set takes its cached tokens with it.
-  cache_.retain_keys(fingerprints);
-  for (const auto& skipped : keys_->skipped) {
+  // Each worker's token cache notices the new set on its next use
+  // (ProviderView::verify) and drops the entries of keys that left it.
+  for (const auto& skipped : keys->skipped) {
     log::warn("jwks", "provider " + config_.name + ": skipped " + log::sanitize(skipped));
   }
-}
-
-VerifyResult KeyProvider::verify(std::string_view token, const VerifyPolicy& policy,
-                                 int64_t now_seconds) {
-  // Oversized tokens are rejected by verify_jwt without hashing them.
-  if (token.size() > policy.max_token_bytes) return verify_jwt(token, *keys_, policy, now_seconds);
-  const std::string key = TokenCache::cache_key(token, cache_context(policy));
-  auto count = [this](const char* result) {  // mag_token_cache_lookups_total (ops)
-    metrics::global().counter_add("mag_token_cache_lookups_total",
-                                  {{"provider", config_.name}, {"result", result}});
-  };
-  if (auto claims = cache_.find(key, now_seconds)) {
-    count("hit");
-    VerifyResult hit;
-    hit.reason = Reason::kOk;
-    hit.claims = std::move(*claims);
-    return hit;
-  }
-  if (cache_.known_bad(key, now_seconds)) {
-    count("negative_hit");
-    VerifyResult bad;
-    bad.reason = Reason::kBadSignature;
-    return bad;
-  }
-  count("miss");
-  VerifyResult result = verify_jwt(token, *keys_, policy, now_seconds);
-  if (result.ok()) {
-    cache_.insert(key, result.claims, result.key_fingerprint, policy.clock_skew_seconds,
-                  now_seconds);
-  } else if (result.reason == Reason::kBadSignature) {
-    cache_.insert_bad(key, now_seconds);
-  }
-  return result;
+  keys_.store(std::move(keys));
 }
 
 void KeyProvider::fetch() {
@@ -153,6 +108,7 @@ void KeyProvider::fetch() {
   fetch_ = http::http_get(base_, jwks_uri_, fetch_options(), [weak](http::FetchResult result) {
     if (auto self = weak.lock()) self->on_fetched(std::move(result));
   });
+  update_fetching();
 }
 
 void KeyProvider::discover(size_t attempt) {
@@ -163,10 +119,12 @@ void KeyProvider::discover(size_t attempt) {
                             if (auto self = weak.lock())
                               self->on_discovered(attempt, std::move(result));
                           });
+  update_fetching();
 }
 
 void KeyProvider::on_discovered(size_t attempt, http::FetchResult result) {
   fetch_.reset();
+  update_fetching();
   const std::vector<std::string> urls = discovery_urls(config_.issuer);
   std::string error;
   if (!result.ok) {
@@ -190,6 +148,7 @@ void KeyProvider::on_discovered(size_t attempt, http::FetchResult result) {
 
 void KeyProvider::on_fetched(http::FetchResult result) {
   fetch_.reset();
+  update_fetching();
   std::string error;
   if (!result.ok) {
     error = result.error;
@@ -204,8 +163,9 @@ void KeyProvider::on_fetched(http::FetchResult result) {
       record_attempt(true, "");
       backoff_ = std::chrono::milliseconds{0};
       const auto interval = refresh_interval(config_.jwks_refresh, result.cache_control);
-      log::info("jwks", "provider " + config_.name + ": " + std::to_string(keys_->keys().size()) +
-                            " key(s) from " + log::sanitize(jwks_uri_) + ", next refresh in " +
+      log::info("jwks", "provider " + config_.name + ": " +
+                            std::to_string(parsed.keys->keys().size()) + " key(s) from " +
+                            log::sanitize(jwks_uri_) + ", next refresh in " +
                             std::to_string(interval.count()) + " s");
       schedule_refresh(interval);
       notify_waiters();
@@ -222,8 +182,8 @@ void KeyProvider::fetch_failed(const std::string& error) {
   record_attempt(false, error);
   backoff_ = std::min(kMaxBackoff, std::max(kMinBackoff, backoff_ * 2));
   log::warn("jwks", "provider " + config_.name + ": fetch failed (" + log::sanitize(error) +
-                        "), keeping " + (keys_ ? "the last good keys" : "no keys") + ", retry in " +
-                        std::to_string(backoff_.count()) + " ms");
+                        "), keeping " + (keys() ? "the last good keys" : "no keys") +
+                        ", retry in " + std::to_string(backoff_.count()) + " ms");
   schedule_refresh(std::min(
       backoff_, std::chrono::duration_cast<std::chrono::milliseconds>(config_.jwks_refresh)));
   notify_waiters();
@@ -252,36 +212,36 @@ void KeyProvider::on_timer(evutil_socket_t, short, void* self) {
 }
 
 void KeyProvider::notify_waiters() {
-  // Callbacks may add or remove waiters: take the current set first.
+  // Callbacks may add waiters: take the current set first.
   auto waiters = std::move(waiters_);
   waiters_.clear();
-  for (auto& [id, done] : waiters) done();
+  for (auto& done : waiters) done();
 }
 
-std::unique_ptr<KeyProvider::Wait> KeyProvider::add_waiter(std::function<void()> done) {
-  const uint64_t id = next_waiter_++;
-  waiters_.emplace(id, std::move(done));
-  return std::make_unique<Wait>(weak_from_this(), id);
+bool KeyProvider::wait_for_first_keys(std::function<void()> done) {
+  if (keys() || !fetch_) return false;
+  waiters_.push_back(std::move(done));
+  return true;
 }
 
-std::unique_ptr<KeyProvider::Wait> KeyProvider::wait_for_first_keys(std::function<void()> done) {
-  if (keys_ || !fetch_) return nullptr;
-  return add_waiter(std::move(done));
+bool KeyProvider::unknown_kid_refetch_allowed() const {
+  if (!config_.jwks_file.empty()) return false;  // a file does not change under us
+  if (fetching()) return true;                   // joins the fetch in progress
+  const int64_t last = last_unknown_kid_fetch_ns_.load();
+  return last == 0 ||
+         steady_ns(std::chrono::steady_clock::now()) - last >=
+             std::chrono::duration_cast<std::chrono::nanoseconds>(kUnknownKidInterval).count();
 }
 
-std::unique_ptr<KeyProvider::Wait> KeyProvider::refresh_for_unknown_kid(
-    std::function<void()> done) {
-  if (!config_.jwks_file.empty()) return nullptr;  // a file does not change under us
+bool KeyProvider::refresh_for_unknown_kid(std::function<void()> done) {
+  if (!config_.jwks_file.empty()) return false;
   if (!fetch_) {
-    const auto now = std::chrono::steady_clock::now();
-    if (last_unknown_kid_fetch_ != std::chrono::steady_clock::time_point{} &&
-        now - last_unknown_kid_fetch_ < kUnknownKidInterval) {
-      return nullptr;
-    }
-    last_unknown_kid_fetch_ = now;
+    if (!unknown_kid_refetch_allowed()) return false;
+    last_unknown_kid_fetch_ns_.store(steady_ns(std::chrono::steady_clock::now()));
     fetch();
   }
-  return add_waiter(std::move(done));
+  waiters_.push_back(std::move(done));
+  return true;
 }
 
 std::vector<std::string> discovery_urls(const std::string& issuer) {

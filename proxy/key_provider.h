@@ -3,12 +3,22 @@
 // either, jwks_uri is discovered from the issuer's metadata (OpenID
 // Connect Discovery, then RFC 8414). A failed or malformed fetch keeps the
 // last good keys. Requests that arrive before the first keys wait for them;
-// a token with an unknown kid may trigger one rate-limited refetch. Also owns
-// the provider's verified-token cache (see token_cache.h).
+// a token with an unknown kid may trigger one rate-limited refetch.
+//
+// Threads (issue 5, workers): a KeyProvider lives on the main thread's loop
+// (fetches, timers, waiters, its status for the admin endpoints). The keys
+// it installs are published through an atomic shared_ptr: keys(), fetching()
+// and unknown_kid_refetch_allowed() may be called from any thread; every
+// other member only on the provider's loop. Worker threads use a provider
+// through a ProviderView (proxy/provider_view.h), which holds the worker's
+// own verified-token cache and marshals waits to this loop. The last
+// reference must be released on the provider's loop (its events belong to
+// that base): the gateway releases snapshots there.
 #pragma once
 
 #include <event2/event.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -23,34 +33,24 @@
 #include "proxy/config.h"
 #include "proxy/jwks.h"
 #include "proxy/jwt_verifier.h"
-#include "proxy/token_cache.h"
 
 namespace mag::auth {
 
 class KeyProvider : public std::enable_shared_from_this<KeyProvider> {
  public:
-  // Cancels its callback when destroyed.
-  class Wait {
-   public:
-    Wait(std::weak_ptr<KeyProvider> provider, uint64_t id)
-        : provider_(std::move(provider)), id_(id) {}
-    ~Wait();
-    Wait(const Wait&) = delete;
-    Wait& operator=(const Wait&) = delete;
-
-   private:
-    std::weak_ptr<KeyProvider> provider_;
-    uint64_t id_;
-  };
-
   static std::shared_ptr<KeyProvider> create(event_base* base, const config::Provider& provider);
   ~KeyProvider();
 
   // Loads the file or starts the first fetch.
   void start();
 
-  // The current keys; null until the first successful load.
-  std::shared_ptr<const KeySet> keys() const { return keys_; }
+  // The current keys; null until the first successful load. Any thread.
+  std::shared_ptr<const KeySet> keys() const { return keys_.load(); }
+  // A fetch (or discovery) is in progress. Any thread.
+  bool fetching() const { return fetching_.load(); }
+  // An unknown kid would trigger a refetch now (not rate-limited, not a
+  // file). Any thread; refresh_for_unknown_kid() decides for good.
+  bool unknown_kid_refetch_allowed() const;
   const std::string& name() const { return config_.name; }
   const config::Provider& config() const { return config_; }
   const std::string& last_error() const { return last_error_; }
@@ -65,23 +65,22 @@ class KeyProvider : public std::enable_shared_from_this<KeyProvider> {
   };
   const FetchStatus& fetch_status() const { return fetch_status_; }
 
-  // Runs `done` (from the event loop) when a fetch in progress finishes.
-  // Without a fetch in progress, and with keys, nullptr is returned and the
-  // caller proceeds at once.
-  std::unique_ptr<Wait> wait_for_first_keys(std::function<void()> done);
+  // Provider loop only. True when `done` will run (from this loop) once the
+  // fetch in progress finishes; false, without calling it, when there are
+  // keys or no fetch is in progress: the caller proceeds at once. A `done`
+  // is dropped uncalled if the provider is destroyed first; callers that
+  // may go away first make `done` check that they are still there
+  // (ProviderView does).
+  bool wait_for_first_keys(std::function<void()> done);
   // A token named a kid we do not have. Refetches at most once per
-  // `kUnknownKidInterval` (single flight); nullptr when rate-limited, so
-  // the caller rejects the token now.
-  std::unique_ptr<Wait> refresh_for_unknown_kid(std::function<void()> done);
+  // `kUnknownKidInterval` (single flight); false when rate-limited, so the
+  // caller rejects the token now. True: `done` runs after the fetch.
+  bool refresh_for_unknown_kid(std::function<void()> done);
 
   static constexpr std::chrono::seconds kUnknownKidInterval{30};
   // Lower bound for a Cache-Control max-age driven refresh.
   static constexpr std::chrono::seconds kMinMaxAgeRefresh{60};
 
-  // verify_jwt against the current keys, through the verified-token cache.
-  // Requires keys() to be non-null.
-  VerifyResult verify(std::string_view token, const VerifyPolicy& policy, int64_t now_seconds);
-  TokenCache& cache() { return cache_; }
   // The JWKS URL in use: configured or discovered; empty before discovery.
   const std::string& jwks_uri() const { return jwks_uri_; }
 
@@ -96,24 +95,23 @@ class KeyProvider : public std::enable_shared_from_this<KeyProvider> {
   http::FetchOptions fetch_options() const;
   void schedule_refresh(std::chrono::milliseconds delay);
   void notify_waiters();
-  std::unique_ptr<Wait> add_waiter(std::function<void()> done);
-  void remove_waiter(uint64_t id) { waiters_.erase(id); }
+  void update_fetching() { fetching_.store(static_cast<bool>(fetch_)); }
   static void on_timer(evutil_socket_t, short, void* self);
 
   event_base* base_;
   config::Provider config_;
-  std::shared_ptr<const KeySet> keys_;
+  // Written on the provider's loop, read from any thread.
+  std::atomic<std::shared_ptr<const KeySet>> keys_;
+  std::atomic<bool> fetching_{false};
+  std::atomic<int64_t> last_unknown_kid_fetch_ns_{0};  // steady_clock; 0 = never
   std::string jwks_uri_;
-  TokenCache cache_;
   std::string last_error_;
   FetchStatus fetch_status_;
   void record_attempt(bool ok, const std::string& error);
   std::unique_ptr<http::Fetch> fetch_;
   EventPtr timer_;
   std::chrono::milliseconds backoff_{0};
-  std::chrono::steady_clock::time_point last_unknown_kid_fetch_{};
-  std::map<uint64_t, std::function<void()>> waiters_;
-  uint64_t next_waiter_ = 1;
+  std::vector<std::function<void()>> waiters_;
 };
 
 // Pure helpers (exposed for tests).

@@ -10,11 +10,12 @@
 #include <vector>
 
 #include "common/c_handles.h"
+#include "common/event_loop.h"
 #include "common/log.h"
 #include "proxy/config.h"
 #include "proxy/config_reload.h"
-#include "proxy/doctor.h"
 #include "proxy/dev_token_cli.h"
+#include "proxy/doctor.h"
 #include "proxy/gateway.h"
 
 namespace {
@@ -29,11 +30,16 @@ constexpr const char* kUsage =
 
 bool set_log_level(const std::string& name) {
   using mag::log::Level;
-  if (name == "debug") mag::log::set_level(Level::kDebug);
-  else if (name == "info") mag::log::set_level(Level::kInfo);
-  else if (name == "warn") mag::log::set_level(Level::kWarn);
-  else if (name == "error") mag::log::set_level(Level::kError);
-  else return false;
+  if (name == "debug")
+    mag::log::set_level(Level::kDebug);
+  else if (name == "info")
+    mag::log::set_level(Level::kInfo);
+  else if (name == "warn")
+    mag::log::set_level(Level::kWarn);
+  else if (name == "error")
+    mag::log::set_level(Level::kError);
+  else
+    return false;
   return true;
 }
 
@@ -130,7 +136,9 @@ int run(const std::string& path, const std::string& log_level_flag) {
   }
   // A peer that closes early must not kill the process with SIGPIPE.
   signal(SIGPIPE, SIG_IGN);
-  mag::EventBasePtr base(event_base_new());
+  // The first base: new_event_base() enables libevent's thread support
+  // before any base exists (workers wake this loop from their threads).
+  mag::EventBasePtr base(mag::new_event_base());
   if (!base) {
     fprintf(stderr, "cannot create the event loop\n");
     return 1;

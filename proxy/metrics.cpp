@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
+#include <memory>
 
 namespace mag::metrics {
 namespace {
@@ -85,6 +87,7 @@ std::string render_labels(const Labels& labels) {
 
 void Registry::declare(std::string_view name, Type type, std::string_view help,
                        std::vector<double> buckets) {
+  std::lock_guard lock(mutex_);
   Family& f = family(name, type);
   f.help = std::string(help);
   if (type == Type::kHistogram) f.bounds = buckets.empty() ? kDurationBuckets : std::move(buckets);
@@ -104,23 +107,28 @@ Registry::Family& Registry::family(std::string_view name, Type type) {
 
 void Registry::counter_add(std::string_view name, const Labels& labels, double value) {
   if (value < 0) return;  // counters only go up
+  std::lock_guard lock(mutex_);
   family(name, Type::kCounter).series[render_labels(labels)].value += value;
 }
 
 void Registry::gauge_set(std::string_view name, const Labels& labels, double value) {
+  std::lock_guard lock(mutex_);
   family(name, Type::kGauge).series[render_labels(labels)].value = value;
 }
 
 void Registry::gauge_add(std::string_view name, const Labels& labels, double value) {
+  std::lock_guard lock(mutex_);
   family(name, Type::kGauge).series[render_labels(labels)].value += value;
 }
 
 void Registry::clear_gauge(std::string_view name) {
+  std::lock_guard lock(mutex_);
   auto it = families_.find(name);
   if (it != families_.end()) it->second.series.clear();
 }
 
 void Registry::observe(std::string_view name, const Labels& labels, double value) {
+  std::lock_guard lock(mutex_);
   Family& f = family(name, Type::kHistogram);
   Series& s = f.series[render_labels(labels)];
   if (s.buckets.size() != f.bounds.size()) s.buckets.assign(f.bounds.size(), 0);
@@ -135,6 +143,7 @@ void Registry::observe(std::string_view name, const Labels& labels, double value
 }
 
 double Registry::value(std::string_view name, const Labels& labels) const {
+  std::lock_guard lock(mutex_);
   auto it = families_.find(name);
   if (it == families_.end()) return 0;
   auto s = it->second.series.find(render_labels(labels));
@@ -144,6 +153,7 @@ double Registry::value(std::string_view name, const Labels& labels) const {
 }
 
 std::string Registry::render_prometheus() const {
+  std::lock_guard lock(mutex_);
   std::string out;
   for (const auto& [name, f] : families_) {
     out += "# HELP " + name + " " + escape_help(f.help) + "\n";
@@ -168,13 +178,98 @@ std::string Registry::render_prometheus() const {
   return out;
 }
 
-Registry& global() {
+Registry::Registry(Registry&& other) {
+  std::lock_guard lock(other.mutex_);
+  families_ = std::move(other.families_);
+}
+
+void Registry::merge_from(const Registry& other) {
+  // Never called with `other` == this; the two locks are always taken in
+  // the order target, source by the scraping thread only: no deadlock.
+  std::scoped_lock lock(mutex_, other.mutex_);
+  for (const auto& [name, source] : other.families_) {
+    auto it = families_.find(name);
+    if (it == families_.end())
+      it = families_.emplace(name, source).first;
+    else if (it->second.type != source.type)
+      continue;
+    else {
+      Family& target = it->second;
+      for (const auto& [labels, s] : source.series) {
+        Series& t = target.series[labels];
+        t.value += s.value;
+        if (target.type != Type::kHistogram) continue;
+        if (t.buckets.size() != target.bounds.size()) t.buckets.assign(target.bounds.size(), 0);
+        if (s.buckets.size() == t.buckets.size()) {
+          for (size_t i = 0; i < s.buckets.size(); ++i) t.buckets[i] += s.buckets[i];
+        }
+        t.sum += s.sum;
+        t.count += s.count;
+      }
+    }
+  }
+}
+
+void Registry::copy_declarations_from(const Registry& other) {
+  std::scoped_lock lock(mutex_, other.mutex_);
+  for (const auto& [name, source] : other.families_) {
+    Family& f = families_[name];
+    f.type = source.type;
+    f.help = source.help;
+    f.bounds = source.bounds;
+  }
+}
+
+namespace {
+thread_local Registry* t_shard = nullptr;
+
+struct Shards {
+  std::mutex mutex;
+  std::deque<std::unique_ptr<Registry>> all;  // never shrinks: threads keep pointers
+};
+Shards& shards() {
+  static Shards s;
+  return s;
+}
+}  // namespace
+
+Registry& process() {
   static Registry registry = [] {
     Registry r;
     declare_gateway_metrics(r);
     return r;
   }();
   return registry;
+}
+
+Registry& global() {
+  return t_shard ? *t_shard : process();
+}
+
+Registry& new_shard() {
+  auto shard = std::make_unique<Registry>();
+  shard->copy_declarations_from(process());
+  Shards& s = shards();
+  std::lock_guard lock(s.mutex);
+  s.all.push_back(std::move(shard));
+  return *s.all.back();
+}
+
+void bind_thread_shard(Registry* shard) {
+  t_shard = shard;
+}
+
+Registry merged() {
+  Registry out;
+  out.merge_from(process());
+  Shards& s = shards();
+  std::lock_guard lock(s.mutex);
+  for (const auto& shard : s.all) out.merge_from(*shard);
+  return out;
+}
+
+std::string render_all() {
+  return merged().render_prometheus();
 }
 
 std::string status_class(int status) {
@@ -222,6 +317,8 @@ void declare_gateway_metrics(Registry& r) {
             "Verified-token cache lookups by provider and result (hit, negative_hit, miss).");
   r.declare("mag_token_cache_entries", Type::kGauge,
             "Verified tokens cached, by provider (entries of the current config).");
+  r.declare("mag_worker_requests_total", Type::kCounter,
+            "Requests received, by worker thread (worker=\"0\"..N-1).");
   r.declare("mag_config_reloads_total", Type::kCounter,
             "Configuration reloads by result (success/failure).");
   r.declare("mag_config_last_reload_successful", Type::kGauge,

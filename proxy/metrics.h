@@ -1,16 +1,23 @@
 // A small Prometheus metrics registry (text exposition format 0.0.4).
 //
-// Single-threaded: the gateway runs one event loop, and every update and
-// scrape happens on it. When the gateway gets several workers, each worker
-// gets its own Registry (a shard) and the scrape merges them by summing
-// series with equal names and labels; nothing here needs locks until then.
+// Sharded per thread (issue 5, workers): global() is the calling thread's
+// shard. Each worker thread binds its own shard (bind_thread_shard) when it
+// starts; the main thread (admin, key providers, reloads) uses the process
+// registry. A scrape (render_all) merges the process registry and every
+// shard, summing series with equal names and labels (counters, gauges and
+// histogram buckets alike), so a gauge maintained with +1/-1 per worker adds
+// up to the process total. Each Registry has its own mutex: a worker takes
+// only its own, which nobody else takes except a scrape copying it, so the
+// request path never waits for another worker.
 //
 // Labels must be bounded: route names (path_prefix), methods, status
-// classes, reason codes, provider names. Never a raw path, subject or token.
+// classes, reason codes, provider names, worker numbers. Never a raw path,
+// subject or token.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -24,6 +31,10 @@ enum class Type { kCounter, kGauge, kHistogram };
 
 class Registry {
  public:
+  Registry() = default;
+  Registry(Registry&& other);  // for merged(); not while others use `other`
+  Registry& operator=(Registry&&) = delete;
+
   // Declares a family; metrics that are updated before being declared get a
   // generic help text. Re-declaring is harmless.
   void declare(std::string_view name, Type type, std::string_view help,
@@ -41,6 +52,10 @@ class Registry {
   double value(std::string_view name, const Labels& labels) const;
 
   std::string render_prometheus() const;
+  // Adds every series of `other` to this registry (see the note at the top).
+  void merge_from(const Registry& other);
+  // Declares the families of `other` here (types, help, buckets; no series).
+  void copy_declarations_from(const Registry& other);
 
  private:
   struct Series {
@@ -57,11 +72,21 @@ class Registry {
   };
   Family& family(std::string_view name, Type type);
 
+  mutable std::mutex mutex_;
   std::map<std::string, Family, std::less<>> families_;
 };
 
-// The process's registry (see the threading note above).
+// The calling thread's shard, or the process registry (see the note above).
 Registry& global();
+// The main thread's registry, whatever thread asks.
+Registry& process();
+// A new shard, declared like process(), alive until the process exits.
+Registry& new_shard();
+// Makes `shard` the calling thread's global() (nullptr: back to process()).
+void bind_thread_shard(Registry* shard);
+// The scrape: process() and every shard, merged.
+Registry merged();
+std::string render_all();
 
 // Renders a label set as `{a="x",b="y"}` with Prometheus escaping ("" for none).
 std::string render_labels(const Labels& labels);

@@ -9,6 +9,7 @@
 #include "proxy/origin_policy.h"
 #include "proxy/protected_resource_metadata.h"
 #include "proxy/route_table.h"
+#include "proxy/upstream_affinity.h"
 #include "proxy/www_authenticate.h"
 
 namespace mag::proxy {
@@ -21,9 +22,12 @@ constexpr size_t kMaxPendingBody = 1 << 20;
 int status_for(http::ClientError error) {
   switch (error) {
     case http::ClientError::kConnectTimeout:
-    case http::ClientError::kResponseTimeout: return 504;
-    case http::ClientError::kPoolExhausted: return 503;
-    default: return 502;
+    case http::ClientError::kResponseTimeout:
+      return 504;
+    case http::ClientError::kPoolExhausted:
+      return 503;
+    default:
+      return 502;
   }
 }
 
@@ -35,9 +39,15 @@ void record_auth_decision(RequestTelemetry& telemetry, const auth::AuthDecision&
     case Kind::kAllow:
       telemetry.on_auth(true, "", decision.claims.subject, decision.claims.client_id);
       return;
-    case Kind::kNoCredentials: telemetry.on_auth(false, "no_credentials", "", ""); return;
-    case Kind::kBadRequest: telemetry.on_auth(false, "invalid_request", "", ""); return;
-    default: telemetry.on_auth(false, auth::reason_code(decision.reason), "", ""); return;
+    case Kind::kNoCredentials:
+      telemetry.on_auth(false, "no_credentials", "", "");
+      return;
+    case Kind::kBadRequest:
+      telemetry.on_auth(false, "invalid_request", "", "");
+      return;
+    default:
+      telemetry.on_auth(false, auth::reason_code(decision.reason), "", "");
+      return;
   }
 }
 
@@ -48,7 +58,7 @@ bool is_event_stream(const http::ResponseHead& head) {
 
 }  // namespace
 
-ProxyStream::ProxyStream(http::ServerStream& stream, std::shared_ptr<const Snapshot> snapshot)
+ProxyStream::ProxyStream(http::ServerStream& stream, std::shared_ptr<const WorkerSnapshot> snapshot)
     : stream_(stream), snapshot_(std::move(snapshot)), telemetry_(snapshot_->access_log) {}
 
 ProxyStream::~ProxyStream() = default;
@@ -89,6 +99,15 @@ void ProxyStream::on_reset() {
   upstream_.reset();
   expiry_timer_.reset();
   state_ = State::kReplied;
+}
+
+void ProxyStream::on_refused(int status) {
+  // The server answered the client itself (400/413 from the codec, 408 for
+  // a body that did not arrive) before any response head went out: cancel
+  // as for a reset, but log the status the client got, not 499.
+  on_reset();
+  telemetry_.on_response_head(status, false);
+  telemetry_.on_response_end();
 }
 
 void ProxyStream::on_drained() {
@@ -166,14 +185,14 @@ bool ProxyStream::serve_metadata() {
 
 void ProxyStream::run_authentication(bool allow_refetch) {
   state_ = State::kFiltering;
-  auth::AuthAttempt attempt = auth::authenticate(
-      *route_, request_.headers, snapshot_->providers, static_cast<int64_t>(std::time(nullptr)),
-      allow_refetch, [this] {
-        // Runs from the key provider once its fetch has finished; `wait_`
-        // is still ours (destroying it would cancel this very call).
-        auto finished_wait = std::move(wait_);
-        run_authentication(false);
-      });
+  auth::AuthAttempt attempt =
+      auth::authenticate(*route_, request_.headers, snapshot_->providers,
+                         static_cast<int64_t>(std::time(nullptr)), allow_refetch, [this] {
+                           // Runs on this worker's loop once the provider's fetch has finished;
+                           // `wait_` is still ours (destroying it would cancel this very call).
+                           auto finished_wait = std::move(wait_);
+                           run_authentication(false);
+                         });
   if (!attempt.decision) {
     state_ = State::kWaitingForKeys;
     wait_ = std::move(attempt.wait);
@@ -231,9 +250,10 @@ void ProxyStream::forward() {
   ForwardContext context;
   context.peer_address = stream_.connection().peer_address;
   context.tls = stream_.connection().tls;
-  context.upstream_host = upstream_config.host.find(':') != std::string::npos
-                              ? "[" + upstream_config.host + "]:" + std::to_string(upstream_config.port)
-                              : upstream_config.host + ":" + std::to_string(upstream_config.port);
+  context.upstream_host =
+      upstream_config.host.find(':') != std::string::npos
+          ? "[" + upstream_config.host + "]:" + std::to_string(upstream_config.port)
+          : upstream_config.host + ":" + std::to_string(upstream_config.port);
   context.upstream_base_path = upstream_config.base_path;
   context.request_id = telemetry_.request_id();
   telemetry_.on_forward();
@@ -248,13 +268,24 @@ void ProxyStream::forward() {
     // A chunked request that was fully read while we waited: send it with a length.
     upstream_request.headers.set("Content-Length", std::to_string(body.size()));
   }
-  upstream_ = pool_it->second->start(std::move(upstream_request), body_done && body.empty(), *this);
+  // Several endpoints (issue 5): each gets its own Host from the pool, and
+  // a request of a known session goes to the endpoint that holds it.
+  pool_ = pool_it->second.get();
+  http::StartOptions start = start_options(*route_);
+  if (pool_->endpoints()->size() > 1) {
+    upstream_request.headers.remove("Host");
+    start.endpoint = affine_endpoint(*pool_->endpoints(), request_);
+  }
+  pinned_ = start.endpoint.has_value();
+  upstream_ = pool_->start(std::move(upstream_request), body_done && body.empty(), *this, start);
   if (!upstream_) return;  // on_error already answered
   if (!body.empty()) upstream_->send_body(body, body_done);
   stream_.pause_request_body(false);
 }
 
 void ProxyStream::on_response_head(http::ResponseHead&& head, bool end_stream) {
+  if (pool_ && upstream_)
+    learn_affinity(*pool_->endpoints(), request_, head, upstream_->endpoint());
   filter_upstream_response(head);
   add_cors_headers(snapshot_->cors, request_, head);
   const bool held = authz_ && authz_->on_response_head(request_, head, end_stream);
@@ -296,6 +327,12 @@ void ProxyStream::on_error(http::ClientError error, std::string_view detail) {
     stream_.reset();
     return;
   }
+  if (pinned_ &&
+      (error == http::ClientError::kConnectFailed || error == http::ClientError::kConnectTimeout)) {
+    // The endpoint that holds this session is unreachable: the session is lost.
+    send_local(session_lost(*pool_->endpoints(), request_));
+    return;
+  }
   const int status = status_for(error);
   send_local(json_error(status, status == 504 ? "upstream_timeout" : "bad_gateway",
                         "The MCP server behind this gateway did not answer (" +
@@ -314,10 +351,11 @@ bool ProxyStream::check_origin_and_host() {
   }
   const OriginPolicy policy = origin_policy_for(*listener, config);
   if (const std::string* host = request_.headers.get("host"); host && !policy.host_allowed(*host)) {
-    log::warn("authz", "Host " + log::sanitize(*host) + " not allowed on " + listener->address +
-                           " -> 421");
-    send_local(json_document(421, jsonrpc_error_without_id(-32000, "Misdirected Request: Host "
-                                                                     "not allowed")));
+    log::warn("authz",
+              "Host " + log::sanitize(*host) + " not allowed on " + listener->address + " -> 421");
+    send_local(json_document(421, jsonrpc_error_without_id(-32000,
+                                                           "Misdirected Request: Host "
+                                                           "not allowed")));
     return false;
   }
   const std::string* origin = request_.headers.get("origin");
@@ -331,8 +369,7 @@ bool ProxyStream::check_origin_and_host() {
 }
 
 void ProxyStream::authorize(const auth::Claims* claims) {
-  authz_ =
-      std::make_unique<RequestAuthz>(*route_, *snapshot_->config, snapshot_->sessions, claims);
+  authz_ = std::make_unique<RequestAuthz>(*route_, *snapshot_->config, snapshot_->sessions, claims);
   if (auto refusal = authz_->check_head(request_)) {
     send_local(std::move(*refusal));
     return;

@@ -20,7 +20,7 @@ namespace mag::proxy {
 
 class ProxyStream : public http::ServerStreamHandler, public http::ClientStreamCallbacks {
  public:
-  ProxyStream(http::ServerStream& stream, std::shared_ptr<const Snapshot> snapshot);
+  ProxyStream(http::ServerStream& stream, std::shared_ptr<const WorkerSnapshot> snapshot);
   ~ProxyStream() override;
   // The listener address the request came in on: selects its Origin/Host
   // allow-lists (issue 4). Unset: the first listener's.
@@ -30,6 +30,7 @@ class ProxyStream : public http::ServerStreamHandler, public http::ClientStreamC
   void on_request_head(http::RequestHead&& head, bool end_stream) override;
   void on_request_body(std::string_view data, bool end_stream) override;
   void on_reset() override;
+  void on_refused(int status) override;
   void on_drained() override;
 
   // Upstream (http::ClientStreamCallbacks)
@@ -54,15 +55,17 @@ class ProxyStream : public http::ServerStreamHandler, public http::ClientStreamC
   void on_token_expired();
 
   http::ServerStream& stream_;
-  std::shared_ptr<const Snapshot> snapshot_;
+  std::shared_ptr<const WorkerSnapshot> snapshot_;
   RequestTelemetry telemetry_;  // access log and request metrics (ops)
   http::RequestHead request_;
   bool request_ended_ = false;
   std::string pending_body_;  // request body that arrived before forwarding began
   const config::Route* route_ = nullptr;
   State state_ = State::kFiltering;
-  std::unique_ptr<auth::KeyProvider::Wait> wait_;
+  std::unique_ptr<auth::KeyWait> wait_;
   std::unique_ptr<http::ClientStream> upstream_;
+  http::UpstreamPool* pool_ = nullptr;  // the route's; the snapshot keeps it alive
+  bool pinned_ = false;                 // sent to its session's endpoint (issue 5)
   std::string listener_address_;
   std::unique_ptr<RequestAuthz> authz_;
   EventPtr expiry_timer_;  // ends an SSE response when the token expires

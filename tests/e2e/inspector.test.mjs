@@ -5,11 +5,17 @@
 // calls add(2, 3) and shows 5. A screenshot of the result is saved as
 // artifacts/inspector-add.png.
 //
-// Real processes on loopback (idp, mcp-add-server, gateway, Inspector); no
-// Docker. ctest runs it as e2e_inspector (label e2e); MAG_SKIP_E2E=1 skips it.
+// Two modes:
+// - default: real processes on loopback (idp, mcp-add-server, gateway,
+//   Inspector); no Docker. ctest runs it as e2e_inspector (label e2e);
+//   MAG_SKIP_E2E=1 skips it.
+// - E2E_GATEWAY_URL set (tests/e2e/compose.sh, http://localhost:8000/mcp):
+//   the gateway, backend and idp of the running compose stack; only the
+//   Inspector is started here, on E2E_INSPECTOR_PORT (6274, an origin the
+//   compose idp allows for CORS). E2E_SCREENSHOT: where the screenshot goes.
 import assert from 'node:assert/strict';
 import { mkdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startBackend } from '../integration/lib/backend.mjs';
 import { launchChromium } from '../integration/lib/browser.mjs';
@@ -20,7 +26,8 @@ import { freePort } from '../integration/lib/net.mjs';
 import { startProcess, stopAll, withLogs } from '../integration/lib/processes.mjs';
 
 const INSPECTOR = join(INTEGRATION_DIR, 'node_modules', '@modelcontextprotocol', 'inspector', 'clients', 'launcher', 'build', 'index.js');
-const SCREENSHOT = join(SOURCE_DIR, 'artifacts', 'inspector-add.png');
+const SCREENSHOT = process.env.E2E_SCREENSHOT ?? join(SOURCE_DIR, 'artifacts', 'inspector-add.png');
+const STACK_GATEWAY_URL = process.env.E2E_GATEWAY_URL;
 
 let tmp;
 let browser;
@@ -40,22 +47,28 @@ async function inspectorAddress(proc, timeoutMs = 30000) {
 
 before(async () => {
   tmp = await makeTempDir('mag-e2e-');
-  const gatewayPort = await freePort();
-  const clientPort = await freePort();
   const sandboxPort = await freePort();
-  gatewayUrl = `http://localhost:${gatewayPort}/mcp`;
-  const inspectorOrigins = [`http://127.0.0.1:${clientPort}`, `http://localhost:${clientPort}`];
+  let clientPort;
+  if (STACK_GATEWAY_URL) {
+    gatewayUrl = STACK_GATEWAY_URL;
+    clientPort = Number(process.env.E2E_INSPECTOR_PORT ?? 6274);
+  } else {
+    const gatewayPort = await freePort();
+    clientPort = await freePort();
+    gatewayUrl = `http://localhost:${gatewayPort}/mcp`;
+    const inspectorOrigins = [`http://127.0.0.1:${clientPort}`, `http://localhost:${clientPort}`];
 
-  const idp = await startDevIdp({ resources: [gatewayUrl], corsOrigins: inspectorOrigins });
-  const backend = await startBackend();
-  const configPath = await writeConfig(tmp, {
-    listeners: [{ address: `127.0.0.1:${gatewayPort}` }],
-    admin: { address: '' },
-    providers: { idp: { issuer: idp.issuer, jwks_uri: idp.jwksUri, algorithms: ['RS256'] } },
-    upstreams: { backend: { url: backend.origin } },
-    routes: [{ path_prefix: '/mcp', upstream: 'backend', resource: gatewayUrl, auth: { providers: ['idp'], scopes: [] } }],
-  });
-  await startProcess('mcp-auth-gateway', requireFile(GATEWAY_BIN, 'mcp-auth-gateway'), ['--config', configPath], { timeoutMs: 15000 });
+    const idp = await startDevIdp({ resources: [gatewayUrl], corsOrigins: inspectorOrigins });
+    const backend = await startBackend();
+    const configPath = await writeConfig(tmp, {
+      listeners: [{ address: `127.0.0.1:${gatewayPort}` }],
+      admin: { address: '' },
+      providers: { idp: { issuer: idp.issuer, jwks_uri: idp.jwksUri, algorithms: ['RS256'] } },
+      upstreams: { backend: { url: backend.origin } },
+      routes: [{ path_prefix: '/mcp', upstream: 'backend', resource: gatewayUrl, auth: { providers: ['idp'], scopes: [] } }],
+    });
+    await startProcess('mcp-auth-gateway', requireFile(GATEWAY_BIN, 'mcp-auth-gateway'), ['--config', configPath], { timeoutMs: 15000 });
+  }
 
   // Its own HOME and storage: the Inspector keeps OAuth state on disk.
   const home = join(tmp, 'home');
@@ -121,7 +134,7 @@ test('MCP Inspector: OAuth login through the gateway, list tools, add(2, 3) show
     const text = await page.locator('body').innerText();
     assert.match(text, /Results\s+5\s/, 'the Results panel shows 5');
   } finally {
-    await mkdir(join(SOURCE_DIR, 'artifacts'), { recursive: true });
+    await mkdir(dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
   }
 }));

@@ -5,7 +5,11 @@
 include(${CMAKE_CURRENT_LIST_DIR}/targets.cmake)
 foreach(t ${MAG_FUZZ_TARGETS})
   add_executable(${t}_replay ${CMAKE_CURRENT_LIST_DIR}/${t}.cpp ${CMAKE_CURRENT_LIST_DIR}/replay_main.cpp)
-  target_link_libraries(${t}_replay PRIVATE mag_proxy)
+  if(t MATCHES "^fuzz_http")
+    target_link_libraries(${t}_replay PRIVATE mag_common)
+  else()
+    target_link_libraries(${t}_replay PRIVATE mag_proxy)
+  endif()
   add_test(NAME fuzz_replay_${t}
            COMMAND ${t}_replay ${CMAKE_CURRENT_LIST_DIR}/corpus/${t} ${CMAKE_CURRENT_LIST_DIR}/regressions/${t})
   set_tests_properties(fuzz_replay_${t} PROPERTIES LABELS fuzz TIMEOUT 120)

@@ -79,8 +79,14 @@ describe('config schema', () => {
       ['path_prefix without /', (c) => (c.routes[0].path_prefix = 'mcp')],
       ['unknown route key', (c) => (c.routes[0].upstreams = 'u')],
       ['access_log format', (c) => (c.access_log = { format: 'xml' })],
+      ['access_log identity mode', (c) => (c.access_log = { identity: 'hashed' })],
+      ['access_log identity field', (c) => (c.access_log = { identity: { subject: 'hash' } })],
+      ['access_log identity_key too short', (c) => (c.access_log = { identity: 'hash', identity_key: 'short' })],
       ['log level', (c) => (c.log_level = 'verbose')],
       ['no routes', (c) => delete c.routes],
+      ['url and endpoints', (c) => (c.upstreams.u.endpoints = ['http://127.0.0.1:9001'])],
+      ['empty endpoints', (c) => (delete c.upstreams.u.url, (c.upstreams.u.endpoints = []))],
+      ['unknown route timeout', (c) => (c.routes[0].timeouts = { idle: 5 })],
     ];
     for (const [what, mutate] of bad) {
       const c = base();

@@ -4,7 +4,11 @@
 // the framing check and not the authentication; each must answer the pinned
 // status and forward nothing (NF: zero new upstream bytes).
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { makeTempDir, removeTempDir, startGateway } from './lib/gateway.mjs';
 import { stopAll, withLogs } from './lib/processes.mjs';
@@ -27,7 +31,8 @@ describe('hostile HTTP/1.1 requests', () => {
     const key = await generateSigningKey('h1-key');
     const jwksFile = join(tmp, 'jwks.json');
     await writeJwks(jwksFile, [key]);
-    gw = await startGateway({ dir: tmp, upstreamUrl: upstream.origin, issuer: ISSUER, jwksFile });
+    // A short body deadline for the H1-43 test (default 60 s).
+    gw = await startGateway({ dir: tmp, upstreamUrl: upstream.origin, issuer: ISSUER, jwksFile, listener: { request_body_timeout: 5 } });
     token = await mintToken(key, { iss: ISSUER, aud: gw.resource });
     H = `Host: 127.0.0.1:${gw.port}\r\nAuthorization: Bearer ${token}\r\n`;
   });
@@ -65,14 +70,16 @@ describe('hostile HTTP/1.1 requests', () => {
 
   async function expectForwarded(raw, label) {
     await upstreamQuiet();
-    const before = upstream.state.bytes.length;
+    // New bytes per upstream connection: the request may go to a pooled
+    // connection that is not the last one in the recording.
+    const before = new Map(upstream.state.connections.map((u) => [u, u.chunks.length]));
     const beforeReqs = upstream.state.requestCount;
     const res = await rawExchange(gw.port, raw, { waitMs: 4000 });
     await settle();
     assert.deepEqual(res.statuses, [200], `${label}: ${res.text.slice(0, 300)}`);
     return {
       res,
-      forwarded: upstream.state.bytes.subarray(before).toString('latin1'),
+      forwarded: Buffer.concat(upstream.state.connections.flatMap((u) => u.chunks.slice(before.get(u) ?? 0))).toString('latin1'),
       requests: upstream.state.requestCount - beforeReqs,
     };
   }
@@ -232,10 +239,13 @@ describe('hostile HTTP/1.1 requests', () => {
     assert.ok(!/\r\n(proxy-connection|keep-alive):/i.test(r53.forwarded), r53.forwarded.slice(0, 400));
 
     // H1-54: obs-text (high-bit bytes) in a value: forwarded byte for byte, or 400.
-    const before54 = upstream.state.bytes.length;
+    // New bytes per upstream connection: a pooled connection earlier in the
+    // list may carry this request, so an offset into the concatenation is not enough.
+    await upstreamQuiet();
+    const before54 = new Map(upstream.state.connections.map((u) => [u, u.chunks.length]));
     const r54 = await rawExchange(gw.port, post(`Content-Length: ${BODY.length}\r\nX-Obs: caf\xe9\r\n`), { waitMs: 3000, untilFinal: true });
     await settle();
-    const fwd54 = upstream.state.bytes.subarray(before54).toString('latin1');
+    const fwd54 = Buffer.concat(upstream.state.connections.flatMap((u) => u.chunks.slice(before54.get(u) ?? 0))).toString('latin1');
     if (r54.statuses[0] === 200) assert.ok(fwd54.includes('X-Obs: caf\xe9\r\n') || /x-obs: caf\xe9\r\n/i.test(fwd54), `verbatim:\n${fwd54.slice(0, 400)}`);
     else assert.equal(r54.statuses[0], 400);
   }));
@@ -250,5 +260,95 @@ describe('hostile HTTP/1.1 requests', () => {
     assert.ok(res.elapsedMs > 8000, `closed too early (${res.elapsedMs} ms)?`);
     assert.ok(res.statuses.length === 0 || res.statuses[0] === 408, `status ${res.statuses}`);
     assert.ok(gw.proc.running);
+  }));
+  // The access-log line (JSON on the gateway's stdout) of the request with this X-Request-Id.
+  async function accessLogLine(requestId, timeoutMs = 5000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const line = gw.proc.stdout.split('\n').find((l) => l.includes(`"request_id":"${requestId}"`));
+      if (line) return JSON.parse(line);
+      if (Date.now() > deadline) throw new Error(`no access-log line for ${requestId}:\n${gw.proc.stdout.slice(-2000)}`);
+      await settle(100);
+    }
+  }
+
+  test('H1-43: a body trickled one byte per second is cut by request_body_timeout: 408, nothing complete forwarded, logged as 408', { timeout: 30000 }, withLogs(async () => {
+    await upstreamQuiet();
+    const beforeReqs = upstream.state.requestCount;
+    const head = post('Content-Length: 100\r\nX-Request-Id: h1-43-slow-body\r\n', '');
+    // 15 s of trickle if nothing cuts it; the listener's deadline is 5 s.
+    const parts = [{ data: head }, ...Array.from({ length: 15 }, () => ({ data: 'x', delayMs: 1000 }))];
+    const res = await rawExchange(gw.port, parts, { waitMs: 20000 });
+    assert.deepEqual(res.statuses, [408], res.text.slice(0, 300));
+    assert.ok(res.closed, 'connection closed');
+    assert.ok(res.elapsedMs < 12000, `cut after ${res.elapsedMs} ms`);
+    assert.ok(res.elapsedMs > 4500, `cut before the deadline (${res.elapsedMs} ms)?`);
+    await settle(300);
+    assert.equal(upstream.state.requestCount - beforeReqs, 0, 'no complete request upstream');
+    assert.equal((await accessLogLine('h1-43-slow-body')).status, 408);
+  }));
+
+  test('H1-41/H1-44: a 413 for a body the client is still uploading reaches it (lingering close); codec refusals are logged with their status', { timeout: 60000 }, withLogs(async () => {
+    // curl uploads 32 MiB without Expect: 100-continue; the gateway answers 413
+    // at the head and must keep reading (and discarding) until curl has seen it.
+    const file = join(tmp, 'big.json');
+    await writeFile(file, Buffer.alloc(32 << 20, 0x20));
+    for (let i = 0; i < 3; i++) {
+      const { stdout } = await promisify(execFile)('curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '-H', 'Expect:',
+        '-H', `Authorization: Bearer ${token}`, '-H', 'Content-Type: application/json',
+        '--data-binary', `@${file}`, `http://127.0.0.1:${gw.port}/mcp`]).catch((e) => ({ stdout: `curl failed: ${e.message}` }));
+      assert.equal(stdout.trim(), '413', `attempt ${i}`);
+    }
+    // Refused mid-body by the codec (bad chunk size) after the head reached the proxy: 400 in the log, not 499.
+    const res = await rawExchange(gw.port, post('Transfer-Encoding: chunked\r\nX-Request-Id: h1-refused-400\r\n', '0x3\r\nabc\r\n0\r\n\r\n'), { waitMs: 4000, untilFinal: true });
+    assert.equal(res.statuses[0], 400, res.text.slice(0, 200));
+    assert.equal((await accessLogLine('h1-refused-400')).status, 400);
+  }));
+  test('H1-51: hop-by-hop abuse (Connection listing X-Forwarded-*, X-Request-Id) cannot strip what the gateway sets', { timeout: 30000 }, withLogs(async () => {
+    const { forwarded } = await expectForwarded(post(`Content-Length: ${BODY.length}\r\nConnection: X-Forwarded-For, X-Forwarded-Proto, X-Request-Id\r\nX-Request-Id: h1-51-id\r\n`), 'H1-51');
+    const head = forwarded.slice(0, forwarded.indexOf('\r\n\r\n') + 2);
+    assert.match(head, /\r\nx-forwarded-for: 127\.0\.0\.1\r\n/i, head);
+    assert.match(head, /\r\nx-forwarded-proto: http\r\n/i, head);
+    assert.match(head, /\r\nx-request-id: h1-51-id\r\n/i, head);
+    assert.ok(!/\r\nconnection:[^\r]*x-forwarded/i.test(head), `the client's Connection list is not forwarded:\n${head}`);
+  }));
+
+  test('JWT-TRN-08: CONNECT (authority-form, no path) is refused without a crash', { timeout: 30000 }, withLogs(async () => {
+    await expectRejectedNF(`CONNECT 127.0.0.1:${gw.port} HTTP/1.1\r\n${H}\r\n`, [400, 405, 501], 'CONNECT');
+  }));
+
+  test('REL-CLI-04: a client RST while a streamed response is being written: no crash, upstream closed', { timeout: 30000 }, withLogs(async () => {
+    upstream.setMode('sse-forever');
+    try {
+      await upstreamQuiet();
+      const seen = new Map(upstream.state.connections.map((u) => [u, u.requests]));
+      const sock = net.connect(gw.port, '127.0.0.1');
+      sock.on('error', () => {});
+      let text = '';
+      sock.on('data', (d) => (text += d.toString('latin1')));
+      await new Promise((r) => sock.once('connect', r));
+      sock.write(`GET /mcp HTTP/1.1\r\n${H}Accept: text/event-stream\r\n\r\n`);
+      for (let i = 0; i < 100 && (text.match(/data:/g) ?? []).length < 3; i++) await settle(50);
+      assert.ok((text.match(/data:/g) ?? []).length >= 3, `events flowing: ${text.slice(0, 300)}`);
+      const conn = upstream.state.connections.find((u) => u.closedAt === undefined && u.requests > (seen.get(u) ?? 0));
+      assert.ok(conn, 'the streaming upstream connection');
+      sock.resetAndDestroy();
+      for (let i = 0; i < 40 && conn.closedAt === undefined; i++) await settle(50);
+      assert.ok(conn.closedAt !== undefined, 'upstream stream closed after the client RST');
+      assert.ok(gw.proc.running, 'gateway alive');
+    } finally {
+      upstream.setMode('ok');
+    }
+  }));
+  test('REL-UP-13: an upstream response head of 10 000 fields is a 502, the gateway stays up', { timeout: 30000 }, withLogs(async () => {
+    upstream.setMode('huge-head');
+    try {
+      const res = await rawExchange(gw.port, `GET /mcp HTTP/1.1\r\n${H}Accept: text/event-stream\r\nConnection: close\r\n\r\n`, { waitMs: 8000, untilFinal: true });
+      assert.equal(res.statuses[0], 502, res.text.slice(0, 300));
+      assert.ok(!/X-H9999/i.test(res.text), 'no upstream field reached the client');
+      assert.ok(gw.proc.running);
+    } finally {
+      upstream.setMode('ok');
+    }
   }));
 });

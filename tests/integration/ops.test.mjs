@@ -87,6 +87,10 @@ describe('operations: admin, metrics, access log, reload', () => {
     ({ resource, config } = gatewayConfig({ port, upstreamUrl: upstream.origin, issuer: ISSUER, jwksFile }));
     config.admin = { address: `127.0.0.1:${adminPort}` };
     config.access_log = { path: accessLogPath, format: 'json' };
+    // The verified-token cache is per worker thread: the "same token twice is
+    // a cache hit" count below needs both requests on one worker. Several
+    // workers are covered by workers.test.mjs.
+    config.workers = 1;
     // An upstream nobody listens on, behind an open route: connect failures.
     config.upstreams.dead = { url: `http://127.0.0.1:${await freePort()}` };
     config.routes.push({ path_prefix: '/dead', upstream: 'dead', auth: 'none' });

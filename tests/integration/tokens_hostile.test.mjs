@@ -195,6 +195,15 @@ describe('hostile-token corpus against a running gateway', () => {
       ['SIG-10 RS256 with a leading zero byte', `${gh}.${gp}.${Buffer.concat([Buffer.from([0]), Buffer.from(gs, 'base64url')]).toString('base64url')}`, 'bad_signature'],
       ['SIG bad signature (payload swapped)', `${gh}.${b64u(claims({ sub: 'admin' }))}.${gs}`, 'bad_signature'],
       ['TRN-04 two tokens in one header', `${good}, Bearer ${good}`, 'header'],
+      // Added by the hardening work (issue 8): the remaining corpus ids.
+      ['SYN-01 empty token', '', 'header'],
+      ['SYN-13 a space inside the token', `${gh} .${gp}.${gs}`, 'header'],
+      ['ALG-06 HS256 keyed with the EC public key bytes', hmac('{"alg":"HS256","kid":"ec1"}', claims(), ec.publicKey.export({ format: 'der', type: 'spki' })), 'alg_not_allowed'],
+      ['HDR-13 b64 false without crit', tokenText('{"alg":"RS256","kid":"rsa1","b64":false}', claims()), 'unsupported_header'],
+      ['JSON-02 duplicate alg HS256 / none', tokenText('{"alg":"HS256","alg":"none"}', claims()), 'malformed'],
+      ['SIG-21 HS512 with a 31-byte tag', withSig('{"alg":"HS512","kid":"rsa1"}', claims(), Buffer.alloc(31, 7)), 'alg_not_allowed'],
+      ['SIG-21 HS256 with a 16-byte tag', withSig('{"alg":"HS256","kid":"rsa1"}', claims(), Buffer.alloc(16, 7)), 'alg_not_allowed'],
+      ['CLM-15 an ID token (aud = the client id, nonce) as an access token', tokenText('{"alg":"RS256","kid":"rsa1","typ":"JWT"}', claims({ aud: 'some-client-id', azp: 'some-client-id', nonce: 'n-0S6' })), 'wrong_audience'],
     ];
     const failures = [];
     for (const [name, token, reason] of cases) {
@@ -206,6 +215,47 @@ describe('hostile-token corpus against a running gateway', () => {
     }
     assert.ok(gw.running, `gateway died\n${gw.describe()}`);
     assert.deepEqual(failures, [], `${failures.length}/${cases.length} cases wrong`);
+  });
+
+  test('JSON-05/JSON-09/HDR-16: megabyte tokens stop at a cap; unknown header members are ignored', async () => {
+    // 1 MiB of header or payload, 100 000 distinct payload keys: refused by
+    // the HTTP head limit (431) or the token size cap (401), never parsed.
+    for (const t of [
+      tokenText(`{"alg":"RS256","kid":"rsa1","x":"${'a'.repeat(1 << 20)}"}`, claims()),
+      tokenText(RS, claims({ pad: 'p'.repeat(1 << 20) })),
+      tokenText(RS, JSON.stringify(Object.fromEntries([...Array.from({ length: 100000 }, (_, i) => [`k${i}`, i]), ['iss', ISS], ['aud', resource], ['exp', now + 300]]))),
+    ]) {
+      const res = await send(t);
+      assert.ok(res.status === 431 || res.status === 401, `status ${res.status}`);
+    }
+    // 100 unknown members in a small header: ignored, the token is good.
+    const members = Array.from({ length: 100 }, (_, i) => `"x${i}":${i}`).join(',');
+    assert.equal((await send(tokenText(`{"alg":"RS256","kid":"rsa1",${members}}`, claims()))).status, 200);
+  });
+
+  test('HDR-06 no kid with several keys: only keys of the token\'s algorithm, never HMAC over RSA material; SIG-08 high-S ECDSA is accepted', async () => {
+    // RS256 without kid: verified with the RSA key (the EC key cannot match) or refused; never a 5xx.
+    const noKid = await send(tokenText('{"alg":"RS256"}', claims()));
+    assert.ok(noKid.status === 200 || noKid.status === 401, `no kid: ${noKid.status}`);
+    const pem = rsa.publicKey.export({ format: 'pem', type: 'spki' });
+    assert.equal((await send(hmac('{"alg":"HS256"}', claims(), pem))).status, 401);
+    // s' = n - s is as valid as s (JWS has no low-S rule): accepted, and
+    // the two forms are two different token strings for the same claims.
+    const n = BigInt('0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551');
+    const t = tokenText(ES, claims({ sub: 'high-s' }), 'ES256');
+    const sig = Buffer.from(t.split('.')[2], 'base64url');
+    const s = BigInt(`0x${sig.subarray(32).toString('hex')}`);
+    const high = Buffer.concat([sig.subarray(0, 32), Buffer.from((n - s).toString(16).padStart(64, '0'), 'hex')]);
+    const [h, p] = t.split('.');
+    assert.equal((await send(`${h}.${p}.${high.toString('base64url')}`)).status, 200, 'high-S accepted');
+  });
+
+  test('REL-CLK-05: iat == exp gives the same answer every time', async () => {
+    const t = tokenText(RS, claims({ iat: now, nbf: now - 10, exp: now }));
+    const answers = [];
+    for (let i = 0; i < 3; i++) answers.push((await send(t)).status);
+    assert.ok(answers.every((a) => a === answers[0]), `answers ${answers}`);
+    assert.ok(answers[0] === 200 || answers[0] === 401, `status ${answers[0]}`);
   });
 
   test('the gateway is alive, still accepts a good token, and never logged a token', async () => {

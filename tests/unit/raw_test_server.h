@@ -41,6 +41,10 @@ class RawConn final : public http::Http1Parser::Callbacks {
     maybe_close();
   }
   void close() { bev_.reset(); }
+  // FIN right now, even outside the loop (libevent closes freed sockets lazily).
+  void shutdown_now() {
+    if (bev_) ::shutdown(bufferevent_getfd(bev_.get()), SHUT_RDWR);
+  }
   // Sends RST instead of FIN.
   void reset() {
     if (!bev_) return;

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "common/c_handles.h"
+#include "common/event_loop.h"
 #include "proxy/authenticator.h"
 #include "proxy/dev_token.h"
 
@@ -22,7 +23,15 @@ struct Fixture {
   auth::GeneratedKey key = auth::generate_rsa_jwk("k1");
   auth::GeneratedKey other_key = auth::generate_rsa_jwk("k1");  // same kid, other material
   config::Route route;
+  std::shared_ptr<Mailbox> loop = std::make_shared<Mailbox>(base.get());
   auth::ProviderMap providers;
+
+  // A started provider, seen through a view on the same loop.
+  std::shared_ptr<auth::ProviderView> view(const config::Provider& p) {
+    auto provider = auth::KeyProvider::create(base.get(), p);
+    provider->start();
+    return std::make_shared<auth::ProviderView>(provider, loop.get(), loop);
+  }
 
   Fixture() {
     dir = std::filesystem::temp_directory_path() /
@@ -34,8 +43,7 @@ struct Fixture {
     p.issuer = "https://issuer.test";
     p.jwks_file = (dir / "jwks.json").string();
     p.algorithms = {"RS256"};
-    providers["dev"] = auth::KeyProvider::create(base.get(), p);
-    providers["dev"]->start();
+    providers["dev"] = view(p);
     route.path_prefix = "/mcp";
     route.resource = "http://localhost:8000/mcp";
     route.auth.providers = {"dev"};
@@ -113,8 +121,7 @@ TEST_CASE("authenticator: the audience may be one of the provider's audiences") 
   Fixture f;
   config::Provider p = f.providers["dev"]->config();
   p.audiences = {"client-id-123"};
-  f.providers["dev"] = auth::KeyProvider::create(f.base.get(), p);
-  f.providers["dev"]->start();
+  f.providers["dev"] = f.view(p);
   CHECK(f.decide("Bearer " + f.token(f.key.private_jwk, "client-id-123")).kind ==
         AuthDecision::Kind::kAllow);
 }
@@ -123,8 +130,7 @@ TEST_CASE("authenticator: no keys at all rejects, never allows") {
   Fixture f;
   config::Provider p = f.providers["dev"]->config();
   p.jwks_file = (f.dir / "missing.json").string();
-  f.providers["dev"] = auth::KeyProvider::create(f.base.get(), p);
-  f.providers["dev"]->start();
+  f.providers["dev"] = f.view(p);
   AuthDecision d = f.decide("Bearer " + f.token(f.key.private_jwk, f.route.resource));
   CHECK(d.kind == AuthDecision::Kind::kInvalidToken);
 }

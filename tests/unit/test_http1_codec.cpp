@@ -497,3 +497,49 @@ TEST_CASE("http1_codec: chunked message followed by a pipelined request") {
   REQUIRE(r.requests.size() == 2);
   CHECK(r.requests[1].path == "/2");
 }
+
+// all_field_chars checks eight bytes at a time before its byte loop (perf,
+// issue 9): every byte value at every offset of a 24-byte value (three
+// words, and a 3-byte tail when the value is 27 bytes) must be judged
+// exactly as RFC 9110 §5.5 says: HTAB, SP, VCHAR and obs-text only.
+TEST_CASE("http1_codec: header value bytes are judged the same at every offset") {
+  for (size_t length : {24u, 27u}) {
+    for (size_t pos = 0; pos < length; ++pos) {
+      for (int b = 0; b < 256; ++b) {
+        if (b == '\r' || b == '\n' || b == 0) continue;  // line structure, checked first
+        // OWS around a value is trimmed: keep the probe byte away from the ends.
+        std::string value = "a" + std::string(length, 'x') + "z";
+        value[1 + pos] = static_cast<char>(b);
+        const bool allowed = b == '\t' || (b >= 0x20 && b != 0x7f);
+        Recorder r;
+        Http1Parser p(Http1Parser::Mode::kRequest, r);
+        const std::string raw = "GET / HTTP/1.1\r\nHost: h\r\nX-V: " + value + "\r\n\r\n";
+        p.feed(raw.data(), raw.size());
+        if (allowed) {
+          REQUIRE_MESSAGE(!p.failed(), "byte " << b << " at " << pos);
+          CHECK(*r.requests.at(0).headers.get("x-v") == value);
+        } else {
+          REQUIRE_MESSAGE(p.error_status() == 400, "byte " << b << " at " << pos);
+          CHECK(p.error_message() == "invalid character in header value");
+        }
+      }
+    }
+  }
+}
+
+// validate_head finds bare CRs and NULs in one walk each (perf, issue 9);
+// the first offending line still decides which is reported.
+TEST_CASE("http1_codec: bare CR and NUL: the first offending line decides") {
+  auto message = [](const std::string& raw) {
+    Recorder r;
+    Http1Parser p(Http1Parser::Mode::kRequest, r);
+    p.feed(raw.data(), raw.size());
+    return p.error_message();
+  };
+  CHECK(message("GET / HTTP/1.1\r\nHost: h\r\nA: 1\0x\r\nB: 2\rx\r\n\r\n"s) ==
+        "NUL in message head");
+  CHECK(message("GET / HTTP/1.1\r\nHost: h\r\nA: 1\rx\r\nB: 2\0x\r\n\r\n"s) ==
+        "bare CR in message head");
+  CHECK(message("GET / HTTP/1.1\r\nHost: h\r\nA: \0 and \r\r\n\r\n"s) == "bare CR in message head");
+  CHECK(message("GET / HTTP/1.1\r\nHost: h\r\nA: 1\0\r\n\r\n"s) == "NUL in message head");
+}

@@ -5,7 +5,9 @@
 #include <jansson.h>
 
 #include <map>
+#include <set>
 #include <string>
+#include <thread>
 
 #include "common/c_handles.h"
 #include "proxy/access_log.h"
@@ -215,6 +217,22 @@ TEST_CASE("access_log: request ids from clients are kept only when sane") {
   CHECK(a.size() == 32);
   CHECK(a != b);
   CHECK(proxy::is_sane_request_id(a));
+}
+
+TEST_CASE("access_log: generated request ids are unique per thread and across threads") {
+  std::set<std::string> seen;
+  for (int i = 0; i < 20000; ++i) {
+    const std::string id = proxy::generate_request_id();
+    CHECK(id.find_first_not_of("0123456789abcdef") == std::string::npos);
+    seen.insert(id);
+  }
+  CHECK(seen.size() == 20000);
+  std::string other;
+  std::thread([&] { other = proxy::generate_request_id(); }).join();
+  CHECK(other.size() == 32);
+  // Another thread draws its own random prefix (the first 16 characters).
+  CHECK(other.substr(0, 16) != seen.begin()->substr(0, 16));
+  CHECK(seen.count(other) == 0);
 }
 
 TEST_CASE("access_log: a 403 after authentication counts as an authorization deny") {

@@ -12,6 +12,7 @@
 #include "proxy/authenticator.h"
 #include "proxy/config.h"
 #include "proxy/key_provider.h"
+#include "proxy/provider_view.h"
 
 using namespace mag::auth;
 using namespace mag::auth::testing;
@@ -231,7 +232,7 @@ TEST_CASE("token_policy: Cache-Control max-age shortens the refresh within bound
   CHECK(refresh_interval(seconds(30), "max-age=300") == seconds(30));
 }
 
-TEST_CASE("token_policy: KeyProvider::verify caches good tokens and bad signatures") {
+TEST_CASE("token_policy: ProviderView::verify caches good tokens and bad signatures") {
   const std::string dir = std::filesystem::temp_directory_path() / "mag_token_policy_test";
   std::filesystem::create_directories(dir);
   const std::string file = dir + "/jwks.json";
@@ -244,8 +245,10 @@ TEST_CASE("token_policy: KeyProvider::verify caches good tokens and bad signatur
   config.issuer = "https://issuer.test";
   config.jwks_file = file;
   std::unique_ptr<event_base, decltype(&event_base_free)> base(event_base_new(), event_base_free);
-  auto provider = KeyProvider::create(base.get(), config);
-  provider->start();
+  auto key_provider = KeyProvider::create(base.get(), config);
+  key_provider->start();
+  auto loop = std::make_shared<mag::Mailbox>(base.get());
+  auto provider = std::make_shared<ProviderView>(key_provider, loop.get(), loop);
   REQUIRE(provider->keys());
 
   VerifyPolicy p = base_policy();

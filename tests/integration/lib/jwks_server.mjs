@@ -27,6 +27,7 @@ export async function makeTestPki(dir) {
 }
 
 // mode: 'ok' | 'status500' | 'garbage' | 'huge' | 'slow' | 'redirect' | 'empty_keys'
+// | 'down' (the connection is reset without an answer)
 export async function startJwksServer({ pki, documents = {} } = {}) {
   const state = { mode: 'ok', jwks: { keys: [] }, documents: { ...documents }, requests: [] };
   const waiters = [];
@@ -44,6 +45,9 @@ export async function startJwksServer({ pki, documents = {} } = {}) {
       return;
     }
     switch (state.mode) {
+      case 'down':
+        req.socket.destroy();
+        return;
       case 'status500':
         res.writeHead(500).end('oops');
         return;

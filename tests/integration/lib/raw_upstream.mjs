@@ -29,7 +29,8 @@ export function completeRequestLength(buf) {
 // 'malformed' (a response with CR in a header value and CL+TE), 'sse-then-reset'
 // (two SSE events, then RST), 'sse-forever' (an event every 100 ms until the
 // peer closes), 'close-after-response' (answers, then closes the keep-alive
-// connection right away), 'hang' (reads, never answers).
+// connection right away), 'hang' (reads, never answers), 'huge-head' (a
+// response head with 10 000 header fields, ~200 KiB).
 export async function startRawUpstream(initialMode = 'ok') {
   const state = {
     mode: initialMode,
@@ -116,6 +117,11 @@ function answer(mode, sock, conn) {
           if (!sock.destroyed) sock.write(chunk(`data: ${i++}\n\n`));
         }, 100),
       );
+      return;
+    }
+    case 'huge-head': {
+      const fields = Array.from({ length: 10000 }, (_, i) => `X-H${i}: ${'v'.repeat(8)}\r\n`).join('');
+      sock.write(`HTTP/1.1 200 OK\r\n${fields}Content-Type: application/json\r\nContent-Length: ${OK_BODY.length}\r\n\r\n${OK_BODY}`);
       return;
     }
     case 'hang':

@@ -1,0 +1,304 @@
+// The pieces that worker threads share (issue 5): metrics shards merged at
+// scrape, session bindings under concurrent use, the Mailbox / LoopThread
+// hand-off, and a provider's key set published to a worker thread (first
+// fetch and unknown-kid refetch marshalled to the provider's loop and back).
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/event_loop.h"
+#include "common/http_server.h"
+#include "jwt_test_util.h"
+#include "proxy/config.h"
+#include "proxy/gateway.h"
+#include "proxy/key_provider.h"
+#include "proxy/metrics.h"
+#include "proxy/provider_view.h"
+#include "proxy/session_binding.h"
+
+using namespace mag;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Runs `base` until `done()` or ~10 s (generous: CI is a busy 2-core box).
+bool run_until(event_base* base, const std::function<bool()>& done) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+    std::this_thread::sleep_for(1ms);
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("workers: metrics shards of several threads add up at scrape") {
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 5000;
+  std::vector<metrics::Registry*> shards;
+  for (int i = 0; i < kThreads; ++i) shards.push_back(&metrics::new_shard());
+  const metrics::Labels labels{{"case", "shards"}};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      metrics::bind_thread_shard(shards[i]);
+      for (int n = 0; n < kPerThread; ++n) {
+        metrics::global().counter_add("test_workers_total", labels);
+        metrics::global().gauge_add("test_workers_inflight", labels, 1);
+        metrics::global().observe("test_workers_seconds", labels, 0.002);
+        metrics::global().gauge_add("test_workers_inflight", labels, -1);
+      }
+      metrics::global().gauge_add("test_workers_inflight", labels, 1);  // one left open each
+      metrics::bind_thread_shard(nullptr);
+    });
+  }
+  // Scrapes while the threads count: never a torn or decreasing counter.
+  double last = 0;
+  for (int i = 0; i < 50; ++i) {
+    const double now = metrics::merged().value("test_workers_total", labels);
+    CHECK(now >= last);
+    last = now;
+  }
+  for (auto& t : threads) t.join();
+  metrics::Registry all = metrics::merged();
+  CHECK(all.value("test_workers_total", labels) == kThreads * kPerThread);
+  CHECK(all.value("test_workers_inflight", labels) == kThreads);
+  CHECK(all.value("test_workers_seconds", labels) == kThreads * kPerThread);  // histogram count
+  // The process registry itself saw none of it: the threads used their shards.
+  CHECK(metrics::process().value("test_workers_total", labels) == 0);
+  const std::string text = metrics::render_all();
+  CHECK(text.find("test_workers_total{case=\"shards\"} 20000\n") != std::string::npos);
+  CHECK(text.find("test_workers_seconds_bucket{case=\"shards\",le=\"0.0025\"} 20000\n") !=
+        std::string::npos);
+}
+
+TEST_CASE("workers: session bindings stay consistent under concurrent use") {
+  proxy::SessionBindings table(500, 3600s);
+  const auto t0 = proxy::SessionBindings::Clock::now();
+  constexpr int kThreads = 4;
+  std::atomic<int> stolen{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      const std::string me = proxy::principal_key("https://idp", "user" + std::to_string(i), "c");
+      for (int n = 0; n < 3000; ++n) {
+        // Sessions of their own, plus one contested session every thread tries.
+        const std::string own = "own-" + std::to_string(i) + "-" + std::to_string(n % 200);
+        table.bind(own, me, t0);
+        if (table.check(own, me, t0) == proxy::SessionBindings::Check::kMismatch) ++stolen;
+        table.bind("contested", me, t0);
+        if (n % 50 == 0) table.forget(own);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  // Nobody else ever owned a thread's own sessions, and the bound held.
+  CHECK(stolen == 0);
+  CHECK(table.size() <= 500);
+  // Exactly one thread owns the contested session: the others mismatch.
+  int matches = 0;
+  for (int i = 0; i < kThreads; ++i) {
+    const std::string p = proxy::principal_key("https://idp", "user" + std::to_string(i), "c");
+    if (table.check("contested", p, t0) == proxy::SessionBindings::Check::kMatch) ++matches;
+  }
+  CHECK(matches == 1);
+}
+
+TEST_CASE("workers: LoopThread runs posted tasks in order on its own thread") {
+  LoopThread loop;
+  REQUIRE(loop.ok());
+  loop.start();
+  std::vector<int> seen;
+  std::thread::id where;
+  for (int i = 0; i < 100; ++i) loop.mailbox()->post([&seen, i] { seen.push_back(i); });
+  loop.run_sync([&] { where = std::this_thread::get_id(); });
+  CHECK(where != std::this_thread::get_id());
+  loop.stop();
+  REQUIRE(seen.size() == 100);
+  for (int i = 0; i < 100; ++i) CHECK(seen[i] == i);
+  // Stopped: run_sync runs inline, nothing is lost.
+  bool ran = false;
+  loop.run_sync([&] { ran = true; });
+  CHECK(ran);
+}
+
+namespace {
+
+// A JWKS endpoint on the provider's (main) loop whose key set the test swaps.
+struct JwksEndpoint {
+  struct Handler : http::ServerStreamHandler {
+    Handler(http::ServerStream& s, JwksEndpoint& e) : stream(s), endpoint(e) {}
+    void on_request_head(http::RequestHead&&, bool) override {
+      ++endpoint.requests;
+      http::ResponseHead head;
+      head.status = 200;
+      head.headers.add("Content-Type", "application/json");
+      head.headers.add("Content-Length", std::to_string(endpoint.body.size()));
+      stream.send_head(std::move(head), false);
+      stream.send_body(endpoint.body, true);
+    }
+    void on_request_body(std::string_view, bool) override {}
+    void on_reset() override {}
+    http::ServerStream& stream;
+    JwksEndpoint& endpoint;
+  };
+  explicit JwksEndpoint(event_base* base)
+      : server(base, [this](http::ServerStream& s) -> std::unique_ptr<http::ServerStreamHandler> {
+          return std::make_unique<Handler>(s, *this);
+        }) {}
+  std::string body;
+  int requests = 0;
+  http::HttpServer server;
+};
+
+}  // namespace
+
+TEST_CASE("workers: a provider's keys reach a worker thread; its waits are marshalled") {
+  using namespace auth;
+  using namespace auth::testing;
+  EventBasePtr main_base = new_event_base();
+  auto main_loop = std::make_shared<Mailbox>(main_base.get());
+  JwksEndpoint endpoint(main_base.get());
+  std::string error;
+  REQUIRE(endpoint.server.listen("127.0.0.1:0", &error));
+  const TestKey& key_a = rsa_key();
+  const TestKey& key_b = other_rsa_key();
+  endpoint.body = jwks_of({public_jwk(key_a, "a")});
+
+  config::Provider config;
+  config.name = "idp";
+  config.issuer = "https://issuer.test";
+  config.jwks_uri = "http://127.0.0.1:" + std::to_string(endpoint.server.port()) + "/jwks";
+  auto provider = KeyProvider::create(main_base.get(), config);
+
+  LoopThread worker;
+  REQUIRE(worker.ok());
+  worker.start();
+  std::shared_ptr<ProviderView> view;
+  worker.run_sync(
+      [&] { view = std::make_shared<ProviderView>(provider, main_loop.get(), worker.mailbox()); });
+
+  VerifyPolicy policy;
+  policy.issuer = config.issuer;
+  policy.audiences = {"api://svc"};
+  policy.algorithms = {"RS256"};
+  constexpr int64_t kNow = 1700000000;
+  const std::string payload =
+      R"({"iss":"https://issuer.test","aud":"api://svc","sub":"u1","iat":1699999990,"exp":1700000300})";
+  const std::string token_a = signed_token(key_a, "RS256", R"({"alg":"RS256","kid":"a"})", payload);
+  const std::string token_b = signed_token(key_b, "RS256", R"({"alg":"RS256","kid":"b"})", payload);
+
+  // First fetch: the worker's request waits; the answer runs on the worker.
+  provider->start();
+  std::atomic<bool> first_done{false};
+  std::thread::id done_on;
+  std::unique_ptr<KeyWait> wait;
+  worker.run_sync([&] {
+    wait = view->wait_for_first_keys([&] {
+      done_on = std::this_thread::get_id();
+      first_done = true;
+    });
+  });
+  REQUIRE(wait);
+  REQUIRE(run_until(main_base.get(), [&] { return first_done.load(); }));
+  std::thread::id worker_id;
+  worker.run_sync([&] { worker_id = std::this_thread::get_id(); });
+  CHECK(done_on == worker_id);
+  worker.run_sync([&] { wait.reset(); });
+
+  Reason reason = Reason::kMalformed;
+  size_t cached = 0;
+  worker.run_sync([&] {
+    reason = view->verify(token_a, policy, kNow).reason;
+    reason = view->verify(token_a, policy, kNow).reason;  // a hit
+    cached = view->cache().size();
+  });
+  CHECK(reason == Reason::kOk);
+  CHECK(cached == 1);
+
+  // Rotation: B replaces A at the endpoint. The worker sees an unknown kid
+  // and asks the provider's loop for one refetch.
+  endpoint.body = jwks_of({public_jwk(key_b, "b")});
+  std::atomic<bool> refetched{false};
+  worker.run_sync([&] {
+    reason = view->verify(token_b, policy, kNow).reason;
+    wait = view->refresh_for_unknown_kid([&] { refetched = true; });
+  });
+  CHECK(reason == Reason::kUnknownKid);
+  REQUIRE(wait);
+  REQUIRE(run_until(main_base.get(), [&] { return refetched.load(); }));
+  CHECK(endpoint.requests == 2);
+  Reason reason_a = Reason::kOk;
+  std::unique_ptr<KeyWait> again;
+  worker.run_sync([&] {
+    wait.reset();
+    reason = view->verify(token_b, policy, kNow).reason;
+    // A's cached entry went with A's key: no stale hit.
+    reason_a = view->verify(token_a, policy, kNow).reason;
+    cached = view->cache().size();
+    // A second unknown kid within the interval is refused on the worker.
+    again = view->refresh_for_unknown_kid([] {});
+  });
+  CHECK(reason == Reason::kOk);
+  CHECK(reason_a == Reason::kUnknownKid);
+  CHECK(cached == 1);
+  CHECK_FALSE(again);
+
+  // A cancelled wait never calls back: destroyed on the worker before the
+  // provider's loop answers.
+  std::atomic<bool> cancelled_called{false};
+  auto provider2 = KeyProvider::create(main_base.get(), config);
+  std::shared_ptr<ProviderView> view2;
+  provider2->start();
+  worker.run_sync([&] {
+    view2 = std::make_shared<ProviderView>(provider2, main_loop.get(), worker.mailbox());
+    auto cancelled = view2->wait_for_first_keys([&] { cancelled_called = true; });
+    CHECK(cancelled);
+  });  // `cancelled` destroyed here, on the worker
+  REQUIRE(run_until(main_base.get(), [&] { return provider2->keys() != nullptr; }));
+  worker.run_sync([] {});  // lets the worker run what the main loop posted
+  worker.run_sync([] {});
+  CHECK_FALSE(cancelled_called);
+
+  worker.run_sync([&] {
+    view.reset();
+    view2.reset();
+  });
+  worker.stop();
+}
+
+TEST_CASE("workers: the `workers` key") {
+  const std::string base = R"(listeners: [{address: "127.0.0.1:8000"}]
+providers:
+  idp: {issuer: "http://as.test", jwks_uri: "http://as.test/jwks"}
+upstreams:
+  be: {url: "http://127.0.0.1:9000"}
+routes:
+  - {path_prefix: /mcp, upstream: be, resource: "http://127.0.0.1:8000/mcp"}
+)";
+  auto absent = config::load_string(base, "gw.yaml");
+  REQUIRE_FALSE(absent.error);
+  CHECK(absent.config->workers == 0);
+  const size_t cores = std::max(1u, std::thread::hardware_concurrency());
+  CHECK(proxy::effective_workers(*absent.config) == std::min<size_t>(cores, 64));
+  auto three = config::load_string(base + "workers: 3\n", "gw.yaml");
+  REQUIRE_FALSE(three.error);
+  CHECK(proxy::effective_workers(*three.config) == 3);
+  auto zero = config::load_string(base + "workers: 0\n", "gw.yaml");
+  REQUIRE_FALSE(zero.error);
+  CHECK(proxy::effective_workers(*zero.config) == std::min<size_t>(cores, 64));
+  for (const char* bad : {"workers: 65\n", "workers: -1\n", "workers: two\n"}) {
+    auto refused = config::load_string(base + bad, "gw.yaml");
+    REQUIRE(refused.error);
+    // file:line:col of the value, then the key.
+    CHECK(refused.error->message.rfind("gw.yaml:8:10: workers", 0) == 0);
+  }
+}
