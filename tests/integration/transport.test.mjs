@@ -69,7 +69,9 @@ async function curlPost(url, body, args = [], headers = {}) {
   assert.equal(r.code, 0, `curl ${args.join(' ')} ${url} failed (${r.code})\n${r.stderr}`);
   const split = r.stdout.indexOf('\r\n\r\n');
   const headLines = r.stdout.slice(0, split).split('\r\n');
-  const [, httpVersion, status] = /^HTTP\/([\d.]+) (\d+)/.exec(headLines[0]);
+  const statusLine = /^HTTP\/([\d.]+) (\d+)/.exec(headLines[0]);
+  assert.ok(statusLine, `curl ${args.join(' ')} ${url}: no HTTP status line in ${JSON.stringify(r.stdout)}\n${r.stderr}`);
+  const [, httpVersion, status] = statusLine;
   const parsed = {};
   for (const line of headLines.slice(1)) {
     const i = line.indexOf(':');

@@ -118,7 +118,9 @@ export function runToCompletion(bin, args, { timeoutMs = 30000, env, cwd } = {})
       clearTimeout(timer);
       reject(new Error(`failed to run ${bin}: ${err.message}`));
     });
-    child.on('exit', (code, signal) => {
+    // 'close', not 'exit': 'exit' can come before the last of stdout has
+    // been read, and a caller would then parse a truncated (even empty) output.
+    child.on('close', (code, signal) => {
       clearTimeout(timer);
       if (signal === 'SIGKILL') {
         reject(new Error(`${bin} ${args.join(' ')}: killed after ${timeoutMs} ms\nstdout:\n${stdout}\nstderr:\n${stderr}`));
