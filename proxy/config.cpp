@@ -320,6 +320,7 @@ class Loader {
   void load_token_policy(const std::map<std::string, Field>& fields, const std::string& path,
                          Provider* provider) const;
   void load_upstreams(const YAML::Node& node, Config* config) const;
+  void load_host_header(const YAML::Node& node, const std::string& path, Upstream* upstream) const;
   void load_routes(const YAML::Node& node, Config* config) const;
   Route load_route(const YAML::Node& node, const std::string& path, const Config& config) const;
   RouteAuth load_route_auth(const YAML::Node* node, const YAML::Node& route_node,
@@ -644,7 +645,7 @@ void Loader::load_upstreams(const YAML::Node& node, Config* config) const {
     }
     auto fields = read_map(field.value, path,
                            {"url", "endpoints", "max_connections", "connect_timeout",
-                            "response_header_timeout", "idle_timeout"});
+                            "response_header_timeout", "idle_timeout", "host_header"});
     auto url_field = fields.find("url");
     auto endpoints_field = fields.find("endpoints");
     if (url_field != fields.end() && endpoints_field != fields.end()) {
@@ -712,7 +713,27 @@ void Loader::load_upstreams(const YAML::Node& node, Config* config) const {
     seconds("connect_timeout", 1, 300, &upstream.connect_timeout);
     seconds("response_header_timeout", 1, 3600, &upstream.response_header_timeout);
     seconds("idle_timeout", 0, 86400, &upstream.idle_timeout);
+    if (auto f = fields.find("host_header"); f != fields.end()) {
+      load_host_header(f->second.value, path + ".host_header", &upstream);
+    }
     config->upstreams.emplace(name, std::move(upstream));
+  }
+}
+
+void Loader::load_host_header(const YAML::Node& node, const std::string& path,
+                              Upstream* upstream) const {
+  const std::string value = string(node, path);
+  if (value == "upstream") {
+    upstream->host_header = Upstream::HostHeader::kUpstream;
+  } else if (value == "client") {
+    upstream->host_header = Upstream::HostHeader::kClient;
+  } else if (check_host_port(value).empty() ||
+             (!value.empty() && std::all_of(value.begin(), value.end(), is_host_char))) {
+    // host:port, [v6]:port or a bare name: nothing that could split a header.
+    upstream->host_header = Upstream::HostHeader::kFixed;
+    upstream->host_header_value = value;
+  } else {
+    fail(node, path, "expected 'upstream', 'client' or a host[:port] to send, got '" + value + "'");
   }
 }
 

@@ -111,6 +111,13 @@ struct Upstream {
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds response_header_timeout{60000};
   std::chrono::milliseconds idle_timeout{300000};  // mid-body silence; 0 = none
+  // The Host the upstream sees (`host_header`): by default its own
+  // host:port (a FastMCP/uvicorn server bound to localhost answers 421 to a
+  // foreign Host); `client` passes the client's Host through; any other
+  // value is sent as is.
+  enum class HostHeader { kUpstream, kClient, kFixed };
+  HostHeader host_header = HostHeader::kUpstream;
+  std::string host_header_value;  // kFixed only
 };
 
 struct RouteAuth {

@@ -244,16 +244,31 @@ void ProxyStream::reply_unauthorized(const auth::AuthDecision& decision) {
   send_local(std::move(reply));
 }
 
+namespace {
+
+// The Host the upstream sees (`host_header`, docs/configuration.md).
+std::string upstream_host_header(const config::Upstream& upstream,
+                                 const http::RequestHead& request) {
+  using HostHeader = config::Upstream::HostHeader;
+  if (upstream.host_header == HostHeader::kFixed) return upstream.host_header_value;
+  if (upstream.host_header == HostHeader::kClient) {
+    // HTTP/2's :authority arrives as Host; every accepted request has one.
+    if (const std::string* host = request.headers.get("host")) return *host;
+  }
+  return upstream.host.find(':') != std::string::npos
+             ? "[" + upstream.host + "]:" + std::to_string(upstream.port)
+             : upstream.host + ":" + std::to_string(upstream.port);
+}
+
+}  // namespace
+
 void ProxyStream::forward() {
   auto pool_it = snapshot_->pools.find(route_->upstream);
   const auto& upstream_config = snapshot_->config->upstreams.at(route_->upstream);
   ForwardContext context;
   context.peer_address = stream_.connection().peer_address;
   context.tls = stream_.connection().tls;
-  context.upstream_host =
-      upstream_config.host.find(':') != std::string::npos
-          ? "[" + upstream_config.host + "]:" + std::to_string(upstream_config.port)
-          : upstream_config.host + ":" + std::to_string(upstream_config.port);
+  context.upstream_host = upstream_host_header(upstream_config, request_);
   context.upstream_base_path = upstream_config.base_path;
   context.request_id = telemetry_.request_id();
   telemetry_.on_forward();
@@ -273,7 +288,9 @@ void ProxyStream::forward() {
   pool_ = pool_it->second.get();
   http::StartOptions start = start_options(*route_);
   if (pool_->endpoints()->size() > 1) {
-    upstream_request.headers.remove("Host");
+    if (upstream_config.host_header == config::Upstream::HostHeader::kUpstream) {
+      upstream_request.headers.remove("Host");
+    }
     start.endpoint = affine_endpoint(*pool_->endpoints(), request_);
   }
   pinned_ = start.endpoint.has_value();

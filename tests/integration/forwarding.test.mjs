@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startEchoFixture } from './lib/echo_fixture.mjs';
 import { MCP_POST_HEADERS, httpRequest, initializeBody } from './lib/net.mjs';
+import { startGateway } from './lib/gateway.mjs';
 import { withLogs } from './lib/processes.mjs';
+import { mintToken } from './lib/tokens.mjs';
 
 const ISSUER = 'https://issuer.forwarding.example';
 
@@ -71,6 +73,33 @@ describe('forwarding to the upstream', () => {
     assert.equal(xff[xff.length - 1], '127.0.0.1', `X-Forwarded-For ends with the client address: ${seen.headers['x-forwarded-for']}`);
     assert.equal(seen.headers['x-forwarded-proto'], 'http');
     assert.equal(seen.headers['x-forwarded-host'], `127.0.0.1:${gateway.port}`);
+    assert.equal(seen.headers.host, new URL(upstream.origin).host, 'by default the upstream sees its own Host');
+  }));
+
+  test('host_header: `client` passes the client\'s Host, a fixed value is sent as is', withLogs(async () => {
+    upstream.setHandler(null);
+    for (const [hostHeader, expected] of [['client', (gw) => `127.0.0.1:${gw.port}`], ['mcp.internal.example:8443', () => 'mcp.internal.example:8443']]) {
+      const gw = await startGateway({
+        dir: fixture.tmp,
+        name: `gateway-${hostHeader.replace(/[^a-z]/g, '')}.yaml`,
+        upstreamUrl: upstream.origin,
+        issuer: ISSUER,
+        jwksFile: fixture.jwksFile,
+        upstream: { host_header: hostHeader },
+      });
+      const gwToken = await mintToken(fixture.key, { iss: ISSUER, aud: gw.resource });
+      const res = await httpRequest(gw.url, {
+        method: 'POST',
+        headers: { ...MCP_POST_HEADERS, authorization: `Bearer ${gwToken}` },
+        body: initializeBody(8),
+      });
+      assert.equal(res.status, 200, res.body);
+      const seen = upstream.last();
+      assert.equal(seen.headers.host, expected(gw), `host_header: ${hostHeader}`);
+      assert.equal(seen.headers['x-forwarded-host'], `127.0.0.1:${gw.port}`);
+      gw.proc.child.kill('SIGTERM');
+      await gw.proc.exited;
+    }
   }));
 
   test('GET (stream resume) and DELETE reach the same upstream path with their headers', withLogs(async () => {

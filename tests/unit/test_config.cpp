@@ -448,3 +448,37 @@ TEST_CASE("config: load_file on a missing file") {
   const std::string error = error_of(load_file(kData + "does-not-exist.yaml"));
   CHECK(error.find("cannot open") != std::string::npos);
 }
+
+TEST_CASE("config: upstream host_header") {
+  using HostHeader = mag::config::Upstream::HostHeader;
+  auto with = [](const std::string& value) {
+    std::string yaml = kMinimal;
+    const std::string url = "    url: http://127.0.0.1:9000\n";
+    yaml.replace(yaml.find(url), url.size(), url + "    host_header: " + value + "\n");
+    return load_string(yaml, "mem.yaml");
+  };
+  SUBCASE("default: the upstream's own host") {
+    auto result = load_string(kMinimal, "mem.yaml");
+    REQUIRE(result.config);
+    CHECK(result.config->upstreams.at("backend").host_header == HostHeader::kUpstream);
+  }
+  SUBCASE("upstream, client, a fixed host[:port]") {
+    CHECK(with("upstream").config->upstreams.at("backend").host_header == HostHeader::kUpstream);
+    CHECK(with("client").config->upstreams.at("backend").host_header == HostHeader::kClient);
+    for (const std::string fixed : {"mcp.internal:8443", "mcp.internal", "'[::1]:9000'"}) {
+      auto result = with(fixed);
+      REQUIRE(result.config);
+      const auto& upstream = result.config->upstreams.at("backend");
+      CHECK(upstream.host_header == HostHeader::kFixed);
+      CHECK(upstream.host_header_value ==
+            (fixed.front() == '\'' ? fixed.substr(1, fixed.size() - 2) : fixed));
+    }
+  }
+  SUBCASE("anything that could split or smuggle a header is refused with its position") {
+    for (const std::string bad : {"'a b'", "'evil\\r\\nX: 1'", "'a/b'", "''", "'host:99999'"}) {
+      const std::string message = error_of(with(bad));
+      CHECK(message.find("mem.yaml:10:18: upstreams.backend.host_header") == 0);
+      CHECK(message.find("expected 'upstream', 'client' or a host[:port]") != std::string::npos);
+    }
+  }
+}

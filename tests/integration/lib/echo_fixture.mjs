@@ -20,5 +20,5 @@ export async function startEchoFixture({ issuer, kid }) {
     await upstream.close();
     await removeTempDir(tmp);
   };
-  return { tmp, upstream, gateway, key, token, close };
+  return { tmp, jwksFile, upstream, gateway, key, token, close };
 }

@@ -25,7 +25,7 @@ export async function writeConfig(dir, config, name = 'gateway.yaml') {
 
 // The config of one gateway: one loopback listener, one provider `test`
 // (JWKS from a file), one upstream `backend`, one route /mcp.
-export function gatewayConfig({ port, upstreamUrl, issuer, jwksFile, audiences = [], scopes = [], routeAuth, listener = {} }) {
+export function gatewayConfig({ port, upstreamUrl, issuer, jwksFile, audiences = [], scopes = [], routeAuth, listener = {}, upstream = {} }) {
   const resource = `http://127.0.0.1:${port}/mcp`;
   return {
     resource,
@@ -34,7 +34,7 @@ export function gatewayConfig({ port, upstreamUrl, issuer, jwksFile, audiences =
       providers: {
         test: { issuer, jwks_file: jwksFile, audiences, algorithms: ['RS256'] },
       },
-      upstreams: { backend: { url: upstreamUrl } },
+      upstreams: { backend: { url: upstreamUrl, ...upstream } },
       routes: [
         {
           path_prefix: '/mcp',
@@ -49,10 +49,10 @@ export function gatewayConfig({ port, upstreamUrl, issuer, jwksFile, audiences =
 
 // Writes the config into `dir` and starts the gateway on a free port.
 // Returns { proc, port, origin, url (the /mcp endpoint), resource, configPath }.
-export async function startGateway({ dir, upstreamUrl, issuer, jwksFile, audiences, scopes, routeAuth, listener, timeoutMs = 10000 }) {
+export async function startGateway({ dir, upstreamUrl, issuer, jwksFile, audiences, scopes, routeAuth, listener, upstream, name, timeoutMs = 10000 }) {
   const port = await freePort();
-  const { resource, config } = gatewayConfig({ port, upstreamUrl, issuer, jwksFile, audiences, scopes, routeAuth, listener });
-  const configPath = await writeConfig(dir, config);
+  const { resource, config } = gatewayConfig({ port, upstreamUrl, issuer, jwksFile, audiences, scopes, routeAuth, listener, upstream });
+  const configPath = await writeConfig(dir, config, name);
   const proc = await startProcess('mcp-auth-gateway', requireFile(GATEWAY_BIN, 'mcp-auth-gateway'), ['--config', configPath], {
     timeoutMs,
   });
