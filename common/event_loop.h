@@ -10,6 +10,7 @@
 
 #include <event2/event.h>
 
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -19,6 +20,14 @@
 #include "common/c_handles.h"
 
 namespace mag {
+
+// libevent's timeouts are timevals; every timer in the project is set from milliseconds.
+inline timeval to_timeval(std::chrono::milliseconds ms) {
+  timeval tv{};
+  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
+  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
+  return tv;
+}
 
 // Null on failure. Safe to call from any thread.
 EventBasePtr new_event_base();

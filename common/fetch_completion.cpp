@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "common/event_loop.h"
 #include "common/log.h"
 
 namespace mag::http {
@@ -23,8 +24,7 @@ FetchCompletion::FetchCompletion(event_base* base, size_t max_body_bytes,
       timer_(event_new(base, -1, 0, &FetchCompletion::on_timer, this)) {}
 
 void FetchCompletion::arm_deadline(std::chrono::milliseconds timeout) {
-  timeval tv{static_cast<time_t>(timeout.count() / 1000),
-             static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
+  const timeval tv = to_timeval(timeout);
   event_add(timer_.get(), &tv);
 }
 

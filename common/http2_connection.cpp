@@ -25,6 +25,8 @@
 #include <map>
 #include <vector>
 
+#include "common/body_deadline.h"
+#include "common/event_loop.h"
 #include "common/log.h"
 
 namespace mag::http {
@@ -36,13 +38,6 @@ constexpr int32_t kConnectionWindow = 1 << 20;
 constexpr size_t kClientPrefaceLength = 24;  // "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 constexpr size_t kFrameHeaderLength = 9;
 constexpr size_t kMaxFrameLength = 16384;  // our SETTINGS_MAX_FRAME_SIZE (the default)
-
-timeval to_timeval(std::chrono::milliseconds ms) {
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
-  return tv;
-}
 
 std::string lowercase(std::string_view s) {
   std::string out(s);
@@ -148,9 +143,12 @@ struct Http2Connection::Impl {
 
 class Http2Connection::Stream final : public ServerStream {
  public:
-  Stream(Impl& conn, int32_t id) : conn_(conn), id_(id), out_(evbuffer_new()) {
+  Stream(Impl& conn, int32_t id)
+      : conn_(conn),
+        id_(id),
+        out_(evbuffer_new()),
+        body_deadline_(conn.base, &Stream::body_timer_cb, this) {
     timer_.reset(evtimer_new(conn.base, &Stream::timer_cb, this));
-    body_timer_.reset(evtimer_new(conn.base, &Stream::body_timer_cb, this));
     idle_timeout_ = conn.options.stream_idle_timeout;
     touch();
   }
@@ -503,31 +501,12 @@ class Http2Connection::Stream final : public ServerStream {
 
   // --- request body deadline (ServerOptions::request_body_timeout) ------------
 
-  void start_body_deadline() {
-    body_time_left_ = conn_.options.request_body_timeout;
-    if (body_time_left_.count() > 0) resume_body_deadline();
-  }
+  void start_body_deadline() { body_deadline_.start(conn_.options.request_body_timeout); }
   void resume_body_deadline() {
-    if (body_time_left_.count() <= 0 || body_clock_running_ || closed_) return;
-    body_clock_running_ = true;
-    body_clock_start_ = std::chrono::steady_clock::now();
-    timeval tv = to_timeval(body_time_left_);
-    evtimer_add(body_timer_.get(), &tv);
+    if (!closed_) body_deadline_.resume();
   }
-  // While the handler holds the body back, the client is not to blame.
-  void suspend_body_deadline() {
-    if (!body_clock_running_) return;
-    body_clock_running_ = false;
-    evtimer_del(body_timer_.get());
-    body_time_left_ -= std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::steady_clock::now() - body_clock_start_);
-    if (body_time_left_.count() <= 0) body_time_left_ = std::chrono::milliseconds(1);
-  }
-  void stop_body_deadline() {
-    body_clock_running_ = false;
-    body_time_left_ = std::chrono::milliseconds(0);
-    if (body_timer_) evtimer_del(body_timer_.get());
-  }
+  void suspend_body_deadline() { body_deadline_.suspend(); }
+  void stop_body_deadline() { body_deadline_.stop(); }
   static void body_timer_cb(evutil_socket_t, short, void* arg) noexcept {
     auto* s = static_cast<Stream*>(arg);
     try {
@@ -537,7 +516,7 @@ class Http2Connection::Stream final : public ServerStream {
     }
   }
   void on_body_timeout() {
-    body_clock_running_ = false;
+    body_deadline_.expired();
     if (!open() || request_ended_) return;
     log::info(kLog, "request body from " + conn_.info.peer_address + " not received within " +
                         std::to_string(conn_.options.request_body_timeout.count()) + " ms");
@@ -603,10 +582,7 @@ class Http2Connection::Stream final : public ServerStream {
   const int32_t id_;
   EvBufferPtr out_;  // response body not yet taken by nghttp2
   EventPtr timer_;
-  EventPtr body_timer_;
-  std::chrono::milliseconds body_time_left_{0};
-  std::chrono::steady_clock::time_point body_clock_start_;
-  bool body_clock_running_ = false;
+  BodyDeadline body_deadline_;
   std::chrono::milliseconds idle_timeout_;
   RequestHead head_;
   std::string authority_;

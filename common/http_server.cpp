@@ -35,7 +35,10 @@
 #include <optional>
 #include <unordered_map>
 
+#include "common/body_deadline.h"
 #include "common/c_handles.h"
+#include "common/direct_write.h"
+#include "common/event_loop.h"
 #include "common/http2_connection.h"
 #include "common/log.h"
 
@@ -56,13 +59,6 @@ constexpr std::chrono::milliseconds kLingerTime{2000};
 constexpr std::chrono::milliseconds kLingerTotal{5000};
 constexpr std::chrono::milliseconds kFlushTimeout{30000};
 constexpr std::chrono::milliseconds kAcceptRetry{200};  // after EMFILE/ENFILE
-
-timeval to_timeval(std::chrono::milliseconds ms) {
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
-  return tv;
-}
 
 std::string_view error_code(int status) {
   switch (status) {
@@ -216,7 +212,6 @@ class Connection final : public ServerConnection,
         true);  // pause_request_body() from on_request_head() holds the body
     timer_.reset(evtimer_new(server_.base, &Connection::timer_cb, this));
     work_.reset(event_new(server_.base, -1, 0, &Connection::work_cb, this));
-    body_timer_.reset(evtimer_new(server_.base, &Connection::body_timer_cb, this));
     bufferevent_setcb(bev_.get(), &Connection::read_cb, &Connection::write_cb,
                       &Connection::event_cb, this);
     bufferevent_setwatermark(bev_.get(), EV_READ, 0, kReadHighWatermark);
@@ -728,18 +723,8 @@ class Connection final : public ServerConnection,
     if (closing_ || !bev_ || write_armed_) return;
     evbuffer* out = bufferevent_get_output(bev_.get());
     if (evbuffer_get_length(out) == 0) return;
-    // bufferevents keep the front of their output frozen (only libevent
-    // drains it); thawed for this one write, as libevent's own write does.
-    evbuffer_unfreeze(out, 1);
-    const int n = evbuffer_write(out, bufferevent_getfd(bev_.get()));
-    const int err = errno;
-    evbuffer_freeze(out, 1);
-    const bool error = n < 0 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR;
-    if (error || evbuffer_get_length(out) > 0) {
-      // The socket is full: libevent writes the rest when it is writable
-      // (and on an error, its own write fails again and reports it to event_cb).
-      write_armed_ = true;
-      bufferevent_enable(bev_.get(), EV_WRITE);
+    if (!write_queued_or_arm(bev_.get())) {
+      write_armed_ = true;  // libevent writes the rest; write_drained() disarms
       return;
     }
     // All written: what write_cb does when the buffer drains.
@@ -844,42 +829,18 @@ class Connection final : public ServerConnection,
 
   // --- request body deadline (ServerOptions::request_body_timeout) ---------------
 
-  void start_body_deadline() {
-    stop_body_deadline();
-    body_time_left_ = server_.options.request_body_timeout;
-    if (body_time_left_.count() > 0) resume_body_deadline();
-  }
-
-  void resume_body_deadline() {
-    if (body_time_left_.count() <= 0 || body_clock_running_) return;
-    body_clock_running_ = true;
-    body_clock_start_ = std::chrono::steady_clock::now();
-    timeval tv = to_timeval(body_time_left_);
-    evtimer_add(body_timer_.get(), &tv);
-  }
-
+  void start_body_deadline() { body_deadline_.start(server_.options.request_body_timeout); }
+  void resume_body_deadline() { body_deadline_.resume(); }
   // While the server holds the body back, the client is not to blame.
-  void suspend_body_deadline() {
-    if (!body_clock_running_) return;
-    body_clock_running_ = false;
-    evtimer_del(body_timer_.get());
-    body_time_left_ -= std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::steady_clock::now() - body_clock_start_);
-    if (body_time_left_.count() <= 0) body_time_left_ = std::chrono::milliseconds(1);
-  }
-
-  void stop_body_deadline() {
-    body_clock_running_ = false;
-    body_time_left_ = std::chrono::milliseconds(0);
-    if (body_timer_) evtimer_del(body_timer_.get());
-  }
+  void suspend_body_deadline() { body_deadline_.suspend(); }
+  void stop_body_deadline() { body_deadline_.stop(); }
 
   static void body_timer_cb(evutil_socket_t, short, void* arg) noexcept {
     static_cast<Connection*>(arg)->guard([&](Connection& c) { c.on_body_timeout(); });
   }
 
   void on_body_timeout() {
-    body_clock_running_ = false;
+    body_deadline_.expired();
     if (closing_ || !exchange_active_ || request_complete_) return;
     log::info(kLog, "request body from " + info_.peer_address + " not received within " +
                         std::to_string(server_.options.request_body_timeout.count()) + " ms");
@@ -947,11 +908,8 @@ class Connection final : public ServerConnection,
   bool direct_write_ = false;  // flush_ writes; EV_WRITE only while the socket is full
   bool write_armed_ = false;   // EV_WRITE enabled: libevent writes what is queued
   bool flush_queued_ = false;
-  EventPtr body_timer_;
+  BodyDeadline body_deadline_{server_.base, &Connection::body_timer_cb, this};
   TimerKind timer_kind_ = TimerKind::kNone;
-  std::chrono::milliseconds body_time_left_{0};
-  std::chrono::steady_clock::time_point body_clock_start_;
-  bool body_clock_running_ = false;
   std::chrono::milliseconds idle_timeout_;
 
   bool exchange_active_ = false;

@@ -29,6 +29,8 @@
 #include <vector>
 
 #include "common/c_handles.h"
+#include "common/direct_write.h"
+#include "common/event_loop.h"
 #include "common/log.h"
 
 namespace mag::http {
@@ -82,13 +84,6 @@ std::optional<uint64_t> parse_content_length(const std::string& v) {
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
   if (ec != std::errc() || p != v.data() + v.size()) return std::nullopt;
   return n;
-}
-
-timeval to_timeval(std::chrono::milliseconds ms) {
-  timeval tv{};
-  tv.tv_sec = static_cast<time_t>(ms.count() / 1000);
-  tv.tv_usec = static_cast<suseconds_t>((ms.count() % 1000) * 1000);
-  return tv;
 }
 
 class Conn;
@@ -438,19 +433,7 @@ void Conn::flush() {
   if (state_ == State::kClosed || !bev_ || write_armed_) return;
   evbuffer* out = bufferevent_get_output(bev_.get());
   if (evbuffer_get_length(out) == 0) return;
-  // bufferevents keep the front of their output frozen (only libevent
-  // drains it); thawed for this one write, as libevent's own write does.
-  evbuffer_unfreeze(out, 1);
-  const int n = evbuffer_write(out, bufferevent_getfd(bev_.get()));
-  const int err = errno;
-  evbuffer_freeze(out, 1);
-  const bool error = n < 0 && err != EAGAIN && err != EWOULDBLOCK && err != EINTR;
-  if (error || evbuffer_get_length(out) > 0) {
-    // Socket full: libevent writes the rest when it is writable (on an
-    // error its own write fails again and reports it to on_event_cb).
-    write_armed_ = true;
-    bufferevent_enable(bev_.get(), EV_WRITE);
-  }
+  if (!write_queued_or_arm(bev_.get())) write_armed_ = true;  // on_write_cb disarms
 }
 
 void Conn::connect(std::chrono::milliseconds timeout) {

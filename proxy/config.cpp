@@ -716,6 +716,11 @@ void Loader::load_upstreams(const YAML::Node& node, Config* config) const {
     if (auto f = fields.find("host_header"); f != fields.end()) {
       load_host_header(f->second.value, path + ".host_header", &upstream);
     }
+    if (upstream.host_header != Upstream::HostHeader::kFixed) {
+      upstream.host_header_value = upstream.host.find(':') != std::string::npos
+                                       ? "[" + upstream.host + "]:" + std::to_string(upstream.port)
+                                       : upstream.host + ":" + std::to_string(upstream.port);
+    }
     config->upstreams.emplace(name, std::move(upstream));
   }
 }

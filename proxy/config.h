@@ -117,7 +117,9 @@ struct Upstream {
   // value is sent as is.
   enum class HostHeader { kUpstream, kClient, kFixed };
   HostHeader host_header = HostHeader::kUpstream;
-  std::string host_header_value;  // kFixed only
+  // What is sent (kClient: when the client sent no Host): the fixed value,
+  // or the first endpoint's host:port, rendered once at load time.
+  std::string host_header_value;
 };
 
 struct RouteAuth {

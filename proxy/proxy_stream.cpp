@@ -249,15 +249,11 @@ namespace {
 // The Host the upstream sees (`host_header`, docs/configuration.md).
 std::string upstream_host_header(const config::Upstream& upstream,
                                  const http::RequestHead& request) {
-  using HostHeader = config::Upstream::HostHeader;
-  if (upstream.host_header == HostHeader::kFixed) return upstream.host_header_value;
-  if (upstream.host_header == HostHeader::kClient) {
+  if (upstream.host_header == config::Upstream::HostHeader::kClient) {
     // HTTP/2's :authority arrives as Host; every accepted request has one.
     if (const std::string* host = request.headers.get("host")) return *host;
   }
-  return upstream.host.find(':') != std::string::npos
-             ? "[" + upstream.host + "]:" + std::to_string(upstream.port)
-             : upstream.host + ":" + std::to_string(upstream.port);
+  return upstream.host_header_value;
 }
 
 }  // namespace
