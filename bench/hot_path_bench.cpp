@@ -90,6 +90,22 @@ void BM_TokenCacheKey(benchmark::State& state) {
 }
 BENCHMARK(BM_TokenCacheKey);
 
+// What a cached token costs the request: the key, the lookup, the claims copy.
+void BM_TokenCacheHit(benchmark::State& state) {
+  const std::string token = token_like();
+  const std::string context = "http://localhost:8000/mcp";
+  mag::auth::TokenCache cache;
+  mag::auth::Claims claims;
+  claims.subject = "user-1234";
+  claims.expires_at = 4'000'000'000;
+  cache.insert(mag::auth::TokenCache::cache_key(token, context), claims, "fp", 0, 1);
+  for (auto _ : state) {
+    auto hit = cache.find(mag::auth::TokenCache::cache_key(token, context), 2);
+    benchmark::DoNotOptimize(hit);
+  }
+}
+BENCHMARK(BM_TokenCacheHit);
+
 }  // namespace
 
 BENCHMARK_MAIN();

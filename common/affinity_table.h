@@ -14,11 +14,11 @@
 
 #include <chrono>
 #include <cstddef>
-#include <list>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <unordered_map>
+
+#include "common/idle_lru_map.h"
 
 namespace mag::http {
 
@@ -39,19 +39,8 @@ class AffinityTable {
   void set_limits(size_t max_entries, std::chrono::seconds idle_timeout);
 
  private:
-  struct Entry {
-    size_t endpoint;
-    Clock::time_point last_used;
-    std::list<std::string>::iterator lru;  // position in lru_ (front = most recent)
-  };
-  void expire_idle(Clock::time_point now);
-  void erase(std::unordered_map<std::string, Entry>::iterator it);
-
   mutable std::mutex mutex_;
-  size_t max_entries_;
-  std::chrono::seconds idle_timeout_;
-  std::unordered_map<std::string, Entry> entries_;
-  std::list<std::string> lru_;
+  IdleLruMap<size_t> entries_;  // guarded by mutex_
 };
 
 }  // namespace mag::http

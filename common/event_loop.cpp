@@ -1,4 +1,5 @@
 #include "common/event_loop.h"
+#include "common/exception_barrier.h"
 
 #include <event2/thread.h>
 #include <pthread.h>
@@ -43,13 +44,9 @@ void Mailbox::run_pending() {
     batch.swap(tasks_);
   }
   for (auto& task : batch) {
-    try {
-      task();
-    } catch (const std::exception& e) {
-      log::error("loop", std::string("task failed: ") + e.what());
-    } catch (...) {
-      log::error("loop", "task failed");
-    }
+    exception_barrier(task, [](std::string_view what) {
+      log::error("loop", "task failed: " + std::string(what));
+    });
   }
 }
 

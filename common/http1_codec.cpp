@@ -1,4 +1,5 @@
 #include "common/http1_codec.h"
+#include "common/exception_barrier.h"
 
 #include <http_parser.h>
 
@@ -309,6 +310,11 @@ struct Http1Parser::Impl {
     owner.error_message_ = std::move(message);
   }
 
+  // A user callback (`which`: head, body, completion) threw.
+  void fail_on_exception(std::string_view which, std::string_view what) {
+    fail(500, "exception in " + std::string(which) + " callback: " + std::string(what));
+  }
+
   // Copies head bytes until the blank line. Returns bytes consumed; sets
   // `done` when the head is complete. Rejects bare LF and enforces limits.
   // Works a line at a time (memchr for the LF, one append per run) rather
@@ -609,14 +615,10 @@ struct Http1Parser::Impl {
 
   static int on_headers_complete(http_parser* p) {
     Impl& s = self(p);
-    try {
-      return s.headers_complete();
-    } catch (const std::exception& e) {
-      s.fail(500, std::string("exception in head callback: ") + e.what());
-    } catch (...) {
-      s.fail(500, "exception in head callback");
-    }
-    return -1;
+    int result = -1;
+    exception_barrier([&] { result = s.headers_complete(); },
+                      [&](std::string_view what) { s.fail_on_exception("head", what); });
+    return result;
   }
 
   int headers_complete() {
@@ -662,15 +664,9 @@ struct Http1Parser::Impl {
 
   static int on_body(http_parser* p, const char* at, size_t len) {
     Impl& s = self(p);
-    try {
-      s.callbacks.on_body(std::string_view(at, len));
-      return 0;
-    } catch (const std::exception& e) {
-      s.fail(500, std::string("exception in body callback: ") + e.what());
-    } catch (...) {
-      s.fail(500, "exception in body callback");
-    }
-    return -1;
+    bool ok = exception_barrier([&] { s.callbacks.on_body(std::string_view(at, len)); },
+                                [&](std::string_view what) { s.fail_on_exception("body", what); });
+    return ok ? 0 : -1;
   }
 
   static int on_message_complete(http_parser* p) {
@@ -680,15 +676,9 @@ struct Http1Parser::Impl {
     s.keep_alive = http_should_keep_alive(p) != 0;
     s.owner.complete_ = true;
     http_parser_pause(p, 1);  // one message per feed(): the caller keeps the rest
-    try {
-      s.callbacks.on_message_complete();
-      return 0;
-    } catch (const std::exception& e) {
-      s.fail(500, std::string("exception in completion callback: ") + e.what());
-    } catch (...) {
-      s.fail(500, "exception in completion callback");
-    }
-    return 0;  // errno is already PAUSED; failed() reports the problem
+    exception_barrier([&] { s.callbacks.on_message_complete(); },
+                      [&](std::string_view what) { s.fail_on_exception("completion", what); });
+    return 0;  // errno is already PAUSED; on failure failed() reports the problem
   }
 };
 

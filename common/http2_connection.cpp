@@ -14,6 +14,7 @@
 // size (counted in on_header), frames without progress (a budget), outbound
 // queue growth, and bytes buffered towards the socket.
 #include "common/http2_connection.h"
+#include "common/exception_barrier.h"
 
 #include <event2/buffer.h>
 #include <jansson.h>
@@ -558,15 +559,11 @@ class Http2Connection::Stream final : public ServerStream {
   template <typename F>
   void call_handler(F&& f) {
     if (!handler_ || handler_gone_) return;
-    try {
-      f(*handler_);
-    } catch (const std::exception& e) {
-      log::error(kLog, std::string("handler threw: ") + e.what());
-      handler_failed();
-    } catch (...) {
-      log::error(kLog, "handler threw");
-      handler_failed();
-    }
+    exception_barrier([&] { f(*handler_); },
+                      [&](std::string_view what) {
+                        log::error(kLog, "handler threw: " + std::string(what));
+                        handler_failed();
+                      });
   }
 
   void handler_failed() {
@@ -723,14 +720,11 @@ namespace {
 
 template <typename F>
 int guarded(void*, F&& f) noexcept {
-  try {
-    return f();
-  } catch (const std::exception& e) {
-    log::error(kLog, std::string("callback failed: ") + e.what());
-  } catch (...) {
-    log::error(kLog, "callback failed");
-  }
-  return NGHTTP2_ERR_CALLBACK_FAILURE;
+  int result = NGHTTP2_ERR_CALLBACK_FAILURE;
+  exception_barrier(
+      [&] { result = f(); },
+      [](std::string_view what) { log::error(kLog, "callback failed: " + std::string(what)); });
+  return result;
 }
 
 }  // namespace

@@ -18,9 +18,8 @@ std::string_view trim_ows(std::string_view s) {
 
 }  // namespace
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
+bool iequals_same_size(const char* a, const char* b, size_t size) {
+  for (size_t i = 0; i < size; ++i) {
     if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
   }
   return true;

@@ -11,6 +11,7 @@
 //   connection is closing, so a late call from a handler cannot write into
 //   the next exchange or a dead socket.
 #include "common/http_server.h"
+#include "common/exception_barrier.h"
 
 #include <arpa/inet.h>
 #include <event2/buffer.h>
@@ -400,15 +401,12 @@ class Connection final : public ServerConnection,
 
   template <typename F>
   void guard(F&& f) noexcept {
-    try {
-      f(*this);
-    } catch (const std::exception& e) {
-      log::error(kLog, std::string("unexpected exception, closing connection: ") + e.what());
-      begin_close();
-    } catch (...) {
-      log::error(kLog, "unexpected exception, closing connection");
-      begin_close();
-    }
+    exception_barrier([&] { f(*this); },
+                      [&](std::string_view what) {
+                        log::error(
+                            kLog, "unexpected exception, closing connection: " + std::string(what));
+                        begin_close();
+                      });
   }
 
   void on_read() {
@@ -785,15 +783,11 @@ class Connection final : public ServerConnection,
   template <typename F>
   void call_handler(F&& f) {
     if (!handler_) return;
-    try {
-      f(*handler_);
-    } catch (const std::exception& e) {
-      log::error(kLog, std::string("handler threw: ") + e.what());
-      handler_failed();
-    } catch (...) {
-      log::error(kLog, "handler threw");
-      handler_failed();
-    }
+    exception_barrier([&] { f(*handler_); },
+                      [&](std::string_view what) {
+                        log::error(kLog, "handler threw: " + std::string(what));
+                        handler_failed();
+                      });
   }
 
   void handler_failed() {

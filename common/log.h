@@ -1,6 +1,9 @@
 // Minimal leveled logging to stderr. Callers never pass tokens here.
 #pragma once
 
+#include <chrono>
+#include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace mag::log {
@@ -10,10 +13,32 @@ void set_level(Level level);
 Level level();
 void write(Level level, std::string_view component, std::string_view message);
 
-inline void debug(std::string_view c, std::string_view m) { write(Level::kDebug, c, m); }
-inline void info(std::string_view c, std::string_view m) { write(Level::kInfo, c, m); }
-inline void warn(std::string_view c, std::string_view m) { write(Level::kWarn, c, m); }
-inline void error(std::string_view c, std::string_view m) { write(Level::kError, c, m); }
+inline void debug(std::string_view c, std::string_view m) {
+  write(Level::kDebug, c, m);
+}
+inline void info(std::string_view c, std::string_view m) {
+  write(Level::kInfo, c, m);
+}
+inline void warn(std::string_view c, std::string_view m) {
+  write(Level::kWarn, c, m);
+}
+inline void error(std::string_view c, std::string_view m) {
+  write(Level::kError, c, m);
+}
+
+// For diagnostics that any client can trigger once per request (a rejected
+// token, a refused Origin): a flood of them must not flood stderr / the
+// journal. Per `key`, at most `burst` lines per `interval` are written; the
+// rest are only counted, and the next line written for that key after the
+// interval says "(suppressed N similar messages)". `key` must come from a
+// bounded set (component + outcome code), never from request data.
+void limited(Level level, std::string_view key, std::string_view component,
+             std::string_view message);
+struct RateLimit {
+  size_t burst = 10;
+  std::chrono::milliseconds interval{10000};
+};
+void set_rate_limit(RateLimit limit);  // also forgets every key's state (tests)
 
 // Replaces control characters and non-ASCII bytes with \xNN, and truncates,
 // so values from the network are safe to log.

@@ -11,6 +11,7 @@
 // closes the Conn) or the pool without freeing the Conn under our feet; after
 // each user callback we re-check state before touching anything.
 #include "common/upstream_pool.h"
+#include "common/exception_barrier.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -370,13 +371,11 @@ void StreamImpl::fail_later(ClientError error, std::string detail) {
 
 void StreamImpl::on_deferred(evutil_socket_t, short, void* arg) noexcept {
   auto* self = static_cast<StreamImpl*>(arg);
-  try {
-    self->callbacks_.on_error(self->deferred_error_, self->deferred_detail_);
-  } catch (const std::exception& e) {
-    log::error(kLog, std::string("exception in on_error: ") + e.what());
-  } catch (...) {
-    log::error(kLog, "exception in on_error");
-  }
+  exception_barrier(
+      [&] { self->callbacks_.on_error(self->deferred_error_, self->deferred_detail_); },
+      [](std::string_view what) {
+        log::error(kLog, "exception in on_error: " + std::string(what));
+      });
 }
 
 // ---------------------------------------------------------------------- Conn
@@ -391,15 +390,15 @@ Conn::Conn(PoolCore* pool, event_base* base, const CodecLimits& limits)
 
 template <typename F>
 void Conn::guarded(void* arg, F&& f) noexcept {
-  try {
-    // Keeps the Conn (and its parser) alive while user callbacks run.
-    auto self = static_cast<Conn*>(arg)->shared_from_this();
-    f(*self);
-  } catch (const std::exception& e) {
-    log::error(kLog, std::string("exception in event callback: ") + e.what());
-  } catch (...) {
-    log::error(kLog, "unknown exception in event callback");
-  }
+  exception_barrier(
+      [&] {
+        // Keeps the Conn (and its parser) alive while user callbacks run.
+        auto self = static_cast<Conn*>(arg)->shared_from_this();
+        f(*self);
+      },
+      [](std::string_view what) {
+        log::error(kLog, "exception in event callback: " + std::string(what));
+      });
 }
 
 void Conn::on_read_cb(bufferevent*, void* arg) noexcept {

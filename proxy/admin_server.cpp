@@ -177,6 +177,8 @@ std::string config_dump_json(const config::Config& config) {
     json_object_set_new(entry, "required_claims", string_array(p.required_claims));
     json_object_set_new(entry, "max_lifetime", json_integer(p.max_lifetime.count()));
     json_object_set_new(entry, "require_exp", json_boolean(p.require_exp));
+    json_object_set_new(entry, "token_cache_size",
+                        json_integer(static_cast<json_int_t>(p.token_cache_size)));
     json_object_set_new(providers, name.c_str(), entry);
   }
   json_object_set_new(doc.get(), "providers", providers);

@@ -504,10 +504,10 @@ void Loader::load_listeners(const YAML::Node& node, Config* config) const {
 
 Provider Loader::load_provider(const std::string& name, const YAML::Node& node,
                                const std::string& path) const {
-  auto fields = read_map(
-      node, path,
-      {"issuer", "jwks_uri", "jwks_file", "audiences", "algorithms", "clock_skew", "jwks_refresh",
-       "ca_file", "token_type", "required_claims", "max_lifetime", "require_exp"});
+  auto fields = read_map(node, path,
+                         {"issuer", "jwks_uri", "jwks_file", "audiences", "algorithms",
+                          "clock_skew", "jwks_refresh", "ca_file", "token_type", "required_claims",
+                          "max_lifetime", "require_exp", "token_cache_size"});
   Provider provider;
   provider.name = name;
   auto issuer = fields.find("issuer");
@@ -590,6 +590,10 @@ Provider Loader::load_provider(const std::string& name, const YAML::Node& node,
   if (auto it = fields.find("jwks_refresh"); it != fields.end()) {
     provider.jwks_refresh =
         std::chrono::seconds(integer(it->second.value, path + ".jwks_refresh", 10, 86400));
+  }
+  if (auto it = fields.find("token_cache_size"); it != fields.end()) {
+    provider.token_cache_size =
+        static_cast<size_t>(integer(it->second.value, path + ".token_cache_size", 0, 1000000));
   }
   load_token_policy(fields, path, &provider);
   return provider;
@@ -830,34 +834,47 @@ Route Loader::load_route(const YAML::Node& node, const std::string& path,
     seconds("response_header_timeout", 1, 3600, &route.timeouts.response_header_timeout);
     seconds("idle_timeout", 0, 86400, &route.timeouts.idle_timeout);
   }
-  // Identity headers (issue 4): validated names only, so nothing odd reaches the upstream.
+  // Identity headers (issue 4, JWT-CLM-16): validated names only, so nothing
+  // odd reaches the upstream, and never a field the gateway or the HTTP
+  // framing owns (overwriting Host, Content-Length or a hop-by-hop field
+  // would change how the upstream reads the request).
+  std::vector<std::string> identity_names;  // lower case, to refuse duplicates
   auto header_name = [&](const YAML::Node& value, const std::string& where) {
     std::string name = non_empty_string(value, where);
-    const bool token = std::all_of(name.begin(), name.end(), [](unsigned char ch) {
-      return std::isalnum(ch) || ch == '-' || ch == '_';
-    });
-    if (!token) fail(value, where, "'" + name + "' is not a header name");
-    static constexpr std::string_view kReserved[] = {
-        "host",       "authorization",  "content-length",       "transfer-encoding",
-        "connection", "mcp-session-id", "mcp-protocol-version", "content-type",
-        "origin",     "cookie"};
-    for (std::string_view reserved : kReserved) {
-      if (name.size() == reserved.size() &&
-          std::equal(name.begin(), name.end(), reserved.begin(), [](char a, char b) {
-            return std::tolower(static_cast<unsigned char>(a)) == b;
-          })) {
-        fail(value, where, "'" + name + "' is a header the gateway must not overwrite");
-      }
+    const bool token =
+        name.size() <= 256 && std::all_of(name.begin(), name.end(), [](unsigned char ch) {
+          return std::isalnum(ch) || ch == '-' || ch == '_';
+        });
+    if (!token) {
+      fail(value, where, "'" + name + "' is not a header name (letters, digits, '-', '_')");
     }
+    std::string lower = name;
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
+    static constexpr std::string_view kReserved[] = {
+        // framing, routing and credentials
+        "host", "authorization", "content-length", "transfer-encoding", "content-type",
+        "content-encoding", "expect", "cookie",
+        // hop-by-hop (RFC 9110 §7.6.1)
+        "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade",
+        "proxy-authorization", "proxy-authenticate",
+        // MCP and the gateway's own fields
+        "origin", "accept", "last-event-id", "mcp-session-id", "mcp-protocol-version", "forwarded",
+        "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip", "x-request-id"};
+    if (std::find(std::begin(kReserved), std::end(kReserved), lower) != std::end(kReserved)) {
+      fail(value, where, "'" + name + "' is a header the gateway must not overwrite");
+    }
+    if (std::find(identity_names.begin(), identity_names.end(), lower) != identity_names.end()) {
+      fail(value, where, "header '" + name + "' is already used by this route");
+    }
+    identity_names.push_back(lower);
     return name;
   };
   if (auto it = fields.find("claim_to_headers"); it != fields.end()) {
-    static constexpr std::string_view kClaims[] = {"iss", "sub",   "client_id",
-                                                   "aud", "scope", "exp"};
     for (const auto& [claim, field] : read_map(it->second.value, path + ".claim_to_headers")) {
       const std::string where = path + ".claim_to_headers." + claim;
-      if (std::find(std::begin(kClaims), std::end(kClaims), claim) == std::end(kClaims)) {
-        fail(field.key, where, "unsupported claim (one of iss, sub, client_id, aud, scope, exp)");
+      if (claim.empty() || claim.size() > 256 || has_control_or_space(claim)) {
+        fail(field.key, where, "invalid claim name");
       }
       route.claim_to_headers.push_back({claim, header_name(field.value, where)});
     }
@@ -941,6 +958,15 @@ void Loader::load_routes(const YAML::Node& node, Config* config) const {
                  route.metadata_path + "' as routes[" + std::to_string(it->second) +
                  "]: give each protected route its own resource path");
       }
+    }
+    // Every route strips every route's identity headers (JWT-CLM-16): a
+    // client must not reach an upstream with X-MCP-Subject through a public
+    // route either.
+    for (const auto& mapping : route.claim_to_headers) {
+      config->identity_header_names.push_back(mapping.header);
+    }
+    if (!route.forward_payload_header.empty()) {
+      config->identity_header_names.push_back(route.forward_payload_header);
     }
     config->routes.push_back(std::move(route));
   }

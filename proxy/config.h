@@ -83,6 +83,9 @@ struct Provider {
   std::vector<std::string> required_claims;
   std::chrono::seconds max_lifetime{0};  // 0 = unlimited, else 60..31536000
   bool require_exp = true;
+  // Verified tokens cached per worker thread (LRU; 0 = no cache). Bounds the
+  // memory a flood of distinct valid tokens can take (REL-RES-01).
+  size_t token_cache_size = 10000;  // 0..1000000
   // A reload carries over a provider whose config compares equal (issue 7).
   bool operator==(const Provider&) const = default;
 };
@@ -140,9 +143,10 @@ struct RouteAuth {
   bool allow_missing = false;
 };
 
-// `claim_to_headers: {sub: X-MCP-Subject, scope: X-MCP-Scopes}` (issue 4).
+// `claim_to_headers: {sub: X-MCP-Subject, scope: X-MCP-Scopes}` (issue 4,
+// JWT-CLM-16; rendering in proxy/identity_headers.h).
 struct ClaimHeader {
-  std::string claim;   // iss | sub | client_id | aud | scope | exp
+  std::string claim;   // any top-level member of the token payload
   std::string header;  // header name; any client-sent copy is removed first
 };
 
@@ -185,6 +189,9 @@ struct Config {
   std::map<std::string, Provider> providers;
   std::map<std::string, Upstream> upstreams;
   std::vector<Route> routes;
+  // Derived at load: every route's claim_to_headers and forward_payload_header
+  // names. Removed from every forwarded request, whatever its route (JWT-CLM-16).
+  std::vector<std::string> identity_header_names;
   Cors cors;
   std::string log_level = "info";  // debug | info | warn | error
   AccessLog access_log;

@@ -76,8 +76,10 @@ std::shared_ptr<const WorkerSnapshot> build_worker_snapshot(std::shared_ptr<cons
         continue;
       }
     }
+    auth::TokenCacheLimits limits;
+    limits.max_entries = provider->config().token_cache_size;
     snapshot->providers.emplace(
-        name, std::make_shared<auth::ProviderView>(provider, loops.main, loops.own));
+        name, std::make_shared<auth::ProviderView>(provider, loops.main, loops.own, limits));
   }
   for (const auto& [name, upstream] : shared->config->upstreams) {
     snapshot->pools.emplace(name, make_pool(loops.base, *shared->config, upstream));
@@ -153,6 +155,9 @@ std::shared_ptr<const Snapshot> Gateway::build_snapshot(
   } else {
     snapshot->sessions = std::make_shared<SessionBindings>(config->authz.max_sessions,
                                                            config->authz.session_idle_timeout);
+  }
+  for (const auto& listener : config->listeners) {
+    snapshot->origin_policies.emplace(listener.address, origin_policy_for(listener, *config));
   }
   snapshot->config = std::move(config);
   return publish(std::move(snapshot));

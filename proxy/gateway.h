@@ -21,6 +21,7 @@
 #include "proxy/authenticator.h"
 #include "proxy/config.h"
 #include "proxy/cors.h"
+#include "proxy/origin_policy.h"
 #include "proxy/session_binding.h"
 
 namespace mag::proxy {
@@ -41,6 +42,9 @@ struct Snapshot {
   // Mcp-Session-Id → principal (issue 4). The same table across reloads and
   // workers: a session may come back on another connection.
   std::shared_ptr<SessionBindings> sessions;
+  // Each listener's Host/Origin allow-lists, by listener address: resolved
+  // once per configuration instead of per request (issue 9).
+  std::map<std::string, OriginPolicy> origin_policies;
 };
 
 // What one request runs against: the shared snapshot plus what belongs to

@@ -98,7 +98,17 @@ void KeyProvider::install(std::shared_ptr<const KeySet> keys) {
   for (const auto& skipped : keys->skipped) {
     log::warn("jwks", "provider " + config_.name + ": skipped " + log::sanitize(skipped));
   }
-  keys_.store(std::move(keys));
+  {
+    std::lock_guard lock(keys_mutex_);
+    keys_ = std::move(keys);
+  }
+  // After the set: a reader that sees the new generation finds it.
+  keys_generation_.fetch_add(1, std::memory_order_release);
+}
+
+std::shared_ptr<const KeySet> KeyProvider::keys() const {
+  std::lock_guard lock(keys_mutex_);
+  return keys_;
 }
 
 void KeyProvider::fetch() {
@@ -123,8 +133,9 @@ void KeyProvider::discover(size_t attempt) {
 }
 
 void KeyProvider::on_discovered(size_t attempt, http::FetchResult result) {
+  // fetching() stays true into the next step (discover or fetch), or until
+  // fetch_failed: see on_fetched.
   fetch_.reset();
-  update_fetching();
   const std::vector<std::string> urls = discovery_urls(config_.issuer);
   std::string error;
   if (!result.ok) {
@@ -147,8 +158,12 @@ void KeyProvider::on_discovered(size_t attempt, http::FetchResult result) {
 }
 
 void KeyProvider::on_fetched(http::FetchResult result) {
+  // fetching() goes false only once the keys are installed (or the fetch
+  // has failed): a worker that reads no keys and no fetch in progress
+  // refuses the token (ProviderView::wait_for_first_keys), so it must never
+  // see that while the first keys are being parsed (issue 8: 401s at
+  // startup under ASan; tests/unit/test_key_provider.cpp).
   fetch_.reset();
-  update_fetching();
   std::string error;
   if (!result.ok) {
     error = result.error;
@@ -159,6 +174,7 @@ void KeyProvider::on_fetched(http::FetchResult result) {
     JwksParseResult parsed = parse_jwks(result.body);
     if (parsed.keys) {
       install(parsed.keys);
+      update_fetching();
       last_error_.clear();
       record_attempt(true, "");
       backoff_ = std::chrono::milliseconds{0};
@@ -179,6 +195,7 @@ void KeyProvider::on_fetched(http::FetchResult result) {
 void KeyProvider::fetch_failed(const std::string& error) {
   // Keep the last good keys; retry with exponential backoff.
   last_error_ = error;
+  update_fetching();
   record_attempt(false, error);
   backoff_ = std::min(kMaxBackoff, std::max(kMinBackoff, backoff_ * 2));
   log::warn("jwks", "provider " + config_.name + ": fetch failed (" + log::sanitize(error) +

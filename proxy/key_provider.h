@@ -7,8 +7,9 @@
 //
 // Threads (issue 5, workers): a KeyProvider lives on the main thread's loop
 // (fetches, timers, waiters, its status for the admin endpoints). The keys
-// it installs are published through an atomic shared_ptr: keys(), fetching()
-// and unknown_kid_refetch_allowed() may be called from any thread; every
+// it installs are published under a mutex with a generation counter:
+// keys(), keys_generation(), fetching() and unknown_kid_refetch_allowed()
+// may be called from any thread; every
 // other member only on the provider's loop. Worker threads use a provider
 // through a ProviderView (proxy/provider_view.h), which holds the worker's
 // own verified-token cache and marshals waits to this loop. The last
@@ -24,6 +25,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,7 +47,11 @@ class KeyProvider : public std::enable_shared_from_this<KeyProvider> {
   void start();
 
   // The current keys; null until the first successful load. Any thread.
-  std::shared_ptr<const KeySet> keys() const { return keys_.load(); }
+  std::shared_ptr<const KeySet> keys() const;
+  // Goes up by one after each install (0: no keys yet). A reader that sees
+  // the generation it saw before may keep the set it took then, without
+  // the lock (ProviderView does, on every request). Any thread.
+  uint64_t keys_generation() const { return keys_generation_.load(std::memory_order_acquire); }
   // A fetch (or discovery) is in progress. Any thread.
   bool fetching() const { return fetching_.load(); }
   // An unknown kid would trigger a refetch now (not rate-limited, not a
@@ -100,8 +106,13 @@ class KeyProvider : public std::enable_shared_from_this<KeyProvider> {
 
   event_base* base_;
   config::Provider config_;
-  // Written on the provider's loop, read from any thread.
-  std::atomic<std::shared_ptr<const KeySet>> keys_;
+  // Written on the provider's loop, read from any thread. Not
+  // std::atomic<std::shared_ptr>: libstdc++ 12's load() releases its
+  // internal lock with a relaxed store, a data race that TSan reports
+  // (google/sanitizers#1558; REL-JWKS-13/14 under build-*-tsan).
+  mutable std::mutex keys_mutex_;
+  std::shared_ptr<const KeySet> keys_;  // guarded by keys_mutex_
+  std::atomic<uint64_t> keys_generation_{0};
   std::atomic<bool> fetching_{false};
   std::atomic<int64_t> last_unknown_kid_fetch_ns_{0};  // steady_clock; 0 = never
   std::string jwks_uri_;

@@ -1,6 +1,7 @@
 #include "proxy/metrics.h"
 
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -124,22 +125,60 @@ void Registry::gauge_add(std::string_view name, const Labels& labels, double val
 void Registry::clear_gauge(std::string_view name) {
   std::lock_guard lock(mutex_);
   auto it = families_.find(name);
-  if (it != families_.end()) it->second.series.clear();
+  if (it == families_.end()) return;
+  auto& series = it->second.series;
+  for (auto s = series.begin(); s != series.end();) {
+    if (s->second.has_handle) {  // someone holds its address: keep it, at 0
+      s->second.value = 0;
+      ++s;
+    } else {
+      s = series.erase(s);
+    }
+  }
 }
 
 void Registry::observe(std::string_view name, const Labels& labels, double value) {
   std::lock_guard lock(mutex_);
   Family& f = family(name, Type::kHistogram);
-  Series& s = f.series[render_labels(labels)];
-  if (s.buckets.size() != f.bounds.size()) s.buckets.assign(f.bounds.size(), 0);
-  for (size_t i = 0; i < f.bounds.size(); ++i) {
-    if (value <= f.bounds[i]) {
+  observe_locked(f.series[render_labels(labels)], f.bounds, value);
+}
+
+void Registry::observe_locked(Series& s, const std::vector<double>& bounds, double value) {
+  if (s.buckets.size() != bounds.size()) s.buckets.assign(bounds.size(), 0);
+  for (size_t i = 0; i < bounds.size(); ++i) {
+    if (value <= bounds[i]) {
       ++s.buckets[i];
       break;
     }
   }
   s.sum += value;
   ++s.count;
+}
+
+Registry::Handle Registry::handle(std::string_view name, Type type, const Labels& labels) {
+  std::lock_guard lock(mutex_);
+  Family& f = family(name, type);
+  if (f.type != type) return {};  // declared as another type: not updatable as this one
+  Series& s = f.series[render_labels(labels)];
+  s.has_handle = true;
+  return Handle(&s, &f.bounds);
+}
+
+void Registry::add(Handle handle, double value) {
+  if (!handle.series_) return;
+  std::lock_guard lock(mutex_);
+  handle.series_->value += value;
+}
+
+void Registry::observe(Handle handle, double value) {
+  if (!handle.series_) return;
+  std::lock_guard lock(mutex_);
+  observe_locked(*handle.series_, *handle.bounds_, value);
+}
+
+uint64_t Registry::next_id() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
 }
 
 double Registry::value(std::string_view name, const Labels& labels) const {
@@ -317,8 +356,16 @@ void declare_gateway_metrics(Registry& r) {
             "Verified-token cache lookups by provider and result (hit, negative_hit, miss).");
   r.declare("mag_token_cache_entries", Type::kGauge,
             "Verified tokens cached, by provider (entries of the current config).");
+  r.declare("mag_token_signature_verifications_total", Type::kCounter,
+            "Token signatures checked (cache misses that got past the cheap checks), by "
+            "provider and result (good/bad).");
+  r.declare("mag_token_cache_evictions_total", Type::kCounter,
+            "Verified tokens dropped from a full cache (least recently used), by provider.");
   r.declare("mag_worker_requests_total", Type::kCounter,
             "Requests received, by worker thread (worker=\"0\"..N-1).");
+  r.declare("mag_claim_headers_omitted_total", Type::kCounter,
+            "claim_to_headers values not sent (control characters, edge spaces, over 4 KiB), "
+            "by route, claim and reason.");
   r.declare("mag_config_reloads_total", Type::kCounter,
             "Configuration reloads by result (success/failure).");
   r.declare("mag_config_last_reload_successful", Type::kGauge,

@@ -30,6 +30,8 @@ using Labels = std::vector<std::pair<std::string, std::string>>;
 enum class Type { kCounter, kGauge, kHistogram };
 
 class Registry {
+  struct Series;  // below
+
  public:
   Registry() = default;
   Registry(Registry&& other);  // for merged(); not while others use `other`
@@ -51,6 +53,30 @@ class Registry {
   // Current value of a counter or gauge series; 0 when absent (for tests).
   double value(std::string_view name, const Labels& labels) const;
 
+  // A series found once, then updated without rendering its labels or
+  // searching the maps: what the request path uses (issue 9). The series
+  // lives as long as the registry: counter and histogram series are never
+  // removed, and clear_gauge zeroes a gauge series that has a handle instead
+  // of removing it. A default-constructed handle is empty; updating through
+  // an empty handle does nothing.
+  class Handle {
+   public:
+    Handle() = default;
+    explicit operator bool() const { return series_ != nullptr; }
+
+   private:
+    friend class Registry;
+    Handle(Series* series, const std::vector<double>* bounds) : series_(series), bounds_(bounds) {}
+    Series* series_ = nullptr;
+    const std::vector<double>* bounds_ = nullptr;  // histograms: the family's buckets
+  };
+  Handle handle(std::string_view name, Type type, const Labels& labels);
+  void add(Handle handle, double value = 1);  // counter (value >= 0) or gauge
+  void observe(Handle handle, double value);  // histogram
+  // Distinct for every Registry ever made in this process (a cache of
+  // handles remembers which registry they belong to).
+  uint64_t id() const { return id_; }
+
   std::string render_prometheus() const;
   // Adds every series of `other` to this registry (see the note at the top).
   void merge_from(const Registry& other);
@@ -63,6 +89,7 @@ class Registry {
     std::vector<uint64_t> buckets;  // histogram, cumulative at render time
     double sum = 0;
     uint64_t count = 0;
+    bool has_handle = false;  // clear_gauge must not remove it (see Handle)
   };
   struct Family {
     Type type = Type::kCounter;
@@ -71,7 +98,10 @@ class Registry {
     std::map<std::string, Series> series;  // key: rendered label set "{a="b"}"
   };
   Family& family(std::string_view name, Type type);
+  static void observe_locked(Series& series, const std::vector<double>& bounds, double value);
 
+  const uint64_t id_ = next_id();
+  static uint64_t next_id();
   mutable std::mutex mutex_;
   std::map<std::string, Family, std::less<>> families_;
 };

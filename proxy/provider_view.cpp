@@ -16,6 +16,26 @@ std::string cache_context(const VerifyPolicy& policy) {
   return context;
 }
 
+// Refusals that the same token will get again (for this provider and these
+// audiences) for at least the negative TTL, and that cost a signature check
+// to reach: worth a negative entry. Not "not yet valid" / "issued in the
+// future": those tokens become good with time. The cheap refusals (malformed,
+// algorithm, unknown kid...) are decided before any signature work.
+bool remember_refusal(Reason reason) {
+  switch (reason) {
+    case Reason::kBadSignature:
+    case Reason::kExpired:
+    case Reason::kWrongIssuer:
+    case Reason::kWrongAudience:
+    case Reason::kMissingClaim:
+    case Reason::kInvalidClaim:
+    case Reason::kLifetimeTooLong:
+      return true;
+    default:
+      return false;
+  }
+}
+
 }  // namespace
 
 ProviderView::ProviderView(std::shared_ptr<KeyProvider> provider, Mailbox* provider_loop,
@@ -25,9 +45,18 @@ ProviderView::ProviderView(std::shared_ptr<KeyProvider> provider, Mailbox* provi
       own_loop_(std::move(own_loop)),
       cache_(limits) {}
 
+const std::shared_ptr<const KeySet>& ProviderView::keys() {
+  const uint64_t generation = provider_->keys_generation();
+  if (generation != keys_generation_) {
+    keys_ = provider_->keys();  // this generation's set or a newer one
+    keys_generation_ = generation;
+  }
+  return keys_;
+}
+
 VerifyResult ProviderView::verify(std::string_view token, const VerifyPolicy& policy,
                                   int64_t now_seconds) {
-  std::shared_ptr<const KeySet> keys = provider_->keys();
+  const std::shared_ptr<const KeySet> keys = this->keys();
   if (keys != seen_keys_) {
     // A key that left the set takes its cached tokens with it.
     std::set<std::string> fingerprints;
@@ -39,8 +68,7 @@ VerifyResult ProviderView::verify(std::string_view token, const VerifyPolicy& po
   if (token.size() > policy.max_token_bytes) return verify_jwt(token, *keys, policy, now_seconds);
   const std::string key = TokenCache::cache_key(token, cache_context(policy));
   auto count = [this](const char* result) {  // mag_token_cache_lookups_total (ops)
-    metrics::global().counter_add("mag_token_cache_lookups_total",
-                                  {{"provider", name()}, {"result", result}});
+    count_lookup(result);
   };
   if (auto claims = cache_.find(key, now_seconds)) {
     count("hit");
@@ -49,25 +77,54 @@ VerifyResult ProviderView::verify(std::string_view token, const VerifyPolicy& po
     hit.claims = std::move(*claims);
     return hit;
   }
-  if (cache_.known_bad(key, now_seconds)) {
+  if (auto reason = cache_.known_bad(key, now_seconds)) {
     count("negative_hit");
     VerifyResult bad;
-    bad.reason = Reason::kBadSignature;
+    bad.reason = *reason;
     return bad;
   }
   count("miss");
   VerifyResult result = verify_jwt(token, *keys, policy, now_seconds);
+  // verify_jwt checks a signature only after the cheap checks passed: then
+  // it either fails (bad_signature) or names the key that verified it.
+  if (result.reason == Reason::kBadSignature || !result.key_fingerprint.empty()) {
+    metrics::global().counter_add(  // mag_token_signature_verifications_total (REL-CLI-07)
+        "mag_token_signature_verifications_total",
+        {{"provider", name()}, {"result", result.key_fingerprint.empty() ? "bad" : "good"}});
+  }
   if (result.ok()) {
-    cache_.insert(key, result.claims, result.key_fingerprint, policy.clock_skew_seconds,
-                  now_seconds);
-  } else if (result.reason == Reason::kBadSignature) {
-    cache_.insert_bad(key, now_seconds);
+    if (size_t evicted = cache_.insert(key, result.claims, result.key_fingerprint,
+                                       policy.clock_skew_seconds, now_seconds)) {
+      metrics::global().counter_add("mag_token_cache_evictions_total", {{"provider", name()}},
+                                    static_cast<double>(evicted));
+    }
+  } else if (remember_refusal(result.reason)) {
+    cache_.insert_bad(key, now_seconds, result.reason);
   }
   return result;
 }
 
+void ProviderView::count_lookup(std::string_view result) {
+  metrics::Registry& registry = metrics::global();
+  if (lookup_registry_ != registry.id()) {
+    for (auto& [label, series] : lookup_series_) {
+      series = registry.handle("mag_token_cache_lookups_total", metrics::Type::kCounter,
+                               {{"provider", name()}, {"result", std::string(label)}});
+    }
+    lookup_registry_ = registry.id();
+  }
+  for (const auto& [label, series] : lookup_series_) {
+    if (label == result) return registry.add(series);
+  }
+  registry.counter_add("mag_token_cache_lookups_total",
+                       {{"provider", name()}, {"result", std::string(result)}});
+}
+
 std::unique_ptr<KeyWait> ProviderView::wait_for_first_keys(std::function<void()> done) {
-  if (provider_->keys() || !provider_->fetching()) return nullptr;
+  // fetching() first: it turns false only after the keys are installed, so
+  // keys read after "no fetch in progress" are the fetch's.
+  const bool fetching = provider_->fetching();
+  if (keys() || !fetching) return nullptr;
   return marshal(&KeyProvider::wait_for_first_keys, std::move(done));
 }
 

@@ -11,6 +11,7 @@
 // the cached tokens.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -20,6 +21,7 @@
 
 #include "common/event_loop.h"
 #include "proxy/key_provider.h"
+#include "proxy/metrics.h"
 #include "proxy/token_cache.h"
 
 namespace mag::auth {
@@ -48,7 +50,9 @@ class ProviderView {
 
   const std::string& name() const { return provider_->name(); }
   const config::Provider& config() const { return provider_->config(); }
-  std::shared_ptr<const KeySet> keys() const { return provider_->keys(); }
+  // The provider's current keys through this thread's copy: one atomic
+  // load while they have not changed (KeyProvider::keys_generation).
+  const std::shared_ptr<const KeySet>& keys();
   const std::shared_ptr<KeyProvider>& provider() const { return provider_; }
 
   // verify_jwt against the current keys, through this thread's cache.
@@ -68,11 +72,20 @@ class ProviderView {
   using Operation = bool (KeyProvider::*)(std::function<void()>);
   std::unique_ptr<KeyWait> marshal(Operation operation, std::function<void()> done);
 
+  // mag_token_cache_lookups_total{provider, result}, through series found
+  // once per registry (the thread's metrics shard) instead of per request.
+  void count_lookup(std::string_view result);
+
   std::shared_ptr<KeyProvider> provider_;
   Mailbox* provider_loop_;
   std::weak_ptr<Mailbox> own_loop_;
   TokenCache cache_;
+  std::shared_ptr<const KeySet> keys_;       // this thread's copy of the provider's keys
+  uint64_t keys_generation_ = 0;             // the provider's generation keys_ is of
   std::shared_ptr<const KeySet> seen_keys_;  // the set cache_ was last trimmed for
+  uint64_t lookup_registry_ = 0;             // metrics::Registry::id() of lookup_series_
+  std::array<std::pair<std::string_view, metrics::Registry::Handle>, 3> lookup_series_ = {
+      {{"hit", {}}, {"negative_hit", {}}, {"miss", {}}}};
 };
 
 }  // namespace mag::auth

@@ -236,8 +236,11 @@ void ProxyStream::reply_unauthorized(const auth::AuthDecision& decision) {
       outcome = std::string(auth::reason_code(decision.reason));
       break;
   }
-  log::info("authn", request_.method + " " + log::sanitize(request_.path) + " -> " +
-                         std::to_string(status) + " " + outcome);
+  // Any client can trigger this once per request: rate-limited per outcome
+  // (the access log, when enabled, still has one line per request).
+  log::limited(log::Level::kInfo, "authn " + outcome, "authn",
+               request_.method + " " + log::sanitize(request_.path) + " -> " +
+                   std::to_string(status) + " " + outcome);
   LocalReply reply = json_document(status, auth::error_body_json(challenge));
   reply.head.headers.add("Cache-Control", "no-store");
   reply.head.headers.add("WWW-Authenticate", auth::www_authenticate_value(challenge));
@@ -362,10 +365,16 @@ bool ProxyStream::check_origin_and_host() {
   for (const auto& candidate : config.listeners) {
     if (candidate.address == listener_address_) listener = &candidate;
   }
-  const OriginPolicy policy = origin_policy_for(*listener, config);
+  // Built with the snapshot (gateway.cpp); computed here only if missing.
+  const auto& policies = snapshot_->shared->origin_policies;
+  const auto found = policies.find(listener->address);
+  const OriginPolicy computed =
+      found == policies.end() ? origin_policy_for(*listener, config) : OriginPolicy{};
+  const OriginPolicy& policy = found == policies.end() ? computed : found->second;
   if (const std::string* host = request_.headers.get("host"); host && !policy.host_allowed(*host)) {
-    log::warn("authz",
-              "Host " + log::sanitize(*host) + " not allowed on " + listener->address + " -> 421");
+    log::limited(
+        log::Level::kWarn, "authz host", "authz",
+        "Host " + log::sanitize(*host) + " not allowed on " + listener->address + " -> 421");
     send_local(json_document(421, jsonrpc_error_without_id(-32000,
                                                            "Misdirected Request: Host "
                                                            "not allowed")));
@@ -373,7 +382,8 @@ bool ProxyStream::check_origin_and_host() {
   }
   const std::string* origin = request_.headers.get("origin");
   if (origin && !policy.origin_allowed(*origin)) {
-    log::warn("authz", "Origin " + log::sanitize(*origin) + " not allowed -> 403");
+    log::limited(log::Level::kWarn, "authz origin", "authz",
+                 "Origin " + log::sanitize(*origin) + " not allowed -> 403");
     send_local(
         json_document(403, jsonrpc_error_without_id(-32000, "Forbidden: Origin not allowed")));
     return false;

@@ -57,11 +57,11 @@ std::optional<LocalReply> RequestAuthz::check_head(const http::RequestHead& requ
   if (const std::string* id = request.headers.get("mcp-session-id"); id && sessions_) {
     if (sessions_->check(session_key(*id), principal_, SessionBindings::Clock::now()) ==
         SessionBindings::Check::kMismatch) {
-      log::warn("authz", "session hijack attempt: " + request.method + " " +
-                             log::sanitize(request.path) +
-                             " with a session bound to another "
-                             "principal (sub=" +
-                             log::sanitize(claims_ ? claims_->subject : "anonymous") + ") -> 404");
+      log::limited(log::Level::kWarn, "authz session", "authz",
+                   "session hijack attempt: " + request.method + " " + log::sanitize(request.path) +
+                       " with a session bound to another "
+                       "principal (sub=" +
+                       log::sanitize(claims_ ? claims_->subject : "anonymous") + ") -> 404");
       return jsonrpc_reply(404, -32001, "Session not found");
     }
   }
@@ -119,7 +119,8 @@ std::optional<LocalReply> RequestAuthz::refuse(const mcp::AuthzDecision& decisio
   if (decision.verdict == Verdict::kAllow) return std::nullopt;
   const std::string who = claims_ ? log::sanitize(claims_->subject) : "anonymous";
   if (decision.verdict == Verdict::kForbidden) {
-    log::info("authz", "403 forbidden for sub=" + who + ": " + decision.description);
+    log::limited(log::Level::kInfo, "authz forbidden", "authz",
+                 "403 forbidden for sub=" + who + ": " + decision.description);
     LocalReply reply = json_error(403, "forbidden", decision.description);
     reply.head.headers.add("Cache-Control", "no-store");
     return reply;
@@ -131,7 +132,8 @@ std::optional<LocalReply> RequestAuthz::refuse(const mcp::AuthzDecision& decisio
   int status = 403;
   if (claims_) {
     challenge.error = auth::ChallengeError::kInsufficientScope;
-    log::info("authz", "403 insufficient_scope for sub=" + who + ": " + decision.description);
+    log::limited(log::Level::kInfo, "authz insufficient_scope", "authz",
+                 "403 insufficient_scope for sub=" + who + ": " + decision.description);
   } else {
     // Anonymous on an allow_missing route: a token is what is missing.
     status = 401;
@@ -146,10 +148,11 @@ std::optional<LocalReply> RequestAuthz::refuse(const mcp::AuthzDecision& decisio
 void RequestAuthz::prepare_upstream(const http::RequestHead& downstream,
                                     http::RequestHead& upstream) const {
   upstream.headers.remove("origin");
-  strip_identity_headers(route_, upstream.headers);
+  strip_identity_headers(config_, upstream.headers);
   if (!claims_) return;
+  if (route_.claim_to_headers.empty() && route_.forward_payload_header.empty()) return;
   const auth::ExtractedToken token = auth::extract_bearer_token(downstream.headers);
-  add_identity_headers(route_, *claims_, token.token, upstream.headers);
+  add_identity_headers(route_, token.token, upstream.headers);
 }
 
 bool RequestAuthz::on_response_head(const http::RequestHead& request, http::ResponseHead& head,

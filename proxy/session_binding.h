@@ -12,10 +12,10 @@
 
 #include <chrono>
 #include <cstddef>
-#include <list>
 #include <mutex>
 #include <string>
-#include <unordered_map>
+
+#include "common/idle_lru_map.h"
 
 namespace mag::proxy {
 
@@ -35,20 +35,8 @@ class SessionBindings {
   void set_limits(size_t max_entries, std::chrono::seconds idle_timeout);
 
  private:
-  struct Entry {
-    std::string principal;
-    Clock::time_point last_used;
-    std::list<std::string>::iterator lru;  // position in lru_ (front = most recent)
-  };
-  void touch(Entry& entry, Clock::time_point now);
-  void expire_idle(Clock::time_point now);
-  void erase(std::unordered_map<std::string, Entry>::iterator it);
-
   mutable std::mutex mutex_;
-  size_t max_entries_;
-  std::chrono::seconds idle_timeout_;
-  std::unordered_map<std::string, Entry> entries_;
-  std::list<std::string> lru_;
+  IdleLruMap<std::string> entries_;  // principal per session key; guarded by mutex_
 };
 
 // iss + sub + client_id as one key; each part is length-prefixed so that no

@@ -7,7 +7,10 @@
 namespace mag::auth {
 
 std::string TokenCache::cache_key(std::string_view token, std::string_view context) {
-  return sha256(token) + sha256(context);
+  std::string key;
+  key.reserve(token.size() + 1 + context.size());
+  key.append(token).append(1, '\n').append(context);
+  return key;
 }
 
 std::optional<Claims> TokenCache::find(const std::string& key, int64_t now) {
@@ -15,50 +18,55 @@ std::optional<Claims> TokenCache::find(const std::string& key, int64_t now) {
   if (it == positive_.end()) return std::nullopt;
   if (now >= it->second->valid_until) {
     // Expired: the caller re-verifies and reports "expired" itself.
-    lru_.erase(it->second);
-    positive_.erase(it);
+    const auto entry = it->second;
+    positive_.erase(it);  // before the node its key points into
+    lru_.erase(entry);
     return std::nullopt;
   }
   lru_.splice(lru_.begin(), lru_, it->second);
   return it->second->claims;
 }
 
-void TokenCache::insert(const std::string& key, const Claims& claims,
-                        const std::string& key_fingerprint, int64_t clock_skew_seconds,
-                        int64_t now) {
-  if (limits_.max_entries == 0) return;
+size_t TokenCache::insert(const std::string& key, const Claims& claims,
+                          const std::string& key_fingerprint, int64_t clock_skew_seconds,
+                          int64_t now) {
+  if (limits_.max_entries == 0) return 0;
   int64_t valid_until = now + limits_.max_ttl_seconds;
   // Same rule as the verifier: rejected from exp + skew on. Both terms are
   // bounded (exp <= 2^53, skew <= 600), so no overflow.
   if (claims.expires_at != 0)
     valid_until = std::min(valid_until, claims.expires_at + clock_skew_seconds);
-  if (valid_until <= now) return;
+  if (valid_until <= now) return 0;
   if (auto it = positive_.find(key); it != positive_.end()) {
-    lru_.erase(it->second);
-    positive_.erase(it);
+    const auto entry = it->second;
+    positive_.erase(it);  // before the node its key points into
+    lru_.erase(entry);
   }
   lru_.push_front(Entry{key, claims, key_fingerprint, valid_until});
-  positive_.emplace(key, lru_.begin());
-  while (positive_.size() > limits_.max_entries) {
+  positive_.emplace(lru_.front().key, lru_.begin());
+  size_t evicted = 0;
+  for (; positive_.size() > limits_.max_entries; ++evicted) {
     positive_.erase(lru_.back().key);
     lru_.pop_back();
   }
+  return evicted;
 }
 
-bool TokenCache::known_bad(const std::string& key, int64_t now) {
-  auto it = negative_.find(key);
-  if (it == negative_.end()) return false;
+std::optional<Reason> TokenCache::known_bad(const std::string& key, int64_t now) {
+  auto it = negative_.find(sha256(key));
+  if (it == negative_.end()) return std::nullopt;
   if (now >= it->second->valid_until) {
     bad_lru_.erase(it->second);
     negative_.erase(it);
-    return false;
+    return std::nullopt;
   }
-  return true;
+  return it->second->reason;
 }
 
-void TokenCache::insert_bad(const std::string& key, int64_t now) {
+void TokenCache::insert_bad(const std::string& cache_key, int64_t now, Reason reason) {
+  const std::string key = sha256(cache_key);
   if (limits_.max_negative_entries == 0 || negative_.count(key)) return;
-  bad_lru_.push_front(BadEntry{key, now + limits_.negative_ttl_seconds});
+  bad_lru_.push_front(BadEntry{key, now + limits_.negative_ttl_seconds, reason});
   negative_.emplace(key, bad_lru_.begin());
   while (negative_.size() > limits_.max_negative_entries) {
     negative_.erase(bad_lru_.back().key);
@@ -75,6 +83,14 @@ void TokenCache::retain_keys(const std::set<std::string>& fingerprints) {
     positive_.erase(it->key);
     it = lru_.erase(it);
   }
+  // Only a key that was not there before can make a "bad" signature good. A
+  // refetch that brings the same keys (unknown-kid refetches, refreshes)
+  // keeps the negative entries, so it does not reopen a forged-token flood.
+  const bool new_key =
+      std::any_of(fingerprints.begin(), fingerprints.end(),
+                  [this](const std::string& f) { return key_fingerprints_.count(f) == 0; });
+  key_fingerprints_ = fingerprints;
+  if (!new_key) return;
   negative_.clear();
   bad_lru_.clear();
 }

@@ -1,11 +1,19 @@
 // Verified-token cache of one key provider (and so of one gateway snapshot;
-// the gateway is single-threaded). Positive entries: key = SHA-256 of the
-// token plus the verification context (route audiences), value = the claims,
+// the gateway is single-threaded). Positive entries: key = the token plus
+// the verification context (route audiences), found through a fast
+// non-cryptographic hash and then compared byte for byte, so a collision can
+// never return another token's claims (issue 9: SHA-256 of the token was the
+// largest single cost of a cache hit); value = the claims,
 // valid until exp (+ skew) but at most `max_ttl`, LRU-bounded. Each entry
 // remembers the fingerprint of the key that verified it, so entries are
-// dropped the moment that key leaves the JWKS. Negative entries: tokens whose
-// signature was bad, for a short time, so a flood of one forged token costs
-// one verification. The expiry is re-checked on every hit.
+// dropped the moment that key leaves the JWKS. Negative entries: tokens
+// refused after the signature check (bad signature, or a good one with an
+// expired / wrong claim), with their reason, for a short time, so a flood of
+// one such token costs one verification; they are keyed by SHA-256 of the key
+// (computed on a positive miss only), because their tokens are chosen by
+// whoever sends them: no hash-flooding of the negative side, and a forged
+// token is not kept. The expiry is re-checked on every hit.
+// Both sides are LRU-bounded: a flood of distinct tokens evicts, never grows.
 #pragma once
 
 #include <cstddef>
@@ -32,20 +40,24 @@ class TokenCache {
  public:
   explicit TokenCache(TokenCacheLimits limits = {}) : limits_(limits) {}
 
-  // SHA-256(token) || SHA-256(context): the token itself is never stored.
+  // token "\n" context (a bearer token has no line feed). Positive entries
+  // keep it: a cached token stays in memory until it expires or is evicted.
   static std::string cache_key(std::string_view token, std::string_view context);
 
   // Claims of a token verified earlier, when still within its lifetime at `now`.
   std::optional<Claims> find(const std::string& key, int64_t now);
-  // `claims.expires_at` 0 means "no exp": kept for max_ttl only.
-  void insert(const std::string& key, const Claims& claims, const std::string& key_fingerprint,
-              int64_t clock_skew_seconds, int64_t now);
+  // `claims.expires_at` 0 means "no exp": kept for max_ttl only. Returns how
+  // many least recently used entries it evicted to stay within max_entries.
+  size_t insert(const std::string& key, const Claims& claims, const std::string& key_fingerprint,
+                int64_t clock_skew_seconds, int64_t now);
 
-  bool known_bad(const std::string& key, int64_t now);
-  void insert_bad(const std::string& key, int64_t now);
+  // The reason a token was refused earlier (within negative_ttl), if it was.
+  std::optional<Reason> known_bad(const std::string& key, int64_t now);
+  void insert_bad(const std::string& key, int64_t now, Reason reason = Reason::kBadSignature);
 
   // The JWKS changed: drop positive entries whose key is not in `fingerprints`,
-  // and every negative entry (a new key may make a "bad" signature good).
+  // and, when it holds a key not seen before, every negative entry (a new key
+  // may make a "bad" signature good).
   void retain_keys(const std::set<std::string>& fingerprints);
 
   size_t size() const { return positive_.size(); }
@@ -59,17 +71,21 @@ class TokenCache {
     int64_t valid_until = 0;  // exclusive
   };
   struct BadEntry {
-    std::string key;
+    std::string key;  // SHA-256 of the cache key
     int64_t valid_until = 0;
+    Reason reason = Reason::kBadSignature;
   };
   using Lru = std::list<Entry>;
   using BadLru = std::list<BadEntry>;
 
   TokenCacheLimits limits_;
   Lru lru_;  // most recently used first
-  std::unordered_map<std::string, Lru::iterator> positive_;
+  // Keys are views of Entry::key (list nodes do not move): erase the map
+  // entry before its list node.
+  std::unordered_map<std::string_view, Lru::iterator> positive_;
   BadLru bad_lru_;
   std::unordered_map<std::string, BadLru::iterator> negative_;
+  std::set<std::string> key_fingerprints_;  // of the last retain_keys()
 };
 
 }  // namespace mag::auth

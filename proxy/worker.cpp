@@ -8,7 +8,11 @@
 namespace mag::proxy {
 
 Worker::Worker(int id, std::shared_ptr<Mailbox> main_loop)
-    : id_(id), main_loop_(std::move(main_loop)), shard_(metrics::new_shard()) {}
+    : id_(id),
+      main_loop_(std::move(main_loop)),
+      shard_(metrics::new_shard()),
+      requests_series_(shard_.handle("mag_worker_requests_total", metrics::Type::kCounter,
+                                     {{"worker", std::to_string(id)}})) {}
 
 Worker::~Worker() {
   stop();
@@ -30,8 +34,7 @@ std::unique_ptr<http::HttpServer> Worker::make_server(const config::Listener& li
       loop_.base(),
       [this, address = listener.address](
           http::ServerStream& stream) -> std::unique_ptr<http::ServerStreamHandler> {
-        metrics::global().counter_add("mag_worker_requests_total",
-                                      {{"worker", std::to_string(id_)}});
+        shard_.add(requests_series_);  // this thread's own shard (start())
         auto handler = std::make_unique<ProxyStream>(stream, current_);
         handler->set_listener(address);  // its Origin/Host allow-lists (issue 4)
         return handler;

@@ -55,6 +55,8 @@ class Worker {
   const int id_;
   std::shared_ptr<Mailbox> main_loop_;
   metrics::Registry& shard_;
+  // mag_worker_requests_total{worker="<id_>"} in shard_, found once.
+  const metrics::Registry::Handle requests_series_;
   LoopThread loop_;
   // The worker's thread only:
   ServerMap servers_;  // by configured listener address

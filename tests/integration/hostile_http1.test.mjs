@@ -22,17 +22,22 @@ describe('hostile HTTP/1.1 requests', () => {
   let tmp;
   let upstream;
   let gw;
+  let key;
+  let jwksFile;
   let token;
   let H; // "Host: ...\r\nAuthorization: Bearer <valid>\r\n"
 
   before(async () => {
     tmp = await makeTempDir('mag-h1-');
     upstream = await startRawUpstream('ok');
-    const key = await generateSigningKey('h1-key');
-    const jwksFile = join(tmp, 'jwks.json');
+    key = await generateSigningKey('h1-key');
+    jwksFile = join(tmp, 'jwks.json');
     await writeJwks(jwksFile, [key]);
-    // A short body deadline for the H1-43 test (default 60 s).
-    gw = await startGateway({ dir: tmp, upstreamUrl: upstream.origin, issuer: ISSUER, jwksFile, listener: { request_body_timeout: 5 } });
+    // The default body deadline (60 s): a short one here would race the
+    // body-size limit of the H1-41 chunked test on a slow (sanitized,
+    // loaded) build, where passing 4 MiB through the gateway can take
+    // more than 5 s. H1-43 starts its own gateway with a 5 s deadline.
+    gw = await startGateway({ dir: tmp, upstreamUrl: upstream.origin, issuer: ISSUER, jwksFile });
     token = await mintToken(key, { iss: ISSUER, aud: gw.resource });
     H = `Host: 127.0.0.1:${gw.port}\r\nAuthorization: Bearer ${token}\r\n`;
   });
@@ -151,7 +156,9 @@ describe('hostile HTTP/1.1 requests', () => {
     // 5 MiB (limit 4 MiB), then nothing more: the gateway has read everything
     // we sent when it refuses, so its answer is not lost to a TCP reset.
     for (let i = 0; i < 5; i++) parts.push({ data: `${big.length.toString(16)}\r\n${big}\r\n`, delayMs: 20 });
-    const res = await rawExchange(gw.port, parts, { waitMs: 8000 });
+    // Resolves when the gateway closes; the wait is only a bound (this took
+    // 6 s with ASan on a loaded 2-core machine).
+    const res = await rawExchange(gw.port, parts, { waitMs: 20000 });
     await settle(300);
     assert.ok(res.statuses.includes(413) || res.statuses.includes(400), `statuses ${res.statuses}: ${res.text.slice(0, 200)}`);
     assert.equal(upstream.state.requestCount - before, 0, 'no complete request forwarded');
@@ -262,30 +269,33 @@ describe('hostile HTTP/1.1 requests', () => {
     assert.ok(gw.proc.running);
   }));
   // The access-log line (JSON on the gateway's stdout) of the request with this X-Request-Id.
-  async function accessLogLine(requestId, timeoutMs = 5000) {
+  async function accessLogLine(requestId, timeoutMs = 5000, gateway = gw) {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const line = gw.proc.stdout.split('\n').find((l) => l.includes(`"request_id":"${requestId}"`));
+      const line = gateway.proc.stdout.split('\n').find((l) => l.includes(`"request_id":"${requestId}"`));
       if (line) return JSON.parse(line);
-      if (Date.now() > deadline) throw new Error(`no access-log line for ${requestId}:\n${gw.proc.stdout.slice(-2000)}`);
+      if (Date.now() > deadline) throw new Error(`no access-log line for ${requestId}:\n${gateway.proc.stdout.slice(-2000)}`);
       await settle(100);
     }
   }
 
   test('H1-43: a body trickled one byte per second is cut by request_body_timeout: 408, nothing complete forwarded, logged as 408', { timeout: 30000 }, withLogs(async () => {
     await upstreamQuiet();
+    const slow = await startGateway({ dir: tmp, upstreamUrl: upstream.origin, issuer: ISSUER, jwksFile, listener: { request_body_timeout: 5 }, name: 'gateway-body-deadline.yaml' });
+    const slowToken = await mintToken(key, { iss: ISSUER, aud: slow.resource });
     const beforeReqs = upstream.state.requestCount;
-    const head = post('Content-Length: 100\r\nX-Request-Id: h1-43-slow-body\r\n', '');
-    // 15 s of trickle if nothing cuts it; the listener's deadline is 5 s.
+    const head = `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${slow.port}\r\nAuthorization: Bearer ${slowToken}\r\nContent-Type: application/json\r\n` +
+      'Connection: close\r\nContent-Length: 100\r\nX-Request-Id: h1-43-slow-body\r\n\r\n';
+    // 15 s of trickle if nothing cuts it; this listener's deadline is 5 s.
     const parts = [{ data: head }, ...Array.from({ length: 15 }, () => ({ data: 'x', delayMs: 1000 }))];
-    const res = await rawExchange(gw.port, parts, { waitMs: 20000 });
+    const res = await rawExchange(slow.port, parts, { waitMs: 20000 });
     assert.deepEqual(res.statuses, [408], res.text.slice(0, 300));
     assert.ok(res.closed, 'connection closed');
     assert.ok(res.elapsedMs < 12000, `cut after ${res.elapsedMs} ms`);
     assert.ok(res.elapsedMs > 4500, `cut before the deadline (${res.elapsedMs} ms)?`);
     await settle(300);
     assert.equal(upstream.state.requestCount - beforeReqs, 0, 'no complete request upstream');
-    assert.equal((await accessLogLine('h1-43-slow-body')).status, 408);
+    assert.equal((await accessLogLine('h1-43-slow-body', 5000, slow)).status, 408);
   }));
 
   test('H1-41/H1-44: a 413 for a body the client is still uploading reaches it (lingering close); codec refusals are logged with their status', { timeout: 60000 }, withLogs(async () => {

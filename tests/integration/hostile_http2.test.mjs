@@ -17,6 +17,7 @@ import {
 } from './lib/h2raw.mjs';
 import { startJwksServer } from './lib/jwks_server.mjs';
 import { freePort } from './lib/net.mjs';
+import { rssKiB, SANITIZED } from './lib/metrics.mjs';
 import { startProcess, stopAll, withLogs } from './lib/processes.mjs';
 import { rawExchange, startRawUpstream } from './lib/raw_upstream.mjs';
 import { generateSigningKey, mintToken } from './lib/tokens.mjs';
@@ -25,14 +26,6 @@ const ISSUER = 'https://issuer.hostile-h2.example';
 const BODY = '{"jsonrpc":"2.0","id":1,"method":"ping"}';
 const settle = (ms = 200) => new Promise((r) => setTimeout(r, ms));
 
-function rssKiB(pid) {
-  const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return Number(m[1]);
-}
-// Under AddressSanitizer (scripts/test-sanitized exports ASAN_OPTIONS) freed
-// memory sits in ASan's quarantine (up to 256 MiB), so RSS says nothing about
-// what the gateway keeps; LeakSanitizer checks that instead at its exit.
-const SANITIZED = process.env.ASAN_OPTIONS !== undefined;
 const rssBoundKiB = (kib) => (SANITIZED ? Infinity : kib);
 function cpuSeconds(pid) {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');

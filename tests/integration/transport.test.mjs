@@ -3,7 +3,6 @@
 // bursts, bounded memory under a slow reader, graceful shutdown on SIGTERM.
 // Clients are the real tools: curl and h2load (Debian nghttp2-client).
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
 import http2 from 'node:http2';
 import net from 'node:net';
 import nodeTls from 'node:tls';
@@ -13,6 +12,8 @@ import { startBackend } from './lib/backend.mjs';
 import { startEchoUpstream } from './lib/echo_upstream.mjs';
 import { GATEWAY_BIN, requireFile } from './lib/env.mjs';
 import { makeTempDir, removeTempDir, writeConfig } from './lib/gateway.mjs';
+import { parseH2load, runH2load } from './lib/load.mjs';
+import { rssKiB } from './lib/metrics.mjs';
 import { freePort, initializeBody } from './lib/net.mjs';
 import { runToCompletion, startProcess, stopAll, withLogs } from './lib/processes.mjs';
 
@@ -37,6 +38,25 @@ async function makeCertificate(dir) {
 }
 
 // Starts a gateway with a cleartext and a TLS listener (same routes).
+// The set-up most describes share: a temp dir with a self-signed
+// certificate and an echo upstream; tearDown stops every process and removes
+// the dir.
+function echoTlsFixture() {
+  const fx = {};
+  fx.setUp = async (prefix) => {
+    fx.tmp = await makeTempDir(prefix);
+    fx.tls = await makeCertificate(fx.tmp);
+    fx.echo = await startEchoUpstream();
+    return fx;
+  };
+  fx.tearDown = async () => {
+    await fx.echo?.close();
+    await stopAll();
+    await removeTempDir(fx.tmp);
+  };
+  return fx;
+}
+
 async function startTransportGateway({ dir, tls, upstreams, routes, drainTimeout = 10, name = 'gateway.yaml', workers }) {
   const plainPort = await freePort();
   const tlsPort = await freePort();
@@ -96,23 +116,7 @@ async function callAdd(url, curlArgs) {
   return { httpVersion: call.httpVersion, session };
 }
 
-function rssKiB(pid) {
-  return readFile(`/proc/${pid}/status`, 'utf8').then((s) => Number(/VmRSS:\s+(\d+)/.exec(s)[1]));
-}
-
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function runH2load(args) {
-  return runToCompletion('h2load', args, { timeoutMs: 60000 });
-}
-
-// "requests: 2000 total, 2000 started, 2000 done, 2000 succeeded, 0 failed, 0 errored, 0 timeout"
-function parseH2load(stdout) {
-  const m = /requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout/.exec(stdout);
-  assert.ok(m, `h2load summary line\n${stdout}`);
-  const [total, , done, succeeded, failed, errored, timeout] = m.slice(1).map(Number);
-  return { total, done, succeeded, failed, errored, timeout };
-}
 
 // HPACK integer with an N-bit prefix (RFC 7541 §5.1).
 function hpackInt(value, prefixBits, firstByteFlags = 0) {
@@ -190,16 +194,15 @@ function rawH2Request(port, fields) {
 }
 
 describe('transport: TLS + HTTP/2 + HTTP/1.1 on one listener pair', () => {
+  const fx = echoTlsFixture();
   let tmp;
   let tls;
   let backend;
   let echo;
   let gw;
   before(async () => {
-    tmp = await makeTempDir('mag-transport-');
-    tls = await makeCertificate(tmp);
+    ({ tmp, tls, echo } = await fx.setUp('mag-transport-'));
     backend = await startBackend();
-    echo = await startEchoUpstream();
     gw = await startTransportGateway({
       dir: tmp,
       tls,
@@ -210,11 +213,7 @@ describe('transport: TLS + HTTP/2 + HTTP/1.1 on one listener pair', () => {
       ],
     });
   });
-  after(async () => {
-    await echo?.close();
-    await stopAll();
-    await removeTempDir(tmp);
-  });
+  after(() => fx.tearDown());
 
   test('curl: add over h2c (prior knowledge), h2 + TLS (ALPN), HTTP/1.1 + TLS and HTTP/1.1', withLogs(async () => {
     const cases = [
@@ -350,14 +349,13 @@ function fastSseHandler(stats) {
 }
 
 describe('transport: flow control with a slow reader', () => {
+  const fx = echoTlsFixture();
   let tmp;
   let tls;
   let echo;
   let gw;
   before(async () => {
-    tmp = await makeTempDir('mag-transport-slow-');
-    tls = await makeCertificate(tmp);
-    echo = await startEchoUpstream();
+    ({ tmp, tls, echo } = await fx.setUp('mag-transport-slow-'));
     gw = await startTransportGateway({
       dir: tmp,
       tls,
@@ -365,11 +363,7 @@ describe('transport: flow control with a slow reader', () => {
       routes: [{ path_prefix: '/events', upstream: 'fast', auth: 'none' }],
     });
   });
-  after(async () => {
-    await echo?.close();
-    await stopAll();
-    await removeTempDir(tmp);
-  });
+  after(() => fx.tearDown());
 
   // The reader takes 1 byte per second; without backpressure the upstream
   // would push gigabytes through loopback in these seconds.
@@ -432,19 +426,14 @@ describe('transport: flow control with a slow reader', () => {
 });
 
 describe('transport: graceful shutdown on SIGTERM', () => {
+  const fx = echoTlsFixture();
   let tmp;
   let tls;
   let echo;
-  after(async () => {
-    await echo?.close();
-    await stopAll();
-    await removeTempDir(tmp);
-  });
+  after(() => fx.tearDown());
 
   test('in-flight requests complete, SSE streams close at the drain timeout, exit 0', withLogs(async (t) => {
-    tmp = await makeTempDir('mag-transport-drain-');
-    tls = await makeCertificate(tmp);
-    echo = await startEchoUpstream();
+    ({ tmp, tls, echo } = await fx.setUp('mag-transport-drain-'));
     const DRAIN_SECONDS = 2;
     echo.setHandler((req, res) => {
       if (req.url.startsWith('/events')) {
@@ -569,19 +558,14 @@ describe('transport: TLS certificate rotation on SIGHUP', () => {
 });
 
 describe('transport: per-upstream limits', () => {
+  const fx = echoTlsFixture();
   let tmp;
   let tls;
   let echo;
-  after(async () => {
-    await echo?.close();
-    await stopAll();
-    await removeTempDir(tmp);
-  });
+  after(() => fx.tearDown());
 
   test('max_connections caps concurrent upstream requests (503 beyond); response_header_timeout answers 504', withLogs(async () => {
-    tmp = await makeTempDir('mag-transport-limits-');
-    tls = await makeCertificate(tmp);
-    echo = await startEchoUpstream();
+    ({ tmp, tls, echo } = await fx.setUp('mag-transport-limits-'));
     echo.setHandler((req, res) => {
       const delay = req.url.startsWith('/slow') ? 2500 : 600;
       setTimeout(() => {
@@ -631,19 +615,14 @@ describe('transport: per-upstream limits', () => {
 // MAG_LONG_TESTS=1: a quiet SSE stream (one keep-alive comment every 30 s)
 // stays open through the gateway for 10 minutes, over HTTP/1.1 and h2c.
 describe('transport: a quiet SSE stream survives 10 minutes (MAG_LONG_TESTS=1)', { skip: process.env.MAG_LONG_TESTS !== '1' }, () => {
+  const fx = echoTlsFixture();
   let tmp;
   let tls;
   let echo;
-  after(async () => {
-    await echo?.close();
-    await stopAll();
-    await removeTempDir(tmp);
-  });
+  after(() => fx.tearDown());
 
   test('10 minutes with keep-alive comments only', { timeout: 700000 }, withLogs(async (t) => {
-    tmp = await makeTempDir('mag-transport-long-');
-    tls = await makeCertificate(tmp);
-    echo = await startEchoUpstream();
+    ({ tmp, tls, echo } = await fx.setUp('mag-transport-long-'));
     echo.setHandler((req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       const timer = setInterval(() => res.write(': keep-alive\n\n'), 30000);

@@ -6,7 +6,9 @@
 // - one backend killed: new sessions go to the other, the killed one's
 //   session gets 404 (the client must re-initialize);
 // - a per-route `timeouts: {idle_timeout: 2}` closes a quiet stream on that
-//   route while another route on the default keeps its stream open.
+//   route (HTTP/1.1 and h2c downstream; the upstream sees its socket close,
+//   the gateway keeps serving: REL-UP-07) while another route on the
+//   default keeps its stream open.
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
@@ -14,7 +16,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { BACKEND_BIN, GATEWAY_BIN, requireFile } from './lib/env.mjs';
 import { makeTempDir, removeTempDir, writeConfig } from './lib/gateway.mjs';
-import { freePort, httpRequest, initializeBody, MCP_POST_HEADERS } from './lib/net.mjs';
+import { freePort, h2OpenStream, httpRequest, initializeBody, MCP_POST_HEADERS } from './lib/net.mjs';
 import { startProcess, stopAll, withLogs } from './lib/processes.mjs';
 
 // mcp-add-server at debug level logs one line per request it answers.
@@ -49,14 +51,20 @@ async function waitFor(what, predicate, timeoutMs = 10000) {
 }
 
 // An upstream that opens an event stream, sends one comment and then stays
-// silent: only an idle timeout ends it.
+// silent: only an idle timeout ends it. `streams` records each request's
+// path and when the upstream saw its socket close (REL-UP-07).
 async function startQuietUpstream() {
+  const streams = [];
   const server = http.createServer((req, res) => {
+    const stream = { url: req.url, socketClosedAt: undefined };
+    streams.push(stream);
+    req.socket.on('close', () => (stream.socketClosedAt = Date.now()));
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     res.write(': open\n\n');
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
+    streams,
     url: `http://127.0.0.1:${server.address().port}`,
     close: () => {
       server.closeAllConnections();
@@ -211,24 +219,42 @@ describe('several endpoints per upstream', () => {
     }),
   );
 
+  // REL-UP-07: the silent upstream's stream is cut (REL-UP-05 semantics: an
+  // incomplete response, never a clean end), the upstream sees its socket
+  // closed (not kept in the pool), and the gateway keeps serving.
+  async function expectSilentStreamCut(open, path) {
+    const streamsBefore = quiet.streams.length;
+    const short = await open(`${gatewayOrigin}${path}`);
+    assert.equal(short.status, 200);
+    const outcome = await Promise.race([short.ended, delay(30000, 'still open')]);
+    assert.notEqual(outcome, 'still open', `the ${path} stream (idle_timeout 2) was closed`);
+    assert.equal(outcome.complete, false, 'cut, not a clean end: the client must not take it for a complete response');
+    assert.ok(outcome.at - short.openedAt >= 1500, `closed after the idle time, not at once (${outcome.at - short.openedAt} ms)`);
+    const upstreamSide = quiet.streams.slice(streamsBefore).find((s) => s.url === path);
+    assert.ok(upstreamSide, `the upstream saw GET ${path}`);
+    await waitFor('the upstream to see its socket closed', () => upstreamSide.socketClosedAt !== undefined, 10000);
+    const res = await initialize(mcpUrl);
+    assert.equal(res.status, 200, `the gateway keeps serving: ${res.body}`);
+  }
+
   test(
-    'a short per-route idle timeout closes a quiet stream; the default route keeps its own',
+    'REL-UP-07: a short per-route idle timeout closes a quiet stream (HTTP/1.1); the default route keeps its own',
     withLogs(async () => {
       const long = await openStream(`${gatewayOrigin}/long/events`);
-      const short = await openStream(`${gatewayOrigin}/short/events`);
       assert.equal(long.status, 200);
-      assert.equal(short.status, 200);
-      const outcome = await Promise.race([
-        short.ended,
-        delay(30000, 'still open'),
-      ]);
-      assert.notEqual(outcome, 'still open', 'the /short stream (idle_timeout 2) was closed');
-      assert.equal(outcome.complete, false, 'cut, not a clean end: the client must not take it for a complete response');
-      assert.ok(outcome.at - short.openedAt >= 1500, `closed after the idle time, not at once (${outcome.at - short.openedAt} ms)`);
+      await expectSilentStreamCut(openStream, '/short/events');
       // Well past the short timeout, the stream on the default (300 s) is open.
       const longOutcome = await Promise.race([long.ended, delay(4000, 'still open')]);
       assert.equal(longOutcome, 'still open');
+      assert.equal(quiet.streams.find((s) => s.url === '/long/events').socketClosedAt, undefined);
       long.destroy();
+    }),
+  );
+
+  test(
+    'REL-UP-07: the same over h2c: the stream is reset, the upstream socket closed',
+    withLogs(async () => {
+      await expectSilentStreamCut((url) => h2OpenStream(new URL(url).origin, new URL(url).pathname), '/short/h2-events');
     }),
   );
 });

@@ -11,6 +11,7 @@
 #include "proxy/access_log_identity.h"
 #include "proxy/admin_server.h"
 #include "proxy/config.h"
+#include "tests/unit/json_test_util.h"
 
 using namespace mag;
 using proxy::AccessLogIdentity;
@@ -18,15 +19,8 @@ using proxy::IdentityMode;
 
 namespace {
 
-JsonPtr parse(const std::string& text) {
-  json_error_t error;
-  return json_own(json_loads(text.c_str(), 0, &error));
-}
-
-std::string get_string(json_t* object, const char* key) {
-  json_t* v = json_object_get(object, key);
-  return json_is_string(v) ? json_string_value(v) : "";
-}
+using test::get_string;
+using test::parse_json;
 
 proxy::AccessRecord record(std::string subject, std::string client_id) {
   proxy::AccessRecord r;
@@ -67,7 +61,7 @@ TEST_CASE("access_log identity: the hash is HMAC-SHA-256 truncated to 128 bits")
 }
 
 TEST_CASE("access_log identity: plain is the default and logs the values as they are") {
-  JsonPtr doc = parse(proxy::format_access_json(record("alice@example.com", "app-1")));
+  JsonPtr doc = parse_json(proxy::format_access_json(record("alice@example.com", "app-1")));
   REQUIRE(doc);
   CHECK(get_string(doc.get(), "sub") == "alice@example.com");
   CHECK(get_string(doc.get(), "client_id") == "app-1");
@@ -79,7 +73,7 @@ TEST_CASE("access_log identity: hash replaces both values by stable keyed hashes
   const AccessLogIdentity identity(IdentityMode::kHash, IdentityMode::kHash, kKey);
   const auto r = record("alice@example.com", "app-1");
   const std::string line = proxy::format_access_json(r, identity);
-  JsonPtr doc = parse(line);
+  JsonPtr doc = parse_json(line);
   REQUIRE(doc);
   const std::string sub = get_string(doc.get(), "sub");
   CHECK(sub.size() == 32);
@@ -89,7 +83,8 @@ TEST_CASE("access_log identity: hash replaces both values by stable keyed hashes
   CHECK(line.find("alice") == std::string::npos);
   CHECK(line.find("app-1") == std::string::npos);
   // The same subject gives the same value on every line: requests correlate.
-  JsonPtr again = parse(proxy::format_access_json(record("alice@example.com", "app-2"), identity));
+  JsonPtr again =
+      parse_json(proxy::format_access_json(record("alice@example.com", "app-2"), identity));
   REQUIRE(again);
   CHECK(get_string(again.get(), "sub") == sub);
   CHECK(get_string(again.get(), "client_id") != get_string(doc.get(), "client_id"));
@@ -102,7 +97,7 @@ TEST_CASE("access_log identity: hash replaces both values by stable keyed hashes
 
 TEST_CASE("access_log identity: no token stays null in hash mode") {
   const AccessLogIdentity identity(IdentityMode::kHash, IdentityMode::kHash, kKey);
-  JsonPtr doc = parse(proxy::format_access_json(record("", ""), identity));
+  JsonPtr doc = parse_json(proxy::format_access_json(record("", ""), identity));
   REQUIRE(doc);
   CHECK(json_is_null(json_object_get(doc.get(), "sub")));
   CHECK(json_is_null(json_object_get(doc.get(), "client_id")));
@@ -113,7 +108,7 @@ TEST_CASE("access_log identity: no token stays null in hash mode") {
 TEST_CASE("access_log identity: omit leaves the fields out, per field") {
   const AccessLogIdentity omit_sub(IdentityMode::kOmit, IdentityMode::kPlain, "");
   const std::string line = proxy::format_access_json(record("alice", "app-1"), omit_sub);
-  JsonPtr doc = parse(line);
+  JsonPtr doc = parse_json(line);
   REQUIRE(doc);
   CHECK(json_object_get(doc.get(), "sub") == nullptr);
   CHECK(get_string(doc.get(), "client_id") == "app-1");
@@ -124,7 +119,7 @@ TEST_CASE("access_log identity: omit leaves the fields out, per field") {
   CHECK(text.find("alice") == std::string::npos);
 
   const AccessLogIdentity omit_both(IdentityMode::kOmit, IdentityMode::kOmit, "");
-  JsonPtr none = parse(proxy::format_access_json(record("alice", "app-1"), omit_both));
+  JsonPtr none = parse_json(proxy::format_access_json(record("alice", "app-1"), omit_both));
   REQUIRE(none);
   CHECK(json_object_get(none.get(), "sub") == nullptr);
   CHECK(json_object_get(none.get(), "client_id") == nullptr);
@@ -223,7 +218,7 @@ TEST_CASE("access_log identity: /config_dump shows the modes, never the key") {
   REQUIRE_FALSE(loaded.error);
   const std::string dump = proxy::config_dump_json(*loaded.config);
   CHECK(dump.find(kKey) == std::string::npos);
-  JsonPtr doc = parse(dump);
+  JsonPtr doc = parse_json(dump);
   REQUIRE(doc);
   json_t* access_log = json_object_get(doc.get(), "access_log");
   CHECK(get_string(json_object_get(access_log, "identity"), "sub") == "hash");

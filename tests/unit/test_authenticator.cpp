@@ -11,6 +11,7 @@
 #include "common/event_loop.h"
 #include "proxy/authenticator.h"
 #include "proxy/dev_token.h"
+#include "proxy/metrics.h"
 
 using namespace mag;
 using auth::AuthDecision;
@@ -133,4 +134,63 @@ TEST_CASE("authenticator: no keys at all rejects, never allows") {
   f.providers["dev"] = f.view(p);
   AuthDecision d = f.decide("Bearer " + f.token(f.key.private_jwk, f.route.resource));
   CHECK(d.kind == AuthDecision::Kind::kInvalidToken);
+}
+
+// REL-CLI-07 / REL-RES-02 at unit level: what a repeated token costs, counted
+// by mag_token_signature_verifications_total (this thread's metrics registry).
+TEST_CASE("authenticator: repeated tokens cost one signature check, garbage none") {
+  Fixture f;
+  const int64_t now = std::time(nullptr);
+  auto decide_at = [&](const std::string& token, int64_t at) {
+    http::HeaderMap headers;
+    headers.add("Authorization", "Bearer " + token);
+    auto attempt = auth::authenticate(f.route, headers, f.providers, at, true, [] {});
+    REQUIRE(attempt.decision.has_value());
+    return *attempt.decision;
+  };
+  auto checks = [](const char* result) {
+    return metrics::global().value("mag_token_signature_verifications_total",
+                                   {{"provider", "dev"}, {"result", result}});
+  };
+  auto lookups = [](const char* result) {
+    return metrics::global().value("mag_token_cache_lookups_total",
+                                   {{"provider", "dev"}, {"result", result}});
+  };
+  const double good0 = checks("good"), bad0 = checks("bad"), hits0 = lookups("hit"),
+               negative0 = lookups("negative_hit");
+
+  const std::string valid = f.token(f.key.private_jwk, f.route.resource, 300);
+  for (int i = 0; i < 100; ++i) CHECK(decide_at(valid, now).kind == AuthDecision::Kind::kAllow);
+  CHECK(checks("good") - good0 == 1);
+  CHECK(lookups("hit") - hits0 == 99);
+
+  // Signed by the right kid with other material: one bad check, then the negative cache.
+  const std::string forged = f.token(f.other_key.private_jwk, f.route.resource, 300);
+  for (int i = 0; i < 50; ++i) CHECK(decide_at(forged, now).reason == auth::Reason::kBadSignature);
+  CHECK(checks("bad") - bad0 == 1);
+
+  // Expired (the same valid token, 10 minutes later): remembered with its reason.
+  const std::string later = f.token(f.key.private_jwk, f.route.resource, 60);
+  for (int i = 0; i < 50; ++i) CHECK(decide_at(later, now + 600).reason == auth::Reason::kExpired);
+  // Wrong audience: a good signature, a claim that will never match.
+  const std::string elsewhere = f.token(f.key.private_jwk, "https://elsewhere.test/mcp", 300);
+  for (int i = 0; i < 50; ++i)
+    CHECK(decide_at(elsewhere, now).reason == auth::Reason::kWrongAudience);
+  CHECK(checks("good") - good0 == 3);
+  CHECK(lookups("negative_hit") - negative0 == 49 * 3);
+
+  // Garbage, an unknown kid, a refused algorithm: no signature work at all.
+  const std::string payload = "eyJpc3MiOiJodHRwczovL2lzc3Vlci50ZXN0In0";
+  const std::string zeros(342, 'A');  // a 256-byte RS256 signature, base64url
+  for (int i = 0; i < 50; ++i) {
+    CHECK(decide_at("not-a-jwt-" + std::to_string(i), now).reason == auth::Reason::kMalformed);
+    // {"alg":"RS256","kid":"nope"} / {"alg":"none"}
+    CHECK(
+        decide_at("eyJhbGciOiJSUzI1NiIsImtpZCI6Im5vcGUifQ." + payload + "." + zeros, now).reason ==
+        auth::Reason::kUnknownKid);
+    CHECK(decide_at("eyJhbGciOiJub25lIn0." + payload + ".", now).kind ==
+          AuthDecision::Kind::kInvalidToken);
+  }
+  CHECK(checks("good") - good0 == 3);
+  CHECK(checks("bad") - bad0 == 1);
 }

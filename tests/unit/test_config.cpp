@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "proxy/config.h"
+#include "tests/unit/config_test_util.h"
 
 namespace {
 
@@ -47,20 +48,7 @@ std::string error_of(const mag::config::LoadResult& result) {
   return result.error->message;
 }
 
-const std::string kMinimal = R"(listeners:
-  - address: 127.0.0.1:8000
-providers:
-  idp:
-    issuer: https://idp.example.com
-    jwks_uri: https://idp.example.com/jwks
-upstreams:
-  backend:
-    url: http://127.0.0.1:9000
-routes:
-  - path_prefix: /mcp
-    upstream: backend
-    resource: https://gw.example.com/mcp
-)";
+const std::string& kMinimal = mag::test::kMinimalConfig;
 
 }  // namespace
 
@@ -481,4 +469,25 @@ TEST_CASE("config: upstream host_header") {
       CHECK(message.find("expected 'upstream', 'client' or a host[:port]") != std::string::npos);
     }
   }
+}
+
+TEST_CASE("config: providers.*.token_cache_size") {
+  auto with = [](const std::string& value) {
+    std::string yaml = kMinimal;
+    const std::string anchor = "    jwks_uri: https://idp.example.com/jwks\n";
+    yaml.insert(yaml.find(anchor) + anchor.size(), "    token_cache_size: " + value + "\n");
+    return load_string(yaml, "mem.yaml");
+  };
+  auto defaults = load_string(kMinimal, "mem.yaml");
+  REQUIRE(defaults.config);
+  CHECK(defaults.config->providers.at("idp").token_cache_size == 10000);
+  auto small = with("50");
+  REQUIRE_MESSAGE(small.config, (small.error ? small.error->message : ""));
+  CHECK(small.config->providers.at("idp").token_cache_size == 50);
+  auto off = with("0");
+  REQUIRE(off.config);
+  CHECK(off.config->providers.at("idp").token_cache_size == 0);
+  CHECK(error_of(with("1000001")).find("providers.idp.token_cache_size") != std::string::npos);
+  CHECK(error_of(with("-1")).find("token_cache_size") != std::string::npos);
+  CHECK(error_of(with("lots")).find("token_cache_size") != std::string::npos);
 }

@@ -16,20 +16,14 @@
 #include "proxy/doctor.h"
 #include "proxy/header_forwarding.h"
 #include "proxy/metrics.h"
+#include "tests/unit/json_test_util.h"
 
 using namespace mag;
 
 namespace {
 
-JsonPtr parse(const std::string& text) {
-  json_error_t error;
-  return json_own(json_loads(text.c_str(), 0, &error));
-}
-
-std::string get_string(json_t* object, const char* key) {
-  json_t* v = json_object_get(object, key);
-  return json_is_string(v) ? json_string_value(v) : "";
-}
+using test::get_string;
+using test::parse_json;
 
 constexpr const char* kIssuer = "http://as.test";
 
@@ -129,6 +123,45 @@ TEST_CASE("metrics: counters, gauges and histograms render in the text format") 
   CHECK(text.find("t_seconds_count{route=\"/mcp\"} 3\n") != std::string::npos);
 }
 
+TEST_CASE("metrics: handles update the same series as the name-and-labels calls") {
+  metrics::Registry r;
+  r.declare("t_hits_total", metrics::Type::kCounter, "Hits.");
+  r.declare("t_latency", metrics::Type::kHistogram, "Latency.", {0.1, 1});
+  r.declare("t_open", metrics::Type::kGauge, "Open.");
+  const metrics::Labels labels = {{"route", "/mcp"}};
+  const auto hits = r.handle("t_hits_total", metrics::Type::kCounter, labels);
+  const auto latency = r.handle("t_latency", metrics::Type::kHistogram, labels);
+  const auto open = r.handle("t_open", metrics::Type::kGauge, {});
+  REQUIRE(hits);
+  r.add(hits);
+  r.add(hits, 2);
+  r.counter_add("t_hits_total", labels);
+  CHECK(r.value("t_hits_total", labels) == 4);
+  r.observe(latency, 0.05);
+  r.observe("t_latency", labels, 0.5);
+  r.observe(latency, 5);
+  CHECK(r.value("t_latency", labels) == 3);
+  const std::string text = r.render_prometheus();
+  CHECK(text.find("t_latency_bucket{route=\"/mcp\",le=\"0.1\"} 1\n") != std::string::npos);
+  CHECK(text.find("t_latency_bucket{route=\"/mcp\",le=\"1\"} 2\n") != std::string::npos);
+  CHECK(text.find("t_latency_count{route=\"/mcp\"} 3\n") != std::string::npos);
+  // clear_gauge keeps a series someone holds a handle to (at 0) and drops the others.
+  r.add(open, 3);
+  r.gauge_set("t_open", {{"other", "x"}}, 7);
+  r.clear_gauge("t_open");
+  CHECK(r.value("t_open", {}) == 0);
+  CHECK(r.render_prometheus().find("t_open{other=") == std::string::npos);
+  r.add(open, 1);
+  CHECK(r.value("t_open", {}) == 1);
+  // A handle of the wrong type is empty and updates nothing.
+  CHECK_FALSE(r.handle("t_hits_total", metrics::Type::kGauge, labels));
+  r.add(metrics::Registry::Handle{}, 5);
+  CHECK(r.value("t_hits_total", labels) == 4);
+  // Every registry has its own id (caches of handles are keyed by it).
+  metrics::Registry other;
+  CHECK(other.id() != r.id());
+}
+
 TEST_CASE("metrics: label values are escaped and methods are bounded") {
   CHECK(metrics::render_labels({{"a", "x\"y\\z\nw"}}) == "{a=\"x\\\"y\\\\z\\nw\"}");
   CHECK(metrics::method_label("POST") == "POST");
@@ -151,7 +184,7 @@ TEST_CASE("access_log: JSON lines carry the fields and nothing else") {
   r.subject = "alice";
   r.client_id = "client-1";
   r.auth_decision = "allow";
-  JsonPtr doc = parse(proxy::format_access_json(r));
+  JsonPtr doc = parse_json(proxy::format_access_json(r));
   REQUIRE(doc);
   CHECK(get_string(doc.get(), "request_id") == "abc-123");
   CHECK(get_string(doc.get(), "route") == "/mcp");
@@ -167,14 +200,14 @@ TEST_CASE("access_log: JSON lines carry the fields and nothing else") {
 TEST_CASE("access_log: the inspected MCP method and tool are logged, only when known") {
   proxy::AccessRecord r;
   r.request_id = "x";
-  JsonPtr none = parse(proxy::format_access_json(r));
+  JsonPtr none = parse_json(proxy::format_access_json(r));
   REQUIRE(none);
   CHECK(json_object_get(none.get(), "mcp_method") == nullptr);
   CHECK(proxy::format_access_text(r).find(" mcp=") == std::string::npos);
 
   r.mcp_method = "tools/call";
   r.mcp_tool = "add\nforged";
-  JsonPtr doc = parse(proxy::format_access_json(r));
+  JsonPtr doc = parse_json(proxy::format_access_json(r));
   REQUIRE(doc);
   CHECK(get_string(doc.get(), "mcp_method") == "tools/call");
   CHECK(get_string(doc.get(), "mcp_tool") == "add\nforged");
@@ -187,7 +220,7 @@ TEST_CASE("access_log: invalid UTF-8 in the path still gives valid JSON") {
   proxy::AccessRecord r;
   r.path = std::string("/mcp/\xff\xfe");
   r.request_id = "x";
-  JsonPtr doc = parse(proxy::format_access_json(r));
+  JsonPtr doc = parse_json(proxy::format_access_json(r));
   REQUIRE(doc);
   CHECK(get_string(doc.get(), "path").find("\\xff") != std::string::npos);
 }
@@ -315,7 +348,7 @@ TEST_CASE("admin: endpoints answer from the snapshot") {
   CHECK(proxy::handle_admin_request("GET", "/healthz", context).status == 200);
   proxy::AdminResponse ready = proxy::handle_admin_request("GET", "/ready", context);
   CHECK(ready.status == 503);
-  JsonPtr doc = parse(ready.body);
+  JsonPtr doc = parse_json(ready.body);
   REQUIRE(doc);
   json_t* idp = json_object_get(json_object_get(doc.get(), "providers"), "idp");
   REQUIRE(idp);
@@ -328,12 +361,12 @@ TEST_CASE("admin: endpoints answer from the snapshot") {
   CHECK(stats.body.find("mag_downstream_connections_active 7\n") != std::string::npos);
   CHECK(stats.body.find("mag_jwks_keys_loaded{provider=\"idp\"} 0\n") != std::string::npos);
 
-  JsonPtr dump = parse(proxy::handle_admin_request("GET", "/config_dump", context).body);
+  JsonPtr dump = parse_json(proxy::handle_admin_request("GET", "/config_dump", context).body);
   REQUIRE(dump);
   json_t* route = json_array_get(json_object_get(dump.get(), "routes"), 0);
   CHECK(get_string(route, "resource") == "http://127.0.0.1:8000/mcp");
 
-  JsonPtr jwks = parse(proxy::handle_admin_request("GET", "/jwks_status", context).body);
+  JsonPtr jwks = parse_json(proxy::handle_admin_request("GET", "/jwks_status", context).body);
   REQUIRE(jwks);
   json_t* status = json_object_get(json_object_get(jwks.get(), "providers"), "idp");
   REQUIRE(status);
@@ -387,7 +420,7 @@ TEST_CASE("doctor: wrong issuer, no S256, no registration and JWKS down are repo
   CHECK(has_finding(report, proxy::Severity::kError, "as.pkce"));
   CHECK(has_finding(report, proxy::Severity::kWarning, "as.registration"));
   CHECK(has_finding(report, proxy::Severity::kError, "jwks.fetch"));
-  JsonPtr json = parse(proxy::format_report_json(report));
+  JsonPtr json = parse_json(proxy::format_report_json(report));
   REQUIRE(json);
   CHECK(json_integer_value(json_object_get(json_object_get(json.get(), "summary"), "errors")) == 3);
 }

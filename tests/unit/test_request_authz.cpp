@@ -4,7 +4,7 @@
 #include <string>
 
 #include "proxy/config.h"
-#include "proxy/identity_headers.h"
+#include "proxy/jwt_compact.h"
 #include "proxy/request_authz.h"
 
 using mag::proxy::RequestAuthz;
@@ -115,7 +115,8 @@ TEST_CASE("request_authz: config errors name the key") {
             .find("allow_missing: expected true or false") != std::string::npos);
   CHECK(error_for("sub: X-MCP-Subject", "sub: Authorization").find("must not overwrite") !=
         std::string::npos);
-  CHECK(error_for("sub: X-MCP-Subject", "email: X-Email").find("unsupported claim") !=
+  // Any claim may be mapped (JWT-CLM-16), but one header only once per route.
+  CHECK(error_for("sub: X-MCP-Subject", "email: X-MCP-Scopes").find("is already used") !=
         std::string::npos);
   CHECK(error_for("max_sessions: 50", "max_sessions: 0")
             .find("authz.max_sessions: must be between") != std::string::npos);
@@ -251,7 +252,10 @@ TEST_CASE(
   const auto token = claims({"mcp:access", "math:add"});
   RequestAuthz authz(config->routes[0], *config, nullptr, &token);
   mag::http::RequestHead downstream = post();
-  downstream.headers.add("Authorization", "Bearer aGVhZGVy.cGF5bG9hZA.c2lnbmF0dXJl");
+  // The headers come from the verified token's payload, not from `claims`.
+  const std::string payload =
+      mag::auth::base64url_encode(R"({"sub":"alice","scope":"mcp:access math:add"})");
+  downstream.headers.add("Authorization", "Bearer aGVhZGVy." + payload + ".c2lnbmF0dXJl");
   mag::http::RequestHead upstream = downstream;
   upstream.headers.add("X-MCP-Subject", "root");
   upstream.headers.add("x-jwt-payload", "forged");
@@ -260,7 +264,7 @@ TEST_CASE(
   CHECK(upstream.headers.count("x-mcp-subject") == 1);
   CHECK(*upstream.headers.get("x-mcp-subject") == "alice");
   CHECK(*upstream.headers.get("x-mcp-scopes") == "mcp:access math:add");
-  CHECK(*upstream.headers.get("x-jwt-payload") == "cGF5bG9hZA");
+  CHECK(*upstream.headers.get("x-jwt-payload") == payload);
   CHECK_FALSE(upstream.headers.has("origin"));
 
   RequestAuthz anonymous(config->routes[0], *config, nullptr, nullptr);
@@ -277,16 +281,4 @@ TEST_CASE("request_authz: stream deadline is exp + grace") {
   CHECK(authz.stream_deadline() == 2000000005);
   RequestAuthz anonymous(config->routes[1], *config, nullptr, nullptr);
   CHECK(anonymous.stream_deadline() == 0);
-}
-
-TEST_CASE("request_authz: identity header values cannot inject header syntax") {
-  auto config = load();
-  auto token = claims({"mcp:access"}, "eve\r\nX-Admin: yes\xff");
-  mag::http::RequestHead upstream = post();
-  mag::proxy::add_identity_headers(config->routes[0], token, "", upstream.headers);
-  REQUIRE(upstream.headers.get("x-mcp-subject"));
-  CHECK(*upstream.headers.get("x-mcp-subject") == "eve??X-Admin: yes?");
-  CHECK_FALSE(upstream.headers.has("x-admin"));
-  // No payload segment in a malformed token: no payload header.
-  CHECK_FALSE(upstream.headers.has("x-jwt-payload"));
 }

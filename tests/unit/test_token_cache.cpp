@@ -13,13 +13,28 @@ Claims claims_until(int64_t exp, const std::string& sub = "u1") {
 }
 }  // namespace
 
-TEST_CASE("token_cache: keys hash the token and the context, never store the token") {
+TEST_CASE("token_cache: keys are the token and the context; a hit needs the same bytes") {
   const std::string k1 = TokenCache::cache_key("tok", "aud-a\n");
-  CHECK(k1.size() == 64);
-  CHECK(k1.find("tok") == std::string::npos);
+  CHECK(k1 == "tok\naud-a\n");
   CHECK(k1 != TokenCache::cache_key("tok", "aud-b\n"));
   CHECK(k1 != TokenCache::cache_key("tok2", "aud-a\n"));
   CHECK(k1 == TokenCache::cache_key("tok", "aud-a\n"));
+  TokenCache cache;
+  cache.insert(k1, claims_until(1000), "fp", 0, 0);
+  CHECK(cache.find(k1, 1));
+  CHECK_FALSE(cache.find(TokenCache::cache_key("tok", "aud-b\n"), 1));
+  CHECK_FALSE(cache.find(TokenCache::cache_key("tol", "aud-a\n"), 1));
+  CHECK_FALSE(cache.find("tok\naud-a", 1));  // a prefix of the key
+  // The index holds views of the entries: replacing and expiring an entry
+  // must leave it consistent (ASan would see a dangling view).
+  cache.insert(k1, claims_until(1000, "u2"), "fp", 0, 2);
+  CHECK(cache.size() == 1);
+  REQUIRE(cache.find(k1, 3));
+  CHECK(cache.find(k1, 3)->subject == "u2");
+  CHECK_FALSE(cache.find(k1, 1000));
+  CHECK(cache.size() == 0);
+  cache.insert(k1, claims_until(2000), "fp", 0, 1000);
+  CHECK(cache.find(k1, 1001));
 }
 
 TEST_CASE("token_cache: a hit returns the claims until exp + skew, never after") {
@@ -86,4 +101,56 @@ TEST_CASE("token_cache: negative entries are short-lived and bounded") {
   CHECK(cache.known_bad("c", 1));
   // Positive and negative sides are independent.
   CHECK_FALSE(cache.find("c", 1));
+}
+
+TEST_CASE("token_cache: a flood of distinct tokens stays within max_entries (REL-RES-01)") {
+  TokenCache cache(TokenCacheLimits{.max_entries = 100});
+  size_t evicted = 0;
+  // "hot" is used between every insert: it must survive 50 000 evictions.
+  cache.insert("hot", claims_until(1'000'000), "fp", 0, 0);
+  for (int i = 0; i < 50'000; ++i) {
+    evicted += cache.insert("t" + std::to_string(i), claims_until(1'000'000), "fp", 0, 0);
+    CHECK(cache.find("hot", 1));
+    REQUIRE(cache.size() <= 100);
+  }
+  CHECK(cache.size() == 100);
+  CHECK(evicted == 50'001 - 100);  // every insert beyond the limit evicts exactly one
+  CHECK(cache.find("hot", 1));
+  CHECK(cache.find("t49999", 1));  // the 99 most recent flood tokens are still there
+  CHECK(cache.find("t49901", 1));
+  CHECK_FALSE(cache.find("t49900", 1));  // older ones are gone
+  CHECK_FALSE(cache.find("t0", 1));
+  // Re-inserting a present key replaces it without evicting anything.
+  CHECK(cache.insert("hot", claims_until(1'000'000, "u2"), "fp", 0, 1) == 0);
+  CHECK(cache.find("hot", 1)->subject == "u2");
+}
+
+TEST_CASE("token_cache: max_entries 0 caches nothing") {
+  TokenCache cache(TokenCacheLimits{.max_entries = 0});
+  CHECK(cache.insert("a", claims_until(1000), "fp", 0, 0) == 0);
+  CHECK(cache.size() == 0);
+  CHECK_FALSE(cache.find("a", 1));
+}
+
+TEST_CASE("token_cache: negative entries remember their reason") {
+  TokenCache cache;
+  cache.insert_bad("forged", 0);
+  cache.insert_bad("old", 0, Reason::kExpired);
+  cache.insert_bad("elsewhere", 0, Reason::kWrongAudience);
+  CHECK(cache.known_bad("forged", 1) == Reason::kBadSignature);
+  CHECK(cache.known_bad("old", 1) == Reason::kExpired);
+  CHECK(cache.known_bad("elsewhere", 1) == Reason::kWrongAudience);
+  CHECK_FALSE(cache.known_bad("unseen", 1).has_value());
+}
+
+TEST_CASE("token_cache: the same keys fetched again keep the negative entries") {
+  TokenCache cache;
+  cache.retain_keys({"k1", "k2"});
+  cache.insert_bad("forged", 0);
+  cache.retain_keys({"k1", "k2"});  // an unknown-kid refetch that found nothing new
+  CHECK(cache.known_bad("forged", 1));
+  cache.retain_keys({"k1"});  // a key left: a bad signature is still bad
+  CHECK(cache.known_bad("forged", 1));
+  cache.retain_keys({"k1", "k3"});  // a new key might verify it
+  CHECK_FALSE(cache.known_bad("forged", 1));
 }

@@ -232,7 +232,7 @@ TEST_CASE("token_policy: Cache-Control max-age shortens the refresh within bound
   CHECK(refresh_interval(seconds(30), "max-age=300") == seconds(30));
 }
 
-TEST_CASE("token_policy: ProviderView::verify caches good tokens and bad signatures") {
+TEST_CASE("token_policy: ProviderView::verify caches good tokens and refusals") {
   const std::string dir = std::filesystem::temp_directory_path() / "mag_token_policy_test";
   std::filesystem::create_directories(dir);
   const std::string file = dir + "/jwks.json";
@@ -268,7 +268,12 @@ TEST_CASE("token_policy: ProviderView::verify caches good tokens and bad signatu
   std::string forged =
       signed_token(other_rsa_key(), "RS256", R"({"alg":"RS256","kid":"rsa1"})", kGood);
   CHECK(provider->verify(forged, p, kNow).reason == Reason::kBadSignature);
-  CHECK(provider->cache().negative_size() == 1);
+  // Negative entries: the expired and the wrong-audience answers above, and
+  // the bad signature; repeated, each gets its own reason back.
+  CHECK(provider->cache().negative_size() == 3);
   CHECK(provider->verify(forged, p, kNow).reason == Reason::kBadSignature);
+  CHECK(provider->verify(good, p, 1700000300 + 60).reason == Reason::kExpired);
+  CHECK(provider->verify(good, other, kNow).reason == Reason::kWrongAudience);
+  CHECK(provider->cache().negative_size() == 3);
   std::filesystem::remove_all(dir);
 }

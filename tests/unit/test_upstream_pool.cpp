@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <thread>
@@ -99,6 +100,24 @@ struct Fixture {
   bool run(const Recorder& r, std::chrono::milliseconds limit = 3000ms) {
     return run_until(
         base.get(), [&] { return r.finished(); }, limit);
+  }
+  // The keep-alive race: the server answers a connection's first request
+  // with kOk and does `later` to the next ones. Makes the pool and runs one
+  // GET to completion, so the pool holds one idle connection to reuse.
+  UpstreamPool& pool_with_reusable_connection(std::function<void(RawConn&)> later) {
+    server.on_request = [later = std::move(later)](RawConn& c, const RawRequest&) {
+      if (c.requests().size() == 1) {
+        c.write(kOk);
+      } else {
+        later(c);
+      }
+    };
+    auto& p = make_pool();
+    Recorder first;
+    auto stream = p.start(get(), true, first);
+    REQUIRE(run(first));
+    REQUIRE(first.complete);
+    return p;
   }
 };
 
@@ -613,19 +632,8 @@ TEST_CASE("upstream_pool: a connection closed while idle for over a second is pr
 
 TEST_CASE("upstream_pool: a reused connection that dies before responding") {
   Fixture f;
-  // First request answered with keep-alive; the second one on the same
-  // connection is dropped without a byte (the classic keep-alive race).
-  f.server.on_request = [&](RawConn& c, const RawRequest&) {
-    if (c.requests().size() == 1) {
-      c.write(kOk);
-    } else {
-      c.close();
-    }
-  };
-  auto& pool = f.make_pool();
-  Recorder r1;
-  auto s1 = pool.start(get(), true, r1);
-  REQUIRE(f.run(r1));
+  // The second request on the connection is dropped without a byte.
+  auto& pool = f.pool_with_reusable_connection([](RawConn& c) { c.close(); });
   REQUIRE(pool.idle_connections() == 1);
 
   SUBCASE("idempotent request: retried once on a fresh connection") {
@@ -729,17 +737,7 @@ TEST_CASE("upstream_pool: the pool may be destroyed from inside a stream callbac
 
 TEST_CASE("upstream_pool: a reused connection reset (RST) before responding is retried for GET") {
   Fixture f;
-  f.server.on_request = [&](RawConn& c, const RawRequest&) {
-    if (c.requests().size() == 1) {
-      c.write(kOk);
-    } else {
-      c.reset();
-    }
-  };
-  auto& pool = f.make_pool();
-  Recorder r1;
-  auto s1 = pool.start(get(), true, r1);
-  REQUIRE(f.run(r1));
+  auto& pool = f.pool_with_reusable_connection([](RawConn& c) { c.reset(); });
   Recorder r2;
   auto s2 = pool.start(get(), true, r2);
   REQUIRE(f.run(r2));

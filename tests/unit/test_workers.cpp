@@ -137,13 +137,19 @@ struct JwksEndpoint {
   struct Handler : http::ServerStreamHandler {
     Handler(http::ServerStream& s, JwksEndpoint& e) : stream(s), endpoint(e) {}
     void on_request_head(http::RequestHead&&, bool) override {
+      // With `rotation`, each fetch gets the next document in turn.
+      const std::string& body =
+          endpoint.rotation.empty()
+              ? endpoint.body
+              : endpoint
+                    .rotation[static_cast<size_t>(endpoint.requests) % endpoint.rotation.size()];
       ++endpoint.requests;
       http::ResponseHead head;
       head.status = 200;
       head.headers.add("Content-Type", "application/json");
-      head.headers.add("Content-Length", std::to_string(endpoint.body.size()));
+      head.headers.add("Content-Length", std::to_string(body.size()));
       stream.send_head(std::move(head), false);
-      stream.send_body(endpoint.body, true);
+      stream.send_body(body, true);
     }
     void on_request_body(std::string_view, bool) override {}
     void on_reset() override {}
@@ -155,6 +161,7 @@ struct JwksEndpoint {
           return std::make_unique<Handler>(s, *this);
         }) {}
   std::string body;
+  std::vector<std::string> rotation;
   int requests = 0;
   http::HttpServer server;
 };
@@ -273,6 +280,166 @@ TEST_CASE("workers: a provider's keys reach a worker thread; its waits are marsh
     view2.reset();
   });
   worker.stop();
+}
+
+namespace {
+
+// A provider on the test's main loop fetching from a JwksEndpoint, and a
+// view of it on a worker thread (REL-JWKS-13/14). The two key sets reuse
+// kid "k" for two different RSA keys; token(key) is signed by one of them.
+struct FlipFixture {
+  FlipFixture() : main_base(new_event_base()), endpoint(main_base.get()) {
+    main_loop = std::make_shared<Mailbox>(main_base.get());
+    std::string error;
+    REQUIRE(endpoint.server.listen("127.0.0.1:0", &error));
+    config.name = "idp";
+    config.issuer = "https://issuer.test";
+    config.jwks_uri = "http://127.0.0.1:" + std::to_string(endpoint.server.port()) + "/jwks";
+    policy.issuer = config.issuer;
+    policy.audiences = {"api://svc"};
+    policy.algorithms = {"RS256"};
+    REQUIRE(worker.ok());
+    worker.start();
+  }
+  ~FlipFixture() {
+    worker.run_sync([&] { view.reset(); });
+    worker.stop();
+  }
+  // Creates the provider and its view, starts it and waits for its first keys.
+  void start() {
+    provider = auth::KeyProvider::create(main_base.get(), config);
+    worker.run_sync([&] {
+      view = std::make_shared<auth::ProviderView>(provider, main_loop.get(), worker.mailbox());
+    });
+    provider->start();
+    REQUIRE(run_until(main_base.get(), [&] { return provider->keys() != nullptr; }));
+  }
+  static std::string token(const auth::testing::TestKey& key) {
+    return auth::testing::signed_token(
+        key, "RS256", R"({"alg":"RS256","kid":"k"})",
+        R"({"iss":"https://issuer.test","aud":"api://svc","sub":"u1","iat":1699999990,"exp":1700000300})");
+  }
+  static constexpr int64_t kNow = 1700000000;
+  const std::string set_a =
+      auth::testing::jwks_of({auth::testing::public_jwk(auth::testing::rsa_key(), "k")});
+  const std::string set_b =
+      auth::testing::jwks_of({auth::testing::public_jwk(auth::testing::other_rsa_key(), "k")});
+
+  EventBasePtr main_base;
+  std::shared_ptr<Mailbox> main_loop;
+  JwksEndpoint endpoint;
+  config::Provider config;
+  auth::VerifyPolicy policy;
+  LoopThread worker;
+  std::shared_ptr<auth::KeyProvider> provider;
+  std::shared_ptr<auth::ProviderView> view;
+};
+
+std::string fingerprint_of(const std::string& jwks) {
+  auto parsed = auth::parse_jwks(jwks);
+  REQUIRE(parsed.keys);
+  return parsed.keys->keys().at(0).fingerprint;
+}
+
+}  // namespace
+
+// REL-JWKS-13 (unit level; under load: tests/integration/jwks_hostile.test.mjs).
+TEST_CASE("workers: kid reuse replaces the key material; the old key's cached tokens go") {
+  using namespace auth;
+  using namespace auth::testing;
+  FlipFixture f;
+  f.endpoint.body = f.set_a;
+  f.start();
+  const std::string old_token = FlipFixture::token(rsa_key());
+  const std::string new_token = FlipFixture::token(other_rsa_key());
+
+  Reason old_reason = Reason::kMalformed, new_reason = Reason::kMalformed;
+  size_t cached = 0, negative = 0;
+  f.worker.run_sync([&] {
+    old_reason = f.view->verify(old_token, f.policy, FlipFixture::kNow).reason;
+    old_reason = f.view->verify(old_token, f.policy, FlipFixture::kNow).reason;  // a hit
+    new_reason = f.view->verify(new_token, f.policy, FlipFixture::kNow).reason;
+    cached = f.view->cache().size();
+    negative = f.view->cache().negative_size();
+  });
+  CHECK(old_reason == Reason::kOk);
+  CHECK(new_reason == Reason::kBadSignature);  // same kid, other material: no refetch
+  CHECK(cached == 1);
+  CHECK(negative == 1);
+
+  // The endpoint now has new material under the same kid; a refresh installs it.
+  f.endpoint.body = f.set_b;
+  std::atomic<bool> refetched{false};
+  std::unique_ptr<KeyWait> wait;
+  f.worker.run_sync([&] { wait = f.view->refresh_for_unknown_kid([&] { refetched = true; }); });
+  REQUIRE(wait);
+  REQUIRE(run_until(f.main_base.get(), [&] { return refetched.load(); }));
+  REQUIRE(f.provider->keys()->keys().size() == 1);
+  CHECK(f.provider->keys()->keys()[0].kid == "k");
+  CHECK(f.provider->keys()->keys()[0].fingerprint == fingerprint_of(f.set_b));
+  f.worker.run_sync([&] {
+    wait.reset();
+    // Not a stale hit of the cached entry, and not the stale "bad" entry.
+    old_reason = f.view->verify(old_token, f.policy, FlipFixture::kNow).reason;
+    new_reason = f.view->verify(new_token, f.policy, FlipFixture::kNow).reason;
+    cached = f.view->cache().size();
+  });
+  CHECK(old_reason == Reason::kBadSignature);
+  CHECK(new_reason == Reason::kOk);
+  CHECK(cached == 1);
+}
+
+// REL-JWKS-14 (unit level, ~100 flips while a worker verifies; also a TSan target).
+TEST_CASE("workers: a key set flipping on every fetch; each verification matches one set") {
+  using namespace auth;
+  using namespace auth::testing;
+  FlipFixture f;
+  const std::string fp_a = fingerprint_of(f.set_a);
+  // Every fetch answers the other set, and the next fetch starts at once
+  // (a 0 s refresh interval, below the config minimum: tests only).
+  f.endpoint.rotation = {f.set_a, f.set_b};
+  f.config.jwks_refresh = std::chrono::seconds(0);
+  f.start();
+  const std::string tokens[2] = {FlipFixture::token(rsa_key()),
+                                 FlipFixture::token(other_rsa_key())};
+
+  // The worker verifies both tokens in a loop while the main loop keeps
+  // installing new sets. When the set did not change around a verification,
+  // its result must be the one that set gives (kid "k" = key A or key B).
+  std::atomic<bool> stop{false};
+  std::atomic<bool> stopped{false};
+  int checked = 0, inconsistent = 0, accepted[2] = {0, 0}, sets_seen = 0;
+  f.worker.mailbox()->post([&] {
+    std::shared_ptr<const KeySet> last;
+    for (int i = 0; !stop.load(); ++i) {
+      const int which = i % 2;
+      auto before = f.view->keys();
+      const bool ok = f.view->verify(tokens[which], f.policy, FlipFixture::kNow).ok();
+      auto after = f.view->keys();
+      if (before != last) ++sets_seen;
+      last = before;
+      if (ok) ++accepted[which];
+      if (before != after) continue;  // changed meanwhile: either answer is fine
+      ++checked;
+      const bool holds_a = before->keys().at(0).fingerprint == fp_a;
+      if (ok != (which == 0 ? holds_a : !holds_a)) ++inconsistent;
+    }
+    stopped = true;
+  });
+  REQUIRE(run_until(f.main_base.get(), [&] { return f.endpoint.requests >= 100; }));
+  stop = true;
+  REQUIRE(run_until(f.main_base.get(), [&] { return stopped.load(); }));
+  MESSAGE("fetches: ", f.endpoint.requests, ", sets seen by the worker: ", sets_seen,
+          ", checked verifications: ", checked);
+  CHECK(inconsistent == 0);
+  CHECK(checked > 0);
+  CHECK(sets_seen > 2);
+  CHECK(accepted[0] > 0);
+  CHECK(accepted[1] > 0);
+  // The cache holds at most the current set's token (plus the other's bad entry).
+  size_t cached = 0;
+  f.worker.run_sync([&] { cached = f.view->cache().size(); });
+  CHECK(cached <= 1);
 }
 
 TEST_CASE("workers: the `workers` key") {

@@ -62,3 +62,18 @@ export async function startGateway({ dir, upstreamUrl, issuer, jwksFile, audienc
   const origin = `http://127.0.0.1:${port}`;
   return { proc, port, origin, url: `${origin}/mcp`, resource, configPath };
 }
+
+// Starts the gateway with a config built by the test (written to `dir/name`)
+// and, when the config has an admin listener, waits for it too.
+export async function launchGateway(dir, config, name = 'gateway.yaml', label = 'mcp-auth-gateway') {
+  const configPath = await writeConfig(dir, config, name);
+  const proc = await startProcess(label, requireFile(GATEWAY_BIN, 'mcp-auth-gateway'), ['--config', configPath]);
+  if (config.admin?.address) {
+    const deadline = Date.now() + 10000;
+    while (!proc.stderr.includes('admin interface on')) {
+      if (Date.now() > deadline || !proc.running) throw new Error(`no admin listener\n${proc.describe()}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+  return { proc, configPath };
+}

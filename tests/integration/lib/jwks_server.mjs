@@ -28,8 +28,12 @@ export async function makeTestPki(dir) {
 
 // mode: 'ok' | 'status500' | 'garbage' | 'huge' | 'slow' | 'redirect' | 'empty_keys'
 // | 'down' (the connection is reset without an answer)
-export async function startJwksServer({ pki, documents = {} } = {}) {
-  const state = { mode: 'ok', jwks: { keys: [] }, documents: { ...documents }, requests: [] };
+// In 'ok' mode: `state.delayMs` holds each answer back that long;
+// setRotation() makes each fetch answer the next of several key sets; every
+// answer is logged in `state.served` ({ at: ms when sent, set: index or -1 }).
+// `host`: the loopback address to listen on (any of 127/8 on Linux).
+export async function startJwksServer({ pki, documents = {}, host = '127.0.0.1' } = {}) {
+  const state = { mode: 'ok', jwks: { keys: [] }, documents: { ...documents }, requests: [], delayMs: 0, rotation: [], served: [] };
   const waiters = [];
   const handler = (req, res) => {
     const path = req.url.split('?')[0];
@@ -83,9 +87,19 @@ export async function startJwksServer({ pki, documents = {} } = {}) {
       case 'redirect':
         res.writeHead(302, { location: 'https://evil.example/jwks' }).end();
         return;
-      default:
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(JSON.stringify(state.jwks));
+      default: {
+        const set = state.rotation.length ? state.served.length % state.rotation.length : -1;
+        const body = JSON.stringify(set >= 0 ? state.rotation[set] : state.jwks);
+        state.served.push({ at: undefined, set });
+        const entry = state.served[state.served.length - 1];
+        const answer = () => {
+          if (res.destroyed) return;
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(body, () => (entry.at = Date.now()));
+        };
+        if (state.delayMs > 0) setTimeout(answer, state.delayMs).unref();
+        else answer();
+      }
     }
   };
   let server;
@@ -102,7 +116,7 @@ export async function startJwksServer({ pki, documents = {} } = {}) {
   });
   await new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
+    server.listen(0, host, resolve);
   });
   const port = server.address().port;
   return {
@@ -110,6 +124,11 @@ export async function startJwksServer({ pki, documents = {} } = {}) {
     state,
     setKeys(keys) {
       state.jwks = { keys: keys.map((k) => k.publicJwk) };
+    },
+    // Fetch n gets sets[n % sets.length] (each an array of signing keys).
+    setRotation(sets) {
+      state.served.length = 0;
+      state.rotation = sets.map((keys) => ({ keys: keys.map((k) => k.publicJwk) }));
     },
     count(path = '/jwks') {
       return state.requests.filter((p) => p === path).length;

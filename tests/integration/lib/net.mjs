@@ -1,6 +1,7 @@
 // Loopback networking helpers: free ports and a raw HTTP/1.1 request that
 // lets tests send exactly the headers they want (fetch forbids hop-by-hop ones).
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 
 // Binds 127.0.0.1:0, reads the port the kernel chose, and releases it. Another
@@ -37,6 +38,55 @@ export function httpRequest(url, { method = 'GET', headers = {}, body, timeoutMs
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`${method} ${url}: no response within ${timeoutMs} ms`)));
     req.on('error', reject);
     if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
+
+// The same over HTTP/2 without TLS (h2c, prior knowledge), on its own
+// session. Resolves with status, headers (lower-case names) and body text.
+export function h2Request(origin, { method = 'GET', path = '/', headers = {}, body, timeoutMs = 10000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(origin);
+    const fail = (err) => {
+      session.destroy();
+      reject(err);
+    };
+    session.on('error', fail);
+    const req = session.request({ ':method': method, ':path': path, ...headers });
+    req.setTimeout(timeoutMs, () => fail(new Error(`h2 ${method} ${path}: no response within ${timeoutMs} ms`)));
+    let head;
+    const chunks = [];
+    req.on('response', (h) => (head = h));
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      session.close();
+      resolve({ status: head[':status'], headers: head, body: Buffer.concat(chunks).toString('utf8') });
+    });
+    req.on('error', fail);
+    req.end(body);
+  });
+}
+
+// Opens a GET event stream over h2c; resolves once the head is in, with a
+// promise `ended` that settles when the stream ends: complete is true only
+// for a clean END_STREAM, false for a reset.
+export function h2OpenStream(origin, path, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const session = http2.connect(origin);
+    session.on('error', () => {});
+    const req = session.request({ ':method': 'GET', ':path': path, accept: 'text/event-stream', ...headers });
+    let cleanEnd = false;
+    const ended = new Promise((done) => {
+      req.on('end', () => (cleanEnd = true));
+      req.on('close', () => done({ complete: cleanEnd && req.rstCode === http2.constants.NGHTTP2_NO_ERROR, rstCode: req.rstCode, at: Date.now() }));
+    });
+    req.on('data', () => {});
+    req.on('error', () => {});
+    req.on('response', (h) =>
+      resolve({ status: h[':status'], ended, openedAt: Date.now(), destroy: () => session.destroy() }),
+    );
+    session.once('error', reject);
+    req.once('error', reject);
     req.end();
   });
 }

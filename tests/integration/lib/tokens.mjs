@@ -1,6 +1,7 @@
 // Test keys and tokens. The gateway's own `dev-token` command mints with the
 // repository's dev key; everything else (expired, wrong audience, another
 // key) is minted here with jose from keys generated per test run.
+import { generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { GATEWAY_BIN, requireFile } from './env.mjs';
@@ -46,4 +47,29 @@ export async function devToken({ keyFile, iss, aud, sub = 'alice', scope, ttl })
     throw new Error(`dev-token failed (code ${r.code}); stderr:\n${r.stderr}`);
   }
   return token;
+}
+
+// ES256 keys and tokens with node:crypto, synchronously: tens of thousands
+// of distinct tokens in well under a second (flood tests; RS256 signing with
+// jose would take a millisecond each). `jwt()` signs any header/payload, so
+// tests can also make expired, unknown-kid or forged tokens.
+export function generateEs256Key(kid) {
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const publicJwk = { ...publicKey.export({ format: 'jwk' }), kid, alg: 'ES256', use: 'sig' };
+  const b64 = (object) => Buffer.from(JSON.stringify(object)).toString('base64url');
+  return {
+    kid,
+    publicJwk,
+    jwt(payload, header = {}) {
+      const input = `${b64({ alg: 'ES256', typ: 'at+jwt', kid, ...header })}.${b64(payload)}`;
+      const signature = cryptoSign('sha256', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' });
+      return `${input}.${signature.toString('base64url')}`;
+    },
+  };
+}
+
+// The same key material under another kid (RSA key generation takes up to a
+// second on a busy CI machine: tests that need many kids share a few keys).
+export function withKid(key, kid) {
+  return { ...key, kid, publicJwk: { ...key.publicJwk, kid } };
 }
