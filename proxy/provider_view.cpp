@@ -67,23 +67,20 @@ VerifyResult ProviderView::verify(std::string_view token, const VerifyPolicy& po
   // Oversized tokens are rejected by verify_jwt without hashing them.
   if (token.size() > policy.max_token_bytes) return verify_jwt(token, *keys, policy, now_seconds);
   const std::string key = TokenCache::cache_key(token, cache_context(policy));
-  auto count = [this](const char* result) {  // mag_token_cache_lookups_total (ops)
-    count_lookup(result);
-  };
   if (auto claims = cache_.find(key, now_seconds)) {
-    count("hit");
+    count_lookup(kHit);
     VerifyResult hit;
     hit.reason = Reason::kOk;
     hit.claims = std::move(*claims);
     return hit;
   }
   if (auto reason = cache_.known_bad(key, now_seconds)) {
-    count("negative_hit");
+    count_lookup(kNegativeHit);
     VerifyResult bad;
     bad.reason = *reason;
     return bad;
   }
-  count("miss");
+  count_lookup(kMiss);
   VerifyResult result = verify_jwt(token, *keys, policy, now_seconds);
   // verify_jwt checks a signature only after the cheap checks passed: then
   // it either fails (bad_signature) or names the key that verified it.
@@ -104,20 +101,20 @@ VerifyResult ProviderView::verify(std::string_view token, const VerifyPolicy& po
   return result;
 }
 
-void ProviderView::count_lookup(std::string_view result) {
+// mag_token_cache_lookups_total (docs/operations.md): handles made once per
+// registry, so a lookup costs one increment.
+void ProviderView::count_lookup(Lookup lookup) {
   metrics::Registry& registry = metrics::global();
   if (lookup_registry_ != registry.id()) {
-    for (auto& [label, series] : lookup_series_) {
-      series = registry.handle("mag_token_cache_lookups_total", metrics::Type::kCounter,
-                               {{"provider", name()}, {"result", std::string(label)}});
+    static constexpr std::array<std::string_view, 3> kLabels = {"hit", "negative_hit", "miss"};
+    for (size_t i = 0; i < kLabels.size(); ++i) {
+      lookup_series_[i] =
+          registry.handle("mag_token_cache_lookups_total", metrics::Type::kCounter,
+                          {{"provider", name()}, {"result", std::string(kLabels[i])}});
     }
     lookup_registry_ = registry.id();
   }
-  for (const auto& [label, series] : lookup_series_) {
-    if (label == result) return registry.add(series);
-  }
-  registry.counter_add("mag_token_cache_lookups_total",
-                       {{"provider", name()}, {"result", std::string(result)}});
+  registry.add(lookup_series_[lookup]);
 }
 
 std::unique_ptr<KeyWait> ProviderView::wait_for_first_keys(std::function<void()> done) {

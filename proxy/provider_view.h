@@ -74,7 +74,8 @@ class ProviderView {
 
   // mag_token_cache_lookups_total{provider, result}, through series found
   // once per registry (the thread's metrics shard) instead of per request.
-  void count_lookup(std::string_view result);
+  enum Lookup : size_t { kHit, kNegativeHit, kMiss };
+  void count_lookup(Lookup lookup);
 
   std::shared_ptr<KeyProvider> provider_;
   Mailbox* provider_loop_;
@@ -84,8 +85,7 @@ class ProviderView {
   uint64_t keys_generation_ = 0;             // the provider's generation keys_ is of
   std::shared_ptr<const KeySet> seen_keys_;  // the set cache_ was last trimmed for
   uint64_t lookup_registry_ = 0;             // metrics::Registry::id() of lookup_series_
-  std::array<std::pair<std::string_view, metrics::Registry::Handle>, 3> lookup_series_ = {
-      {{"hit", {}}, {"negative_hit", {}}, {"miss", {}}}};
+  std::array<metrics::Registry::Handle, 3> lookup_series_{};  // by Lookup
 };
 
 }  // namespace mag::auth

@@ -359,22 +359,16 @@ void ProxyStream::on_error(http::ClientError error, std::string_view detail) {
 
 // DNS-rebinding protection: the listener's Host and Origin allow-lists.
 bool ProxyStream::check_origin_and_host() {
-  const config::Config& config = *snapshot_->config;
-  if (config.listeners.empty()) return true;
-  const config::Listener* listener = &config.listeners.front();
-  for (const auto& candidate : config.listeners) {
-    if (candidate.address == listener_address_) listener = &candidate;
-  }
-  // Built with the snapshot (gateway.cpp); computed here only if missing.
+  // One policy per listener, built with the snapshot (gateway.cpp); an
+  // unknown listener address gets the first listener's, as before.
   const auto& policies = snapshot_->shared->origin_policies;
-  const auto found = policies.find(listener->address);
-  const OriginPolicy computed =
-      found == policies.end() ? origin_policy_for(*listener, config) : OriginPolicy{};
-  const OriginPolicy& policy = found == policies.end() ? computed : found->second;
+  if (policies.empty()) return true;
+  auto found = policies.find(listener_address_);
+  if (found == policies.end()) found = policies.find(snapshot_->config->listeners.front().address);
+  const auto& [address, policy] = *found;
   if (const std::string* host = request_.headers.get("host"); host && !policy.host_allowed(*host)) {
-    log::limited(
-        log::Level::kWarn, "authz host", "authz",
-        "Host " + log::sanitize(*host) + " not allowed on " + listener->address + " -> 421");
+    log::limited(log::Level::kWarn, "authz host", "authz",
+                 "Host " + log::sanitize(*host) + " not allowed on " + address + " -> 421");
     send_local(json_document(421, jsonrpc_error_without_id(-32000,
                                                            "Misdirected Request: Host "
                                                            "not allowed")));
