@@ -13,6 +13,7 @@ import { requireBearerAuth } from '@modelcontextprotocol/sdk/server/auth/middlew
 import { InvalidTokenError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 
 const port = Number(process.env.BENCH_PORT);
+const gatewayPort = Number(process.env.BENCH_GATEWAY_PORT || 18084);
 const issuer = process.env.BENCH_ISSUER;
 const audience = `http://127.0.0.1:${port}/mcp`;
 const jwks = createLocalJWKSet(JSON.parse(readFileSync(process.env.BENCH_JWKS, 'utf8')));
@@ -24,7 +25,7 @@ const verifier = {
       // same token works for every peer.
       const { payload } = await jwtVerify(token, jwks, {
         issuer,
-        audience: [audience, audience.replace(`:${port}/`, ':18084/')],
+        audience: [audience, audience.replace(`:${port}/`, `:${gatewayPort}/`)],
         algorithms: ['RS256', 'ES256'],
       });
       return {
