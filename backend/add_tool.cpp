@@ -44,17 +44,24 @@ JsonValue error_result(std::string_view text) {
   return result;
 }
 
-// The sum as a JSON number, or null when it is not finite.
-JsonValue sum(const json_t* a, const json_t* b) {
-  if (json_is_integer(a) && json_is_integer(b)) {
-    json_int_t total = 0;
-    if (!__builtin_add_overflow(json_integer_value(a), json_integer_value(b), &total)) {
-      return own(json_integer(total));
-    }
+// The sum of two arguments: an integer, or a jansson real (only a real sum
+// costs a jansson value).
+struct Sum {
+  bool is_integer = false;
+  json_int_t integer = 0;
+  JsonValue real;
+};
+
+bool sum(const json_t* a, const json_t* b, Sum* out) {
+  if (json_is_integer(a) && json_is_integer(b) &&
+      !__builtin_add_overflow(json_integer_value(a), json_integer_value(b), &out->integer)) {
+    out->is_integer = true;
+    return true;
   }
   const double total = json_number_value(a) + json_number_value(b);
-  if (!std::isfinite(total)) return nullptr;
-  return own(json_real(total));
+  if (!std::isfinite(total)) return false;
+  out->real = own(json_real(total));
+  return out->real != nullptr;
 }
 
 // Which argument is wrong, or empty when both are usable.
@@ -101,26 +108,37 @@ std::string format_number(const json_t* number) {
   return std::string(buffer, end);
 }
 
-JsonValue call_add_tool(const json_t* arguments) {
+std::string call_add_tool(const json_t* arguments) {
   if (std::string problem = argument_problem(arguments); !problem.empty()) {
-    return error_result("Invalid arguments for tool add: " + problem);
+    return jsonrpc::dump(error_result("Invalid arguments for tool add: " + problem).get());
   }
-  json_t* a = json_object_get(arguments, "a");
-  json_t* b = json_object_get(arguments, "b");
-  JsonValue total = sum(a, b);
-  if (!total) return error_result("The sum of a and b is not a finite number (overflow)");
-
-  JsonValue structured = own(json_object());
-  json_object_set(structured.get(), "a", a);
-  json_object_set(structured.get(), "b", b);
-  const std::string text = format_number(total.get());
-  json_object_set_new(structured.get(), "result", total.release());
-
-  JsonValue result = own(json_object());
-  json_object_set_new(result.get(), "content", text_content(text).release());
-  json_object_set_new(result.get(), "structuredContent", structured.release());
-  json_object_set_new(result.get(), "isError", json_false());
-  return result;
+  const json_t* a = json_object_get(arguments, "a");
+  const json_t* b = json_object_get(arguments, "b");
+  Sum total;
+  if (!sum(a, b, &total)) {
+    return jsonrpc::dump(
+        error_result("The sum of a and b is not a finite number (overflow)").get());
+  }
+  // The text is digits, '-', '.', 'e' and '+' only (a finite number), so it
+  // needs no escaping inside the JSON string.
+  const std::string text =
+      total.is_integer ? std::to_string(total.integer) : format_number(total.real.get());
+  std::string out;
+  out.reserve(160);
+  // Key order as the tree this replaced: content, structuredContent, isError.
+  out.append(R"({"content":[{"type":"text","text":")").append(text);
+  out.append(R"("}],"structuredContent":{"a":)");
+  jsonrpc::append_dump(&out, a);
+  out.append(R"(,"b":)");
+  jsonrpc::append_dump(&out, b);
+  out.append(R"(,"result":)");
+  if (total.is_integer) {
+    out.append(text);  // an integer's text is its JSON
+  } else {
+    jsonrpc::append_dump(&out, total.real.get());
+  }
+  out.append(R"(},"isError":false})");
+  return out;
 }
 
 }  // namespace mag::backend

@@ -1,10 +1,13 @@
 #include "backend/jsonrpc.h"
 
+#include <charconv>
 #include <cstdlib>
 #include <memory>
 
 namespace mag::backend::jsonrpc {
 namespace {
+
+constexpr size_t kDumpFlags = JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17);
 
 Message invalid(std::string reason, json_t* id = nullptr) {
   Message m;
@@ -58,11 +61,18 @@ Message classify(json_t* value) {
   return invalid("neither a request, a notification nor a response", usable_id);
 }
 
-JsonValue make_result(json_t* id, JsonValue result) {
-  JsonValue out = own(json_object());
-  json_object_set_new(out.get(), "jsonrpc", json_string("2.0"));
-  json_object_set(out.get(), "id", id ? id : json_null());
-  json_object_set_new(out.get(), "result", result.release());
+std::string render_result(const json_t* id, std::string_view result_json) {
+  constexpr std::string_view kHead = R"({"jsonrpc":"2.0","id":)";
+  constexpr std::string_view kResult = R"(,"result":)";
+  std::string out;
+  out.reserve(kHead.size() + kResult.size() + result_json.size() + 32);
+  out.append(kHead);
+  if (id) {
+    append_dump(&out, id);
+  } else {
+    out.append("null");
+  }
+  out.append(kResult).append(result_json).append("}");
   return out;
 }
 
@@ -80,9 +90,27 @@ JsonValue make_error(json_t* id, int code, std::string_view message) {
 }
 
 std::string dump(const json_t* value) {
-  std::unique_ptr<char, decltype(&free)> text(
-      json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17)), &free);
+  std::unique_ptr<char, decltype(&free)> text(json_dumps(value, kDumpFlags), &free);
   return text ? std::string(text.get()) : std::string("null");
+}
+
+void append_dump(std::string* out, const json_t* value) {
+  if (json_is_integer(value)) {
+    // What jansson prints ("%" JSON_INTEGER_FORMAT), without the snprintf.
+    char digits[24];
+    const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, json_integer_value(value));
+    out->append(digits, end);
+    return;
+  }
+  char buffer[256];
+  const size_t size = json_dumpb(value, buffer, sizeof buffer, kDumpFlags);
+  if (size == 0) {
+    out->append("null");  // what dump() yields when jansson refuses
+  } else if (size <= sizeof buffer) {
+    out->append(buffer, size);
+  } else {
+    out->append(dump(value));
+  }
 }
 
 }  // namespace mag::backend::jsonrpc

@@ -52,12 +52,18 @@ struct Message {
 // present, must be an object (MCP never uses positional params).
 Message classify(json_t* value);
 
-// {"jsonrpc":"2.0","id":<id>,"result":<result>} ; steals `result`.
-JsonValue make_result(json_t* id, JsonValue result);
+// {"jsonrpc":"2.0","id":<id or null>,"result":<result_json>}, where
+// `result_json` is compact JSON text (dump() of a value, or a pre-rendered
+// result). Responses are rendered as text so that the common results need no
+// jansson tree per request (issue 9).
+std::string render_result(const json_t* id, std::string_view result_json);
 // {"jsonrpc":"2.0","id":<id or null>,"error":{"code":..,"message":..}}.
 JsonValue make_error(json_t* id, int code, std::string_view message);
 
 // Compact serialisation (no newlines, so it fits one SSE data line).
 std::string dump(const json_t* value);
+// Appends dump(value) to `out`: integers without jansson's snprintf, other
+// values through a stack buffer rather than a heap one.
+void append_dump(std::string* out, const json_t* value);
 
 }  // namespace mag::backend::jsonrpc

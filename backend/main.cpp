@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "backend/json_block_cache.h"
 #include "backend/mcp_endpoint.h"
 #include "backend/mcp_http_handler.h"
 #include "common/c_handles.h"
@@ -132,6 +133,7 @@ std::vector<std::string> allowed_hosts(const Options& options) {
 
 int run(const Options& options) {
   mag::log::set_level(options.level);
+  mag::backend::json_block_cache::install();  // single-threaded process
   std::signal(SIGPIPE, SIG_IGN);
   mag::EventBasePtr base(event_base_new());
   if (!base) {

@@ -44,7 +44,7 @@ bool accepts(const http::HeaderMap& headers, std::string_view type) {
 }
 
 bool is_json_content(const http::HeaderMap& headers) {
-  const std::string* type = headers.get("Content-Type");
+  const std::string_view* type = headers.get("Content-Type");
   return type && http::iequals(media_type(*type), "application/json");
 }
 
@@ -54,12 +54,17 @@ Reply empty_reply(int status) {
   return reply;
 }
 
-Reply json_reply(int status, const json_t* value) {
+// `body` is compact JSON text.
+Reply json_text_reply(int status, std::string body) {
   Reply reply;
   reply.status = status;
   reply.headers.add("Content-Type", "application/json");
-  reply.body = jsonrpc::dump(value);
+  reply.body = std::move(body);
   return reply;
+}
+
+Reply json_reply(int status, const json_t* value) {
+  return json_text_reply(status, jsonrpc::dump(value));
 }
 
 Reply method_not_allowed(bool sse) {
@@ -167,7 +172,8 @@ Reply json_error_reply(int status, int code, std::string_view message) {
 
 McpEndpoint::McpEndpoint(EndpointOptions options)
     : options_(std::move(options)),
-      sessions_(options_.max_sessions, options_.idle_timeout, options_.now) {}
+      sessions_(options_.max_sessions, options_.idle_timeout, options_.now),
+      tools_list_json_(jsonrpc::dump(tools_list_result().get())) {}
 
 std::optional<Reply> McpEndpoint::check_host_and_origin(const http::RequestHead& head) const {
   if (options_.allowed_hosts.empty()) return std::nullopt;
@@ -178,11 +184,11 @@ std::optional<Reply> McpEndpoint::check_host_and_origin(const http::RequestHead&
     }
     return false;
   };
-  const std::string* host = head.headers.get("Host");
+  const std::string_view* host = head.headers.get("Host");
   if (!host || head.headers.count("Host") != 1 || !allowed(host_of_authority(*host))) {
     return json_error_reply(421, jsonrpc::kServerError, "Misdirected Request: Host not allowed");
   }
-  const std::string* origin = head.headers.get("Origin");
+  const std::string_view* origin = head.headers.get("Origin");
   if (origin && (head.headers.count("Origin") != 1 || !allowed(host_of_origin(*origin)))) {
     return json_error_reply(403, jsonrpc::kServerError, "Forbidden: Origin not allowed");
   }
@@ -201,26 +207,26 @@ Reply McpEndpoint::handle(const http::RequestHead& head, std::string_view body) 
 }
 
 SessionTable::Session* McpEndpoint::require_session(const http::RequestHead& head, Reply* error,
-                                                    std::string* id) {
-  const size_t count = head.headers.count(kSessionHeader);
-  if (count == 0) {
+                                                    std::string_view* id) {
+  const auto* value = head.headers.get(kSessionHeader);
+  if (!value) {
     *error = json_error_reply(400, jsonrpc::kServerError,
                               "Bad Request: Mcp-Session-Id header is required");
     return nullptr;
   }
-  if (count > 1) {
+  if (head.headers.count(kSessionHeader) > 1) {
     *error = json_error_reply(400, jsonrpc::kServerError,
                               "Bad Request: Mcp-Session-Id header must be a single value");
     return nullptr;
   }
-  *id = *head.headers.get(kSessionHeader);
+  *id = *value;
   SessionTable::Session* session = sessions_.touch(*id);
   if (!session) *error = json_error_reply(404, jsonrpc::kSessionNotFound, "Session not found");
   return session;
 }
 
 bool McpEndpoint::check_protocol_header(const http::RequestHead& head, Reply* error) const {
-  const std::string* version = head.headers.get(kProtocolHeader);
+  const std::string_view* version = head.headers.get(kProtocolHeader);
   // Absent: the spec says to assume 2025-03-26, which we support.
   if (!version || is_supported_protocol_version(*version)) return true;
   *error = json_error_reply(
@@ -256,12 +262,11 @@ Reply McpEndpoint::handle_post(const http::RequestHead& head, std::string_view b
   }
 
   Reply error;
-  std::string session_id;
+  std::string_view session_id;
   SessionTable::Session* session = require_session(head, &error, &session_id);
   if (!session) return error;
   if (!check_protocol_header(head, &error)) return error;
 
-  std::vector<JsonValue> responses;
   if (!batch) {
     jsonrpc::Message message = jsonrpc::classify(parsed.get());
     if (message.kind == jsonrpc::Kind::kInvalid) {
@@ -269,8 +274,7 @@ Reply McpEndpoint::handle_post(const http::RequestHead& head, std::string_view b
                                               "Invalid Request: " + message.invalid_reason);
       return json_reply(400, invalid.get());
     }
-    if (JsonValue response = dispatch(parsed.get())) responses.push_back(std::move(response));
-    return respond(std::move(responses), false);
+    return respond(dispatch(message));
   }
 
   // Batches exist only in 2025-03-26 (removed in 2025-06-18).
@@ -286,12 +290,12 @@ Reply McpEndpoint::handle_post(const http::RequestHead& head, std::string_view b
         400, jsonrpc::kInvalidRequest,
         n == 0 ? "Invalid Request: empty batch" : "Invalid Request: batch too large");
   }
+  std::vector<std::string> responses;
   for (size_t i = 0; i < n; ++i) {
-    if (JsonValue response = dispatch(json_array_get(parsed.get(), i))) {
-      responses.push_back(std::move(response));
-    }
+    std::string response = dispatch(jsonrpc::classify(json_array_get(parsed.get(), i)));
+    if (!response.empty()) responses.push_back(std::move(response));
   }
-  return respond(std::move(responses), true);
+  return respond_batch(std::move(responses));
 }
 
 Reply McpEndpoint::handle_initialize(const http::RequestHead& head, json_t* message) {
@@ -321,70 +325,84 @@ Reply McpEndpoint::handle_initialize(const http::RequestHead& head, json_t* mess
     return json_error_reply(503, jsonrpc::kServerError, "Service Unavailable: too many sessions");
   }
   log::debug("backend", "session created, protocol " + version);
-  std::vector<JsonValue> responses;
-  responses.push_back(
-      jsonrpc::make_result(parsed.id, initialize_result(version, options_.server_version)));
-  Reply reply = respond(std::move(responses), false);
+  Reply reply = respond(jsonrpc::render_result(
+      parsed.id, jsonrpc::dump(initialize_result(version, options_.server_version).get())));
   reply.headers.add(std::string(kSessionHeader), *id);
   return reply;
 }
 
-JsonValue McpEndpoint::dispatch(json_t* value) {
-  jsonrpc::Message message = jsonrpc::classify(value);
+std::string McpEndpoint::dispatch(const jsonrpc::Message& message) {
   switch (message.kind) {
     case jsonrpc::Kind::kInvalid:
-      return jsonrpc::make_error(message.id, jsonrpc::kInvalidRequest,
-                                 "Invalid Request: " + message.invalid_reason);
+      return jsonrpc::dump(jsonrpc::make_error(message.id, jsonrpc::kInvalidRequest,
+                                               "Invalid Request: " + message.invalid_reason)
+                               .get());
     case jsonrpc::Kind::kNotification:
       // notifications/initialized, cancelled, ...: nothing to do for one
       // stateless tool; unknown notifications are ignored as the spec asks.
-      return nullptr;
+      return {};
     case jsonrpc::Kind::kResponse:
-      return nullptr;  // we never send requests, so there is nothing to match
+      return {};  // we never send requests, so there is nothing to match
     case jsonrpc::Kind::kRequest:
       return dispatch_request(message.method, message.id, message.params);
   }
-  return nullptr;
+  return {};
 }
 
-JsonValue McpEndpoint::dispatch_request(std::string_view method, json_t* id, json_t* params) {
-  if (method == "ping") return jsonrpc::make_result(id, own(json_object()));
-  if (method == "tools/list") return jsonrpc::make_result(id, tools_list_result());
+std::string McpEndpoint::dispatch_request(std::string_view method, json_t* id, json_t* params) {
+  auto error = [id](int code, std::string_view text) {
+    return jsonrpc::dump(jsonrpc::make_error(id, code, text).get());
+  };
+  if (method == "ping") return jsonrpc::render_result(id, "{}");
+  if (method == "tools/list") return jsonrpc::render_result(id, tools_list_json_);
   if (method == "tools/call") {
     const json_t* name = json_object_get(params, "name");
     if (!json_is_string(name)) {
-      return jsonrpc::make_error(id, jsonrpc::kInvalidParams,
-                                 "Invalid params: name must be a string");
+      return error(jsonrpc::kInvalidParams, "Invalid params: name must be a string");
     }
     const std::string_view tool(json_string_value(name), json_string_length(name));
     if (tool != kAddToolName) {
-      return jsonrpc::make_error(id, jsonrpc::kInvalidParams,
-                                 "Unknown tool: " + log::sanitize(tool, 100));
+      return error(jsonrpc::kInvalidParams, "Unknown tool: " + log::sanitize(tool, 100));
     }
-    return jsonrpc::make_result(id, call_add_tool(json_object_get(params, "arguments")));
+    return jsonrpc::render_result(id, call_add_tool(json_object_get(params, "arguments")));
   }
   if (method == "initialize") {
-    return jsonrpc::make_error(id, jsonrpc::kInvalidRequest,
-                               "Invalid Request: Server already initialized");
+    return error(jsonrpc::kInvalidRequest, "Invalid Request: Server already initialized");
   }
-  return jsonrpc::make_error(id, jsonrpc::kMethodNotFound,
-                             "Method not found: " + log::sanitize(method, 100));
+  return error(jsonrpc::kMethodNotFound, "Method not found: " + log::sanitize(method, 100));
 }
 
-Reply McpEndpoint::respond(std::vector<JsonValue> responses, bool batch) {
-  if (responses.empty()) return empty_reply(202);
-  if (!options_.sse) {
-    if (!batch) return json_reply(200, responses.front().get());
-    JsonValue array = own(json_array());
-    for (auto& r : responses) json_array_append_new(array.get(), r.release());
-    return json_reply(200, array.get());
-  }
+Reply McpEndpoint::sse_reply() {
   Reply reply;
   reply.sse = true;
   reply.headers.add("Content-Type", "text/event-stream");
   reply.headers.add("Cache-Control", "no-cache");
-  for (auto& r : responses) {
-    reply.body += sse_event("message", std::to_string(next_event_id_++), jsonrpc::dump(r.get()));
+  return reply;
+}
+
+Reply McpEndpoint::respond(std::string response) {
+  if (response.empty()) return empty_reply(202);
+  if (!options_.sse) return json_text_reply(200, std::move(response));
+  Reply reply = sse_reply();
+  reply.body = sse_event("message", std::to_string(next_event_id_++), response);
+  return reply;
+}
+
+Reply McpEndpoint::respond_batch(std::vector<std::string> responses) {
+  if (responses.empty()) return empty_reply(202);
+  if (!options_.sse) {
+    // Each element is one compact JSON value: the array is their join.
+    std::string array = "[";
+    for (const auto& r : responses) {
+      if (array.size() > 1) array += ',';
+      array += r;
+    }
+    array += ']';
+    return json_text_reply(200, std::move(array));
+  }
+  Reply reply = sse_reply();
+  for (const auto& r : responses) {
+    reply.body += sse_event("message", std::to_string(next_event_id_++), r);
   }
   return reply;
 }
@@ -396,7 +414,7 @@ Reply McpEndpoint::handle_get(const http::RequestHead& head) {
                             "Not Acceptable: Client must accept text/event-stream");
   }
   Reply error;
-  std::string session_id;
+  std::string_view session_id;
   SessionTable::Session* session = require_session(head, &error, &session_id);
   if (!session) return error;
   if (!check_protocol_header(head, &error)) return error;
@@ -405,12 +423,9 @@ Reply McpEndpoint::handle_get(const http::RequestHead& head) {
                             "Conflict: Only one SSE stream is allowed per session");
   }
   session->stream_open = true;
-  Reply reply;
-  reply.sse = true;
+  Reply reply = sse_reply();
   reply.open_stream = true;
   reply.session_id = session_id;
-  reply.headers.add("Content-Type", "text/event-stream");
-  reply.headers.add("Cache-Control", "no-cache");
   // A comment, not an event: we keep no event history, so we offer no id to
   // resume from; the comment makes the head and a first byte reach the client.
   reply.body = ": stream open\n\n";
@@ -419,7 +434,7 @@ Reply McpEndpoint::handle_get(const http::RequestHead& head) {
 
 Reply McpEndpoint::handle_delete(const http::RequestHead& head) {
   Reply error;
-  std::string session_id;
+  std::string_view session_id;
   if (!require_session(head, &error, &session_id)) return error;
   if (!check_protocol_header(head, &error)) return error;
   sessions_.end(session_id);

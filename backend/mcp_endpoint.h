@@ -75,16 +75,22 @@ class McpEndpoint {
   Reply handle_delete(const http::RequestHead& head);
   Reply handle_initialize(const http::RequestHead& head, json_t* message);
   // Resolves the request's session: nullptr and `*error` set when it fails.
+  // `*id` views the request's header.
   SessionTable::Session* require_session(const http::RequestHead& head, Reply* error,
-                                         std::string* id);
+                                         std::string_view* id);
   bool check_protocol_header(const http::RequestHead& head, Reply* error) const;
-  // One message -> its response, or null for notifications and responses.
-  JsonValue dispatch(json_t* message);
-  JsonValue dispatch_request(std::string_view method, json_t* id, json_t* params);
-  Reply respond(std::vector<JsonValue> responses, bool batch);
+  // One message -> its response as compact JSON text, or empty for
+  // notifications and responses.
+  std::string dispatch(const jsonrpc::Message& message);
+  std::string dispatch_request(std::string_view method, json_t* id, json_t* params);
+  // The reply to one message (`response` empty: 202) or to a batch.
+  Reply respond(std::string response);
+  Reply respond_batch(std::vector<std::string> responses);
+  static Reply sse_reply();
 
   EndpointOptions options_;
   SessionTable sessions_;
+  const std::string tools_list_json_;  // the tools/list result never changes
   uint64_t next_event_id_ = 1;
 };
 

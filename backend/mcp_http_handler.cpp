@@ -75,8 +75,11 @@ void McpHttpHandler::respond() {
     log::error("backend", std::string("request failed: ") + e.what());
     reply = json_error_reply(500, jsonrpc::kInternalError, "Internal error");
   }
-  log::debug("backend", head_.method + " " + log::sanitize(head_.path) + " -> " +
-                            std::to_string(reply.status));
+  // Built only when it is written: the string costs allocations per request.
+  if (log::level() <= log::Level::kDebug) {
+    log::debug("backend", head_.method + " " + log::sanitize(head_.path) + " -> " +
+                              std::to_string(reply.status));
+  }
   body_.clear();
   if (reply.open_stream) {
     open_stream(std::move(reply));

@@ -42,13 +42,13 @@ std::optional<std::string> SessionTable::create(std::string protocol_version) {
 }
 
 SessionTable::Session* SessionTable::touch(std::string_view id) {
-  auto it = sessions_.find(std::string(id));
+  auto it = sessions_.find(id);
   if (it == sessions_.end()) return nullptr;
   it->second.last_used = now_();
   return &it->second;
 }
 
-void SessionTable::end_session(std::unordered_map<std::string, Session>::iterator it) {
+void SessionTable::end_session(Map::iterator it) {
   // Erase first, call after: the callback may re-enter this table.
   std::function<void()> end_stream = std::move(it->second.end_stream);
   sessions_.erase(it);
@@ -56,7 +56,7 @@ void SessionTable::end_session(std::unordered_map<std::string, Session>::iterato
 }
 
 bool SessionTable::end(std::string_view id) {
-  auto it = sessions_.find(std::string(id));
+  auto it = sessions_.find(id);
   if (it == sessions_.end()) return false;
   end_session(it);
   return true;

@@ -41,13 +41,22 @@ class SessionTable {
   size_t size() const { return sessions_.size(); }
 
  private:
+  // Transparent hashing: a lookup by the request header's view allocates no key.
+  struct IdHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view id) const noexcept {
+      return std::hash<std::string_view>{}(id);
+    }
+  };
+  using Map = std::unordered_map<std::string, Session, IdHash, std::equal_to<>>;
+
   static std::string random_id();
-  void end_session(std::unordered_map<std::string, Session>::iterator it);
+  void end_session(Map::iterator it);
 
   size_t max_sessions_;
   std::chrono::seconds idle_timeout_;
   Now now_;
-  std::unordered_map<std::string, Session> sessions_;
+  Map sessions_;
 };
 
 }  // namespace mag::backend

@@ -30,8 +30,8 @@ void FetchCompletion::arm_deadline(std::chrono::milliseconds timeout) {
 
 bool FetchCompletion::take_head(const ResponseHead& head) {
   result_.status = head.status;
-  if (const std::string* cc = head.headers.get("Cache-Control")) result_.cache_control = *cc;
-  if (const std::string* cl = head.headers.get("Content-Length")) {
+  if (const std::string_view* cc = head.headers.get("Cache-Control")) result_.cache_control = *cc;
+  if (const std::string_view* cl = head.headers.get("Content-Length")) {
     auto length = parse_decimal(*cl);
     if (length && *length > max_body_bytes_) return false;
   }

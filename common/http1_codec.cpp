@@ -20,6 +20,9 @@ namespace {
 
 constexpr size_t kMaxLeadingEmptyLines = 8;  // RFC 9112 §2.2 tolerance, bounded
 constexpr int kMaxInterimResponses = 32;     // 1xx storm guard
+// Room in a response head's HeaderMap for the fields a proxy adds (CORS);
+// a request head is kept as received (and held by long streams).
+constexpr size_t kResponseStorageSlack = 256;
 
 bool is_tchar(unsigned char c) {
   if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
@@ -460,7 +463,7 @@ struct Http1Parser::Impl {
     if (headers.size() >= limits.max_header_count) {
       return HeadError{mode == Mode::kRequest ? 431 : 502, "too many header fields"};
     }
-    headers.add(std::string(name), std::string(value));
+    headers.add(name, value);  // views into its storage: no copy
     return std::nullopt;
   }
 
@@ -482,7 +485,7 @@ struct Http1Parser::Impl {
       }
     }
     if (cl_count) {
-      const std::string& v = *headers.get("Content-Length");
+      const std::string_view v = *headers.get("Content-Length");
       uint64_t length = 0;
       auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), length);
       if (!all_digits(v) || ec != std::errc() || end != v.data() + v.size()) {
@@ -542,7 +545,14 @@ struct Http1Parser::Impl {
       if (auto err = parse_status_line(next_line())) return err;
       headers = &response_head.headers;
     }
-    headers->fields().reserve(std::min(line_count - 1, limits.max_header_count + 1));
+    // The header lines become the map's storage in one copy; each field is
+    // a view into it, not two allocated strings (issue 9).
+    std::string storage;
+    storage.reserve(rest.size() + (mode == Mode::kResponse ? kResponseStorageSlack : 0));
+    storage.append(rest);
+    headers->adopt_storage(std::move(storage));
+    rest = headers->storage();
+    headers->reserve(std::min(line_count - 1, limits.max_header_count + 1), 0);
     while (!rest.empty()) {
       if (auto err = parse_header_line(next_line(), *headers)) return err;
     }
@@ -688,6 +698,7 @@ Http1Parser::Http1Parser(Mode mode, Callbacks& callbacks, CodecLimits limits)
 Http1Parser::~Http1Parser() = default;
 
 size_t Http1Parser::feed(const char* data, size_t len) {
+  feeding_ = true;
   size_t used = 0;
   while (used < len && !failed() && !complete_) {
     if (!impl_->head_buffered) {
@@ -699,6 +710,11 @@ size_t Http1Parser::feed(const char* data, size_t len) {
     } else {
       used += impl_->execute_body(data + used, len - used);
     }
+  }
+  feeding_ = false;
+  if (release_after_feed_) {
+    release_after_feed_ = false;
+    release_head_buffer();
   }
   return used;
 }
@@ -722,10 +738,24 @@ void Http1Parser::next_message() {
   impl_->leading_empty_lines = 0;
   complete_ = false;
   head_complete_ = false;
+  release_after_feed_ = false;
 }
 
 void Http1Parser::set_request_method(std::string_view method) {
   impl_->request_method = std::string(method);
+}
+
+void Http1Parser::release_head_buffer() {
+  if (!head_complete_) return;  // the head is still being read: its bytes are needed
+  if (feeding_) {               // http_parser may still be walking them
+    release_after_feed_ = true;
+    return;
+  }
+  std::string().swap(impl_->head_buf);
+}
+
+size_t Http1Parser::head_buffer_capacity() const {
+  return impl_->head_buf.capacity();
 }
 
 bool Http1Parser::keep_alive() const {

@@ -58,6 +58,14 @@ class Http1Parser {
   // kResponse mode: the method of the request this response answers (HEAD
   // responses have no body).
   void set_request_method(std::string_view method);
+  // Once the head has been parsed, returns its raw bytes to the allocator
+  // (before that, and for a head still being parsed, a no-op; called from a
+  // callback inside feed(), it happens when feed() returns). For exchanges
+  // that stay open (a streamed response): the buffer would otherwise sit
+  // unused for hours; the next head on the connection grows it again.
+  void release_head_buffer();
+  // Bytes reserved for message heads (tests, memory accounting).
+  size_t head_buffer_capacity() const;
 
   bool failed() const { return error_status_ != 0; }
   // Status to answer with when failed(): 400, 413, 414, 431, 501, 505 (for
@@ -81,6 +89,8 @@ class Http1Parser {
   bool complete_ = false;
   bool head_complete_ = false;
   bool stop_after_head_ = false;
+  bool feeding_ = false;             // inside feed(): http_parser may be reading the head
+  bool release_after_feed_ = false;  // release_head_buffer() was called from a callback
 };
 
 // "HTTP/1.1 200 OK\r\n" + headers + "\r\n". Fields are written as given;

@@ -280,7 +280,7 @@ class Http2Connection::Stream final : public ServerStream {
   void on_headers_complete(bool end_stream) {
     request_ended_ = end_stream;
     if (!end_stream) start_body_deadline();
-    if (const std::string* host = head_.headers.get("host");
+    if (const std::string_view* host = head_.headers.get("host");
         host && !authority_.empty() && !iequals(*host, authority_)) {
       // RFC 9113 §8.3.1: a Host naming another entity than :authority is
       // malformed; which one the routing or Host checks would use is moot.

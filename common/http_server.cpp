@@ -101,7 +101,7 @@ void ignore_sigpipe_once() {
   }
 }
 
-std::optional<uint64_t> parse_content_length(const std::string& v) {
+std::optional<uint64_t> parse_content_length(std::string_view v) {
   uint64_t n = 0;
   auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
   if (v.empty() || ec != std::errc() || end != v.data() + v.size()) return std::nullopt;
@@ -266,7 +266,7 @@ class Connection final : public ServerConnection,
     if (status < 200 || status == 204) head.headers.remove("Content-Length");
 
     body_mode_ = BodyMode::kNone;
-    if (const std::string* cl = head.headers.get("Content-Length")) {
+    if (const std::string_view* cl = head.headers.get("Content-Length")) {
       auto length = parse_content_length(*cl);
       if (length && head.headers.count("Content-Length") == 1) {
         body_mode_ = BodyMode::kLength;
@@ -296,6 +296,11 @@ class Connection final : public ServerConnection,
     }
     write(serialize_response_head(head));
     touch();
+    // A response of unknown length (SSE) may hold the connection for hours:
+    // the request head's raw bytes go back to the allocator now (issue 9).
+    if (!end_stream && (body_mode_ == BodyMode::kChunked || body_mode_ == BodyMode::kClose)) {
+      parser_.release_head_buffer();
+    }
     if (end_stream) end_response();
   }
 
@@ -333,6 +338,15 @@ class Connection final : public ServerConnection,
     exchange_active_ = false;
     retire_handler();
     begin_close();
+  }
+
+  // The flush queued for the end of the loop turn happens now (a relayed
+  // upstream read: issue 9). Same path as the queued one, so a full socket
+  // still leaves the rest to libevent and the watermarks still apply.
+  void flush() override {
+    if (!flush_queued_) return;
+    event_del(flush_.get());  // no second, empty flush later in the turn
+    on_flush();
   }
 
   size_t pending_bytes() const override {
@@ -578,7 +592,7 @@ class Connection final : public ServerConnection,
   void on_request_head(RequestHead&& head) override {
     start_exchange(head);
     bool end_stream = !parser_.expects_body();
-    const std::string* expect = head.headers.get("Expect");
+    const std::string_view* expect = head.headers.get("Expect");
     bool wants_continue =
         !end_stream && version_minor_ >= 1 && expect && iequals(*expect, "100-continue");
     try {

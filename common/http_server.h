@@ -41,6 +41,11 @@ class ServerStream {
   virtual void send_body(std::string_view data, bool end_stream) = 0;
   // Moves all bytes out of `data` (no copy).
   virtual void send_body(evbuffer* data, bool end_stream) = 0;
+  // Writes what is queued to the socket now rather than at the end of the
+  // loop turn (HTTP/1.1 cleartext; elsewhere a no-op). What the socket does
+  // not take stays queued and counts in pending_bytes(); on_drained() may be
+  // called from inside when a producer was waiting for the queue to drain.
+  virtual void flush() {}
   // Aborts the response: the client sees an incomplete message, the
   // connection is closed. The handler gets no on_reset() for its own reset.
   virtual void reset() = 0;

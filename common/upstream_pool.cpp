@@ -27,6 +27,7 @@
 #include <cstring>
 #include <optional>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "common/c_handles.h"
@@ -79,7 +80,7 @@ bool method_expects_body(std::string_view m) {
   return m == "POST" || m == "PUT" || m == "PATCH";
 }
 
-std::optional<uint64_t> parse_content_length(const std::string& v) {
+std::optional<uint64_t> parse_content_length(std::string_view v) {
   uint64_t n = 0;
   if (v.empty()) return std::nullopt;
   auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
@@ -113,7 +114,13 @@ class StreamImpl final : public ClientStream {
     replayable_ = false;
     replay_body_.clear();
     replay_body_.shrink_to_fit();
+    std::exchange(replay_head_, RequestHead());  // moved out: its buffers are freed
   }
+
+  // A response head arrived: the request can no longer be retried, and a
+  // streamed response may stay open for hours; its serialised head goes
+  // (issue 9).
+  void response_began() { std::string().swap(head_bytes_); }
 
   // Ends the exchange with `error`, delivered from the event loop.
   void fail_later(ClientError error, std::string detail);
@@ -188,7 +195,7 @@ class Conn final : public Http1Parser::Callbacks, public std::enable_shared_from
   void on_message_complete() override {}
 
  private:
-  enum class Timer { kNone, kConnect, kHeader, kIdle, kKeepalive, kDeferredError };
+  enum class Timer { kNone, kConnect, kHeader, kIdle, kKeepalive, kDeferredError, kDeferredEvent };
 
   static void on_read_cb(bufferevent*, void* arg) noexcept;
   static void on_event_cb(bufferevent*, short what, void* arg) noexcept;
@@ -209,6 +216,11 @@ class Conn final : public Http1Parser::Callbacks, public std::enable_shared_from
   void fail(ClientError error, std::string detail);
   void fail_transport(std::string detail);
   void arm(Timer kind, std::chrono::milliseconds ms);
+  // Mid-body silence: the timer is armed once and, when it fires, re-armed
+  // for what is left after the last input (last_input_), instead of being
+  // re-armed on every piece (an event_add per SSE event, issue 9).
+  void restart_idle_clock();
+  void note_input();
   void detach_stream();
   bool reusable() const;
 
@@ -240,6 +252,13 @@ class Conn final : public Http1Parser::Callbacks, public std::enable_shared_from
   // A connect that failed synchronously, reported from the loop.
   ClientError deferred_error_ = ClientError::kConnectFailed;
   std::string deferred_detail_;
+  // Inside bufferevent_socket_connect*(): an event callback arriving now
+  // (a name that fails to resolve at once) is replayed from the loop, never
+  // run into the half-started connect (callbacks are not deferred: issue 9).
+  bool in_connect_ = false;
+  short deferred_what_ = 0;
+  bool body_delivered_ = false;  // this read delivered body bytes
+  timeval last_input_{};         // loop time of the last response bytes
 };
 
 class PoolCore {
@@ -405,7 +424,14 @@ void Conn::on_read_cb(bufferevent*, void* arg) noexcept {
   guarded(arg, [](Conn& c) { c.process_input(); });
 }
 void Conn::on_event_cb(bufferevent*, short what, void* arg) noexcept {
-  guarded(arg, [what](Conn& c) { c.on_event(what); });
+  guarded(arg, [what](Conn& c) {
+    if (c.in_connect_) {
+      c.deferred_what_ |= what;
+      c.arm(Timer::kDeferredEvent, {});
+      return;
+    }
+    c.on_event(what);
+  });
 }
 void Conn::on_timer_cb(evutil_socket_t, short, void* arg) noexcept {
   guarded(arg, [](Conn& c) { c.on_timer(); });
@@ -436,9 +462,13 @@ void Conn::flush() {
 }
 
 void Conn::connect(std::chrono::milliseconds timeout) {
-  // Deferred callbacks: a connect that fails synchronously must not call
-  // back into the code that is starting it.
-  bev_.reset(bufferevent_socket_new(base_, -1, BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS));
+  // No BEV_OPT_DEFER_CALLBACKS (issue 9): with it libevent reads every
+  // ready socket of an epoll batch before any read callback runs, so a
+  // fan-out's relayed events wait for the whole batch and every stream's
+  // buffers are allocated before one is freed. A connect that fails
+  // synchronously must still not call back into the code starting it:
+  // in_connect_ sends such events through the timer (on_event_cb).
+  bev_.reset(bufferevent_socket_new(base_, -1, BEV_OPT_CLOSE_ON_FREE));
   if (!bev_ || !timer_ || !resume_) {
     deferred_detail_ = "out of memory";
     arm(Timer::kDeferredError, {});
@@ -447,6 +477,7 @@ void Conn::connect(std::chrono::milliseconds timeout) {
   bufferevent_setcb(bev_.get(), &Conn::on_read_cb, &Conn::on_write_cb, &Conn::on_event_cb, this);
   arm(Timer::kConnect, timeout);
   int rc;
+  in_connect_ = true;
   if (const sockaddr_storage* sa = pool_->literal()) {
     rc = bufferevent_socket_connect(bev_.get(), reinterpret_cast<const sockaddr*>(sa),
                                     pool_->literal_len());
@@ -456,7 +487,8 @@ void Conn::connect(std::chrono::milliseconds timeout) {
   } else {
     rc = -1;
   }
-  if (rc != 0) {
+  in_connect_ = false;
+  if (rc != 0 && timer_kind_ != Timer::kDeferredEvent) {
     deferred_detail_ = "cannot start connecting to " + pool_->host();
     arm(Timer::kDeferredError, {});
   }
@@ -546,8 +578,7 @@ void Conn::set_paused(bool paused) {
     return;
   }
   if (connected_) bufferevent_enable(bev_.get(), EV_READ);
-  if (head_received_)
-    arm(Timer::kIdle, stream_ ? stream_->idle_timeout_ : std::chrono::milliseconds{});
+  if (head_received_) restart_idle_clock();
   // Bytes read before the pause are not announced again by libevent.
   if (resume_ && evbuffer_get_length(bufferevent_get_input(bev_.get())) > 0)
     event_active(resume_.get(), 0, 0);
@@ -565,7 +596,7 @@ void Conn::request_progress() {
 void Conn::arm(Timer kind, std::chrono::milliseconds ms) {
   timer_kind_ = kind;
   if (!timer_) return;
-  if (kind == Timer::kDeferredError) {
+  if (kind == Timer::kDeferredError || kind == Timer::kDeferredEvent) {
     event_active(timer_.get(), 0, 0);
     return;
   }
@@ -588,15 +619,36 @@ void Conn::on_timer() {
     case Timer::kHeader:
       fail(ClientError::kResponseTimeout, "no response head in time");
       return;
-    case Timer::kIdle:
+    case Timer::kIdle: {
+      if (stream_) {
+        // Input since the timer was armed moved the deadline: wait for the rest.
+        timeval now{};
+        event_base_gettimeofday_cached(base_, &now);
+        const auto silent = std::chrono::milliseconds((now.tv_sec - last_input_.tv_sec) * 1000LL +
+                                                      (now.tv_usec - last_input_.tv_usec) / 1000);
+        const auto left = silent.count() < 0 ? stream_->idle_timeout_  // clock stepped back
+                                             : stream_->idle_timeout_ - silent;
+        if (left.count() > 0) {
+          arm(Timer::kIdle, left);
+          return;
+        }
+      }
       fail(ClientError::kIdleTimeout, "upstream silent mid-response");
       return;
+    }
     case Timer::kKeepalive:
       close();
       return;
     case Timer::kDeferredError:
       fail(deferred_error_, deferred_detail_);
       return;
+    case Timer::kDeferredEvent: {
+      const short what = deferred_what_;
+      deferred_what_ = 0;
+      timer_kind_ = Timer::kNone;
+      on_event(what);
+      return;
+    }
   }
 }
 
@@ -648,6 +700,7 @@ void Conn::process_input() {
   }
   if (state_ != State::kBusy || !stream_ || !bev_) return;
   evbuffer* in = bufferevent_get_input(bev_.get());
+  body_delivered_ = false;
   while (!stream_->paused_) {
     if (evbuffer_get_length(in) == 0) break;
     evbuffer_iovec vec{};
@@ -677,12 +730,34 @@ void Conn::process_input() {
       return;
     }
   }
+  if (body_delivered_) {
+    // Pass this read on now (the relay writes it to its client); may end
+    // the exchange.
+    body_delivered_ = false;
+    stream_->callbacks_.on_response_read_done();
+    if (state_ != State::kBusy || !stream_) return;
+  }
   if (stream_->paused_) return;
   if (eof_seen_) {
     handle_eof();
     return;
   }
-  if (head_received_) arm(Timer::kIdle, stream_->idle_timeout_);
+  if (head_received_) note_input();
+}
+
+void Conn::restart_idle_clock() {
+  event_base_gettimeofday_cached(base_, &last_input_);
+  arm(Timer::kIdle, stream_ ? stream_->idle_timeout_ : std::chrono::milliseconds{});
+}
+
+void Conn::note_input() {
+  if (timer_kind_ == Timer::kIdle) {
+    event_base_gettimeofday_cached(base_, &last_input_);
+    return;
+  }
+  // The header timer (or nothing, with no idle timeout) gives way to the idle clock.
+  if (timer_kind_ == Timer::kNone && stream_ && stream_->idle_timeout_.count() <= 0) return;
+  restart_idle_clock();
 }
 
 void Conn::handle_eof() {
@@ -703,6 +778,7 @@ void Conn::handle_eof() {
 void Conn::on_response_head(ResponseHead&& head) {
   if (!stream_) return;
   head_received_ = true;
+  stream_->response_began();
   // Held back until we know whether a body follows (end_stream on the head).
   pending_head_ = std::move(head);
 }
@@ -713,7 +789,10 @@ void Conn::on_body(std::string_view data) {
     deliver_pending_head();
     if (!stream_) return;
   }
-  if (!data.empty()) stream_->callbacks_.on_response_body(data, false);
+  if (!data.empty()) {
+    body_delivered_ = true;
+    stream_->callbacks_.on_response_body(data, false);
+  }
 }
 
 void Conn::deliver_pending_head() {

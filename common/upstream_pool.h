@@ -40,6 +40,12 @@ class ClientStreamCallbacks {
   // Pieces as they arrive from the socket; the last call has end_stream (and
   // may carry no data). `data` is only valid during the call.
   virtual void on_response_body(std::string_view data, bool end_stream) = 0;
+  // The pieces of one socket read have all been delivered (on_response_body,
+  // not end_stream): the receiver may pass them on now instead of at the end
+  // of the loop turn (an SSE event reaches its client without waiting for
+  // the other streams' reads of the same epoll batch). Not called after the
+  // last piece. May destroy the ClientStream.
+  virtual void on_response_read_done() {}
   // Terminal. After it, no other callback comes; the ClientStream may be destroyed.
   // If on_response_head() already ran, the response is truncated (kReset,
   // kIdleTimeout, kProtocolError): never complete it downstream.

@@ -300,7 +300,7 @@ void RequestTelemetry::on_request(const http::RequestHead& head) {
   record_.start_time = std::chrono::system_clock::now();
   record_.method = head.method;
   record_.path = head.path;
-  const std::string* given = head.headers.get("x-request-id");
+  const std::string_view* given = head.headers.get("x-request-id");
   record_.request_id = given && is_sane_request_id(*given) ? *given : generate_request_id();
 }
 
@@ -328,7 +328,7 @@ void RequestTelemetry::on_response_head(int status, bool event_stream) {
 void RequestTelemetry::on_local_reply(const http::ResponseHead& head) {
   on_response_head(head.status, false);
   if (record_.auth_decision != "allow") return;
-  const std::string* challenge = head.headers.get("www-authenticate");
+  const std::string_view* challenge = head.headers.get("www-authenticate");
   std::string reason;
   if (challenge && challenge->find("insufficient_scope") != std::string::npos) {
     reason = "insufficient_scope";

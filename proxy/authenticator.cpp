@@ -58,7 +58,29 @@ VerifyPolicy policy_for(const config::Route& route, const config::Provider& prov
   return policy;
 }
 
+RoutePolicies route_policies(const config::Route& route,
+                             const std::map<std::string, config::Provider>& providers) {
+  RoutePolicies policies;
+  for (const auto& name : route.auth.providers) {
+    auto it = providers.find(name);
+    if (it == providers.end()) continue;
+    RoutePolicy entry{name, policy_for(route, it->second), {}};
+    entry.cache_context = token_cache_context(entry.policy);
+    policies.push_back(std::move(entry));
+  }
+  return policies;
+}
+
 AuthAttempt authenticate(const config::Route& route, const http::HeaderMap& headers,
+                         const ProviderMap& providers, int64_t now_seconds, bool allow_refetch,
+                         const std::function<void()>& retry) {
+  std::map<std::string, config::Provider> configs;
+  for (const auto& [name, view] : providers) configs.emplace(name, view->config());
+  return authenticate(route_policies(route, configs), headers, providers, now_seconds,
+                      allow_refetch, retry);
+}
+
+AuthAttempt authenticate(const RoutePolicies& policies, const http::HeaderMap& headers,
                          const ProviderMap& providers, int64_t now_seconds, bool allow_refetch,
                          const std::function<void()>& retry) {
   const ExtractedToken extracted = extract_bearer_token(headers);
@@ -79,22 +101,22 @@ AuthAttempt authenticate(const config::Route& route, const http::HeaderMap& head
 
   std::optional<VerifyResult> best;
   std::vector<ProviderView*> unknown_kid;
-  for (const auto& name : route.auth.providers) {
-    auto it = providers.find(name);
+  for (const auto& route_policy : policies) {
+    auto it = providers.find(route_policy.provider);
     if (it == providers.end()) continue;
     ProviderView& provider = *it->second;
     if (auto wait = provider.wait_for_first_keys(retry)) return {std::nullopt, std::move(wait)};
     auto keys = provider.keys();
     if (!keys) continue;  // no keys at all: this provider cannot vouch for anything
     // Through this thread's verified-token cache (provider_view.h).
-    VerifyResult result =
-        provider.verify(extracted.token, policy_for(route, provider.config()), now_seconds);
+    VerifyResult result = provider.verify(extracted.token, route_policy.policy,
+                                          route_policy.cache_context, now_seconds);
     if (result.ok()) {
       AuthDecision d;
       d.kind = AuthDecision::Kind::kAllow;
       d.reason = Reason::kOk;
       d.claims = std::move(result.claims);
-      return {d, nullptr};
+      return {std::move(d), nullptr};
     }
     if (result.reason == Reason::kUnknownKid) unknown_kid.push_back(&provider);
     if (!best || stage(result.reason) > stage(best->reason)) best = std::move(result);

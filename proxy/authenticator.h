@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/http_message.h"
 #include "proxy/config.h"
@@ -41,12 +42,30 @@ struct AuthAttempt {
   std::unique_ptr<KeyWait> wait;         // call authenticate() again when it fires
 };
 
+VerifyPolicy policy_for(const config::Route& route, const config::Provider& provider);
+
+// What a route checks a token against with one of its providers, in the
+// route's order: built once per configuration snapshot rather than copied
+// (issuer, audiences, algorithms) and re-joined per request (issue 9).
+struct RoutePolicy {
+  std::string provider;       // name in `providers`
+  VerifyPolicy policy;        // policy_for(route, that provider)
+  std::string cache_context;  // token_cache_context(policy)
+};
+using RoutePolicies = std::vector<RoutePolicy>;
+// Providers `config` does not define are left out (authenticate skips them).
+RoutePolicies route_policies(const config::Route& route,
+                             const std::map<std::string, config::Provider>& providers);
+
 // `retry` is what the wait fires. `allow_refetch` is false on the second
 // attempt so that an unknown kid costs at most one refetch per request.
+AuthAttempt authenticate(const RoutePolicies& policies, const http::HeaderMap& headers,
+                         const ProviderMap& providers, int64_t now_seconds, bool allow_refetch,
+                         const std::function<void()>& retry);
+// The same with the policies built from the providers' own configuration
+// on the spot (tests, and callers without a snapshot).
 AuthAttempt authenticate(const config::Route& route, const http::HeaderMap& headers,
                          const ProviderMap& providers, int64_t now_seconds, bool allow_refetch,
                          const std::function<void()>& retry);
-
-VerifyPolicy policy_for(const config::Route& route, const config::Provider& provider);
 
 }  // namespace mag::auth

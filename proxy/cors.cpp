@@ -10,7 +10,7 @@ constexpr const char* kAllowedHeaders =
     "Authorization, Content-Type, Accept, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID";
 constexpr const char* kAllowedMethods = "GET, POST, DELETE, OPTIONS";
 
-bool is_token_list(const std::string& value) {
+bool is_token_list(std::string_view value) {
   // Only reflect a request-header list made of tokens, commas and spaces, so
   // nothing odd is echoed back into a response header.
   return std::all_of(value.begin(), value.end(), [](unsigned char c) {
@@ -18,8 +18,7 @@ bool is_token_list(const std::string& value) {
   });
 }
 
-void set_allow_origin(const CorsPolicy& policy, const std::string& origin,
-                      http::HeaderMap& headers) {
+void set_allow_origin(const CorsPolicy& policy, std::string_view origin, http::HeaderMap& headers) {
   const bool any = std::find(policy.allowed_origins.begin(), policy.allowed_origins.end(), "*") !=
                    policy.allowed_origins.end();
   headers.set("Access-Control-Allow-Origin", any ? "*" : origin);
@@ -28,7 +27,7 @@ void set_allow_origin(const CorsPolicy& policy, const std::string& origin,
 
 }  // namespace
 
-bool CorsPolicy::origin_allowed(const std::string& origin) const {
+bool CorsPolicy::origin_allowed(std::string_view origin) const {
   for (const auto& allowed : allowed_origins) {
     if (allowed == "*" || allowed == origin) return true;
   }
@@ -43,14 +42,14 @@ bool is_preflight(const http::RequestHead& request) {
 http::ResponseHead preflight_response(const CorsPolicy& policy, const http::RequestHead& request) {
   http::ResponseHead response;
   response.status = 204;
-  const std::string& origin = *request.headers.get("origin");
+  const std::string_view origin = *request.headers.get("origin");
   if (!policy.origin_allowed(origin)) return response;
   set_allow_origin(policy, origin, response.headers);
   response.headers.add("Access-Control-Allow-Methods", kAllowedMethods);
-  const std::string* requested = request.headers.get("access-control-request-headers");
+  const std::string_view* requested = request.headers.get("access-control-request-headers");
   response.headers.add("Access-Control-Allow-Headers", requested && is_token_list(*requested)
                                                            ? *requested
-                                                           : std::string(kAllowedHeaders));
+                                                           : std::string_view(kAllowedHeaders));
   response.headers.add("Access-Control-Expose-Headers", kExposed);
   response.headers.add("Access-Control-Max-Age", "86400");
   return response;
@@ -58,7 +57,7 @@ http::ResponseHead preflight_response(const CorsPolicy& policy, const http::Requ
 
 void add_cors_headers(const CorsPolicy& policy, const http::RequestHead& request,
                       http::ResponseHead& response) {
-  const std::string* origin = request.headers.get("origin");
+  const std::string_view* origin = request.headers.get("origin");
   if (!origin || !policy.origin_allowed(*origin)) return;
   set_allow_origin(policy, *origin, response.headers);
   response.headers.set("Access-Control-Expose-Headers", kExposed);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/http_message.h"
@@ -12,7 +13,7 @@ namespace mag::proxy {
 
 struct CorsPolicy {
   std::vector<std::string> allowed_origins = {"*"};
-  bool origin_allowed(const std::string& origin) const;
+  bool origin_allowed(std::string_view origin) const;
 };
 
 // OPTIONS with Origin and Access-Control-Request-Method.

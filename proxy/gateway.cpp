@@ -159,6 +159,9 @@ std::shared_ptr<const Snapshot> Gateway::build_snapshot(
   for (const auto& listener : config->listeners) {
     snapshot->origin_policies.emplace(listener.address, origin_policy_for(listener, *config));
   }
+  for (const auto& route : config->routes) {
+    snapshot->route_policies.push_back(auth::route_policies(route, config->providers));
+  }
   snapshot->config = std::move(config);
   return publish(std::move(snapshot));
 }

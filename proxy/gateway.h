@@ -45,6 +45,9 @@ struct Snapshot {
   // Each listener's Host/Origin allow-lists, by listener address: resolved
   // once per configuration instead of per request (issue 9).
   std::map<std::string, OriginPolicy> origin_policies;
+  // Each route's token verification policies, by index in config->routes:
+  // made once per configuration instead of per request (issue 9).
+  std::vector<auth::RoutePolicies> route_policies;
 };
 
 // What one request runs against: the shared snapshot plus what belongs to

@@ -1,6 +1,7 @@
 #include "proxy/header_forwarding.h"
 
 #include <array>
+#include <cstdint>
 #include <string_view>
 #include <vector>
 
@@ -74,21 +75,43 @@ http::RequestHead make_upstream_request(const http::RequestHead& downstream,
   // copied and then removed by one pass per name.
   const std::vector<std::string> connection_names = connection_listed(downstream.headers);
   const bool replace_request_id = !context.request_id.empty();
-  auto& fields = up.headers.fields();
-  fields.reserve(downstream.headers.size() + 4);
+  auto forwarded = [&](const http::Header& field) {
+    return !listed(field.name, kHopByHop) && !listed(field.name, kClientMayNotSet) &&
+           !listed(field.name, connection_names) &&
+           !(replace_request_id && http::iequals(field.name, "x-request-id"));
+  };
+  // Sized exactly once for the kept fields and the five added below, so
+  // the copy allocates one storage string and one field vector (a long
+  // SSE stream holds this head: no slack). The first pass remembers its
+  // verdicts for the first 64 fields, so the second does not decide again.
+  size_t fields = 5;
+  size_t bytes =
+      64 + context.upstream_host.size() + context.peer_address.size() + context.request_id.size();
+  uint64_t dropped = 0;  // bit i: field i is not forwarded (i < 64)
+  size_t index = 0;
   for (const auto& field : downstream.headers) {
-    if (listed(field.name, kHopByHop) || listed(field.name, kClientMayNotSet) ||
-        listed(field.name, connection_names) ||
-        (replace_request_id && http::iequals(field.name, "x-request-id"))) {
-      continue;
+    const bool keep = forwarded(field);
+    if (keep) {
+      ++fields;
+      bytes += field.name.size() + field.value.size();
+    } else if (index < 64) {
+      dropped |= uint64_t{1} << index;
     }
-    fields.push_back(field);
+    ++index;
+  }
+  if (const std::string_view* host = downstream.headers.get("host")) bytes += host->size();
+  up.headers.reserve(fields, bytes);
+  index = 0;
+  for (const auto& field : downstream.headers) {
+    const bool keep = index < 64 ? ((dropped >> index) & 1) == 0 : forwarded(field);
+    ++index;
+    if (keep) up.headers.add(field.name, field.value);
   }
 
   up.headers.add("Host", context.upstream_host);
   up.headers.add("X-Forwarded-For", context.peer_address);
   up.headers.add("X-Forwarded-Proto", context.tls ? "https" : "http");
-  if (const std::string* host = downstream.headers.get("host")) {
+  if (const std::string_view* host = downstream.headers.get("host")) {
     up.headers.add("X-Forwarded-Host", *host);
   }
   if (replace_request_id) up.headers.add("X-Request-Id", context.request_id);

@@ -8,6 +8,7 @@
 #include <openssl/sha.h>
 
 #include <memory>
+#include <vector>
 
 namespace mag::auth {
 namespace {
@@ -39,12 +40,18 @@ EvpPkeyPtr key_from_params(const char* type, OSSL_PARAM* params) {
   return key;
 }
 
+// The digest of a JWS algorithm, fetched from the default provider once:
+// EVP_sha256() and friends make every EVP_Digest call look the
+// implementation up again. Never freed (process lifetime).
 const EVP_MD* digest_for(std::string_view alg) {
+  static const EVP_MD* const kSha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  static const EVP_MD* const kSha384 = EVP_MD_fetch(nullptr, "SHA384", nullptr);
+  static const EVP_MD* const kSha512 = EVP_MD_fetch(nullptr, "SHA512", nullptr);
   if (alg.size() != 5) return nullptr;
   const std::string_view bits = alg.substr(2);
-  if (bits == "256") return EVP_sha256();
-  if (bits == "384") return EVP_sha384();
-  if (bits == "512") return EVP_sha512();
+  if (bits == "256") return kSha256;
+  if (bits == "384") return kSha384;
+  if (bits == "512") return kSha512;
   return nullptr;
 }
 
@@ -74,6 +81,76 @@ std::string ecdsa_raw_to_der(std::string_view alg, std::string_view raw) {
   return der;
 }
 
+// Verification contexts prepared once per (key, algorithm) and thread, then
+// reused for every signature: EVP_DigestVerifyInit fetches the signature
+// implementation, builds a provider context and sets the padding again on
+// each call, and EVP_DigestVerify duplicates it before finishing (~15 % of an
+// RS256 verification, issue 9). EVP_PKEY_verify on a prepared context checks
+// the same thing over the digest (PKCS#1 v1.5 DigestInfo / PSS with the
+// digest as MGF1 hash and salt length / ECDSA) and leaves the context
+// reusable. Per thread, because an EVP_PKEY_CTX must not be shared. Each
+// context holds a reference to its key, so a cached key's address cannot be
+// reused by another key; the cache is small and emptied when full, so keys
+// that left the JWKS are released after a few rotations.
+class PreparedVerifiers {
+ public:
+  EVP_PKEY_CTX* get(EVP_PKEY* key, std::string_view alg, const EVP_MD* md) {
+    for (const Entry& e : entries_) {
+      if (e.key == key && e.alg == alg) return e.ctx.get();
+    }
+    PkeyCtxPtr ctx = prepare(key, alg, md);
+    if (!ctx) return nullptr;
+    if (entries_.size() >= kMaxEntries) entries_.clear();
+    entries_.push_back(Entry{key, std::string(alg), std::move(ctx)});
+    return entries_.back().ctx.get();
+  }
+
+ private:
+  static constexpr size_t kMaxEntries = 32;
+  struct Entry {
+    EVP_PKEY* key;
+    std::string alg;
+    PkeyCtxPtr ctx;
+  };
+
+  static PkeyCtxPtr prepare(EVP_PKEY* key, std::string_view alg, const EVP_MD* md) {
+    PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
+    if (!ctx || EVP_PKEY_verify_init(ctx.get()) != 1) return nullptr;
+    EVP_PKEY_CTX* c = ctx.get();
+    if (alg[0] == 'P') {
+      if (EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PSS_PADDING) != 1 ||
+          EVP_PKEY_CTX_set_signature_md(c, md) != 1 || EVP_PKEY_CTX_set_rsa_mgf1_md(c, md) != 1 ||
+          EVP_PKEY_CTX_set_rsa_pss_saltlen(c, RSA_PSS_SALTLEN_DIGEST) != 1)
+        return nullptr;
+    } else if (alg[0] == 'R') {
+      if (EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) != 1 ||
+          EVP_PKEY_CTX_set_signature_md(c, md) != 1)
+        return nullptr;
+    } else if (EVP_PKEY_CTX_set_signature_md(c, md) != 1) {
+      return nullptr;
+    }
+    return ctx;
+  }
+
+  std::vector<Entry> entries_;
+};
+
+// The signature (DER for ECDSA) of the digest of `message`, with `key`'s
+// prepared context for `alg`.
+bool verify_digest(std::string_view alg, EVP_PKEY* key, std::string_view message,
+                   std::string_view signature) {
+  thread_local PreparedVerifiers verifiers;
+  const EVP_MD* md = digest_for(alg);
+  if (md == nullptr) return false;
+  EVP_PKEY_CTX* ctx = verifiers.get(key, alg, md);
+  if (ctx == nullptr) return false;
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_len = 0;
+  if (EVP_Digest(message.data(), message.size(), digest, &digest_len, md, nullptr) != 1)
+    return false;
+  return EVP_PKEY_verify(ctx, bytes(signature), signature.size(), digest, digest_len) == 1;
+}
+
 bool digest_verify(EVP_MD_CTX* ctx, std::string_view message, std::string_view signature) {
   return EVP_DigestVerify(ctx, bytes(signature), signature.size(), bytes(message),
                           message.size()) == 1;
@@ -81,37 +158,22 @@ bool digest_verify(EVP_MD_CTX* ctx, std::string_view message, std::string_view s
 
 bool verify_rsa(std::string_view alg, EVP_PKEY* key, std::string_view message,
                 std::string_view signature) {
-  const EVP_MD* md = digest_for(alg);
-  if (md == nullptr || EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA) return false;
+  if (digest_for(alg) == nullptr || EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA) return false;
   // RFC 7518 §3.3: the signature is exactly as long as the modulus.
   if (signature.size() != static_cast<size_t>(EVP_PKEY_get_size(key))) return false;
-  EvpMdCtxPtr ctx(EVP_MD_CTX_new());
-  EVP_PKEY_CTX* pctx = nullptr;
-  if (!ctx || EVP_DigestVerifyInit(ctx.get(), &pctx, md, nullptr, key) != 1) return false;
-  if (alg[0] == 'P') {
-    if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) != 1 ||
-        EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) != 1 ||
-        EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, md) != 1)
-      return false;
-  } else if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) != 1) {
-    return false;
-  }
-  return digest_verify(ctx.get(), message, signature);
+  return verify_digest(alg, key, message, signature);
 }
 
 bool verify_ecdsa(std::string_view alg, EVP_PKEY* key, std::string_view message,
                   std::string_view signature) {
-  const EVP_MD* md = digest_for(alg);
-  if (md == nullptr || EVP_PKEY_get_base_id(key) != EVP_PKEY_EC) return false;
+  if (digest_for(alg) == nullptr || EVP_PKEY_get_base_id(key) != EVP_PKEY_EC) return false;
   // The curve must be the one the algorithm names (key bits 256/384/521).
   const int bits = EVP_PKEY_get_bits(key);
   const int want = alg == "ES256" ? 256 : alg == "ES384" ? 384 : 521;
   if (bits != want) return false;
   const std::string der = ecdsa_raw_to_der(alg, signature);
   if (der.empty()) return false;
-  EvpMdCtxPtr ctx(EVP_MD_CTX_new());
-  if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, key) != 1) return false;
-  return digest_verify(ctx.get(), message, der);
+  return verify_digest(alg, key, message, der);
 }
 
 bool verify_eddsa(EVP_PKEY* key, std::string_view message, std::string_view signature) {

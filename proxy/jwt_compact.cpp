@@ -101,21 +101,32 @@ Reason check_header_members(json_t* header, CompactJws* out,
 
 std::optional<std::string> base64url_decode(std::string_view in) {
   if (in.size() % 4 == 1 || in.size() > INT_MAX / 2) return std::nullopt;
-  if (!std::all_of(in.begin(), in.end(), is_base64url_char)) return std::nullopt;
-  std::string padded(in);
-  std::replace(padded.begin(), padded.end(), '-', '+');
-  std::replace(padded.begin(), padded.end(), '_', '/');
-  const size_t pad = (4 - padded.size() % 4) % 4;
-  padded.append(pad, '=');
+  // One pass: refuse anything outside the url-safe alphabet, translate to
+  // the standard one and pad for EVP_DecodeBlock.
+  const size_t pad = (4 - in.size() % 4) % 4;
+  std::string padded(in.size() + pad, '=');
+  for (size_t i = 0; i < in.size(); ++i) {
+    const char c = in[i];
+    if (!is_base64url_char(c)) return std::nullopt;
+    padded[i] = c == '-' ? '+' : c == '_' ? '/' : c;
+  }
   std::string out(padded.size() / 4 * 3, '\0');
   const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
                                 reinterpret_cast<const unsigned char*>(padded.data()),
                                 static_cast<int>(padded.size()));
   if (n < 0 || static_cast<size_t>(n) != out.size()) return std::nullopt;
   out.resize(out.size() - pad);
-  // Canonical form only: re-encoding must give back the input exactly, which
-  // rules out non-zero unused trailing bits (Wycheproof tc374/375).
-  if (base64url_encode(out) != in) return std::nullopt;
+  // Canonical form only (Wycheproof tc374/375): a full group of four
+  // characters has exactly one encoding, so only a final partial group can
+  // carry non-zero unused bits; re-encoding its 1 or 2 bytes must give back
+  // its 2 or 3 characters exactly.
+  if (pad != 0) {
+    const size_t tail_bytes = 3 - pad;
+    const size_t tail_chars = 4 - pad;
+    if (base64url_encode(std::string_view(out).substr(out.size() - tail_bytes)) !=
+        in.substr(in.size() - tail_chars))
+      return std::nullopt;
+  }
   return out;
 }
 

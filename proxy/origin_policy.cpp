@@ -63,9 +63,9 @@ bool is_loopback_host(const std::string& raw) {
          std::all_of(host.begin(), host.end(), [](char c) { return std::isdigit(c) || c == '.'; });
 }
 
-bool OriginPolicy::origin_allowed(const std::string& raw) const {
+bool OriginPolicy::origin_allowed(std::string_view raw) const {
   if (any_origin) return true;
-  const std::string origin = lowercase(raw);
+  const std::string origin = lowercase(std::string(raw));
   if (std::find(origins.begin(), origins.end(), origin) != origins.end()) return true;
   if (!loopback_origins) return false;
   std::string scheme_end = origin.rfind("http://", 0) == 0    ? "http://"
@@ -79,9 +79,9 @@ bool OriginPolicy::origin_allowed(const std::string& raw) const {
   return is_loopback_host(host);
 }
 
-bool OriginPolicy::host_allowed(const std::string& host_header) const {
+bool OriginPolicy::host_allowed(std::string_view host_header) const {
   if (any_host) return true;
-  const std::string value = lowercase(host_header);
+  const std::string value = lowercase(std::string(host_header));
   std::string host, port;
   split_authority(value, &host, &port);
   for (const auto& allowed : hosts) {

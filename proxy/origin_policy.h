@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "proxy/config.h"
@@ -19,8 +20,8 @@ struct OriginPolicy {
   bool any_host = false;
   std::vector<std::string> hosts;  // "host" (any port) or "host:port", lowercase
 
-  bool origin_allowed(const std::string& origin) const;
-  bool host_allowed(const std::string& host_header) const;
+  bool origin_allowed(std::string_view origin) const;
+  bool host_allowed(std::string_view host_header) const;
 };
 
 // The effective policy of `listener` under `config` (the documented defaults

@@ -5,17 +5,6 @@
 namespace mag::auth {
 namespace {
 
-// The verification context a cached result is valid for: the same token may
-// be good for one route's resource and not for another's.
-std::string cache_context(const VerifyPolicy& policy) {
-  std::string context;
-  for (const auto& aud : policy.audiences) {
-    context += aud;
-    context += '\n';
-  }
-  return context;
-}
-
 // Refusals that the same token will get again (for this provider and these
 // audiences) for at least the negative TTL, and that cost a signature check
 // to reach: worth a negative entry. Not "not yet valid" / "issued in the
@@ -38,6 +27,15 @@ bool remember_refusal(Reason reason) {
 
 }  // namespace
 
+std::string token_cache_context(const VerifyPolicy& policy) {
+  std::string context;
+  for (const auto& aud : policy.audiences) {
+    context += aud;
+    context += '\n';
+  }
+  return context;
+}
+
 ProviderView::ProviderView(std::shared_ptr<KeyProvider> provider, Mailbox* provider_loop,
                            std::weak_ptr<Mailbox> own_loop, TokenCacheLimits limits)
     : provider_(std::move(provider)),
@@ -56,6 +54,11 @@ const std::shared_ptr<const KeySet>& ProviderView::keys() {
 
 VerifyResult ProviderView::verify(std::string_view token, const VerifyPolicy& policy,
                                   int64_t now_seconds) {
+  return verify(token, policy, token_cache_context(policy), now_seconds);
+}
+
+VerifyResult ProviderView::verify(std::string_view token, const VerifyPolicy& policy,
+                                  std::string_view cache_context, int64_t now_seconds) {
   const std::shared_ptr<const KeySet> keys = this->keys();
   if (keys != seen_keys_) {
     // A key that left the set takes its cached tokens with it.
@@ -66,7 +69,7 @@ VerifyResult ProviderView::verify(std::string_view token, const VerifyPolicy& po
   }
   // Oversized tokens are rejected by verify_jwt without hashing them.
   if (token.size() > policy.max_token_bytes) return verify_jwt(token, *keys, policy, now_seconds);
-  const std::string key = TokenCache::cache_key(token, cache_context(policy));
+  std::string key = TokenCache::cache_key(token, cache_context);
   if (auto claims = cache_.find(key, now_seconds)) {
     count_lookup(kHit);
     VerifyResult hit;
@@ -84,16 +87,12 @@ VerifyResult ProviderView::verify(std::string_view token, const VerifyPolicy& po
   VerifyResult result = verify_jwt(token, *keys, policy, now_seconds);
   // verify_jwt checks a signature only after the cheap checks passed: then
   // it either fails (bad_signature) or names the key that verified it.
-  if (result.reason == Reason::kBadSignature || !result.key_fingerprint.empty()) {
-    metrics::global().counter_add(  // mag_token_signature_verifications_total (REL-CLI-07)
-        "mag_token_signature_verifications_total",
-        {{"provider", name()}, {"result", result.key_fingerprint.empty() ? "bad" : "good"}});
-  }
+  if (result.reason == Reason::kBadSignature || !result.key_fingerprint.empty())
+    count_miss(result.key_fingerprint.empty() ? kBadSignature : kGoodSignature);
   if (result.ok()) {
-    if (size_t evicted = cache_.insert(key, result.claims, result.key_fingerprint,
+    if (size_t evicted = cache_.insert(std::move(key), result.claims, result.key_fingerprint,
                                        policy.clock_skew_seconds, now_seconds)) {
-      metrics::global().counter_add("mag_token_cache_evictions_total", {{"provider", name()}},
-                                    static_cast<double>(evicted));
+      count_miss(kEviction, static_cast<double>(evicted));
     }
   } else if (remember_refusal(result.reason)) {
     cache_.insert_bad(key, now_seconds, result.reason);
@@ -115,6 +114,28 @@ void ProviderView::count_lookup(Lookup lookup) {
     lookup_registry_ = registry.id();
   }
   registry.add(lookup_series_[lookup]);
+}
+
+// mag_token_signature_verifications_total (REL-CLI-07) and
+// mag_token_cache_evictions_total, through handles like count_lookup's.
+void ProviderView::count_miss(MissCounter counter, double value) {
+  metrics::Registry& registry = metrics::global();
+  if (miss_registry_ != registry.id()) {
+    miss_series_ = {};
+    miss_registry_ = registry.id();
+  }
+  metrics::Registry::Handle& series = miss_series_[counter];
+  if (!series) {
+    if (counter == kEviction) {
+      series = registry.handle("mag_token_cache_evictions_total", metrics::Type::kCounter,
+                               {{"provider", name()}});
+    } else {
+      series = registry.handle(
+          "mag_token_signature_verifications_total", metrics::Type::kCounter,
+          {{"provider", name()}, {"result", counter == kGoodSignature ? "good" : "bad"}});
+    }
+  }
+  registry.add(series, value);
 }
 
 std::unique_ptr<KeyWait> ProviderView::wait_for_first_keys(std::function<void()> done) {

@@ -41,6 +41,10 @@ class KeyWait {
   std::shared_ptr<Pending> pending_;  // the marshalled callback holds a weak_ptr
 };
 
+// The verification context a cached result is valid for: the same token may
+// be good for one route's resource and not for another's (its audiences).
+std::string token_cache_context(const VerifyPolicy& policy);
+
 class ProviderView {
  public:
   // `provider_loop`: the provider's loop (outlives the view). `own_loop`: the
@@ -58,6 +62,10 @@ class ProviderView {
   // verify_jwt against the current keys, through this thread's cache.
   // Requires keys() to be non-null.
   VerifyResult verify(std::string_view token, const VerifyPolicy& policy, int64_t now_seconds);
+  // The same with `cache_context` = token_cache_context(policy), made once
+  // by the caller (per snapshot and route) instead of per request.
+  VerifyResult verify(std::string_view token, const VerifyPolicy& policy,
+                      std::string_view cache_context, int64_t now_seconds);
   TokenCache& cache() { return cache_; }
 
   // nullptr: proceed now (keys are there, or no fetch in progress). Else
@@ -86,6 +94,13 @@ class ProviderView {
   std::shared_ptr<const KeySet> seen_keys_;  // the set cache_ was last trimmed for
   uint64_t lookup_registry_ = 0;             // metrics::Registry::id() of lookup_series_
   std::array<metrics::Registry::Handle, 3> lookup_series_{};  // by Lookup
+  // The counters of a cache miss (mag_token_signature_verifications_total
+  // good / bad, mag_token_cache_evictions_total), each series made when it
+  // is first counted, so a miss renders no labels either.
+  enum MissCounter : size_t { kGoodSignature, kBadSignature, kEviction };
+  void count_miss(MissCounter counter, double value = 1);
+  uint64_t miss_registry_ = 0;
+  std::array<metrics::Registry::Handle, 3> miss_series_{};  // by MissCounter
 };
 
 }  // namespace mag::auth

@@ -52,7 +52,7 @@ void record_auth_decision(RequestTelemetry& telemetry, const auth::AuthDecision&
 }
 
 bool is_event_stream(const http::ResponseHead& head) {
-  const std::string* type = head.headers.get("content-type");
+  const std::string_view* type = head.headers.get("content-type");
   return type && type->rfind("text/event-stream", 0) == 0;
 }
 
@@ -152,7 +152,7 @@ void ProxyStream::run_filters() {
   }
   telemetry_.set_route(route_->path_prefix);
   if (!route_->auth.enabled) {
-    authorize(nullptr);
+    authorize(std::nullopt);
     return;
   }
   run_authentication(true);
@@ -185,8 +185,11 @@ bool ProxyStream::serve_metadata() {
 
 void ProxyStream::run_authentication(bool allow_refetch) {
   state_ = State::kFiltering;
+  // The route's policies, made with the snapshot (gateway.cpp).
+  const auto& all_policies = snapshot_->shared->route_policies;
+  const auto route_index = static_cast<size_t>(route_ - snapshot_->config->routes.data());
   auth::AuthAttempt attempt =
-      auth::authenticate(*route_, request_.headers, snapshot_->providers,
+      auth::authenticate(all_policies.at(route_index), request_.headers, snapshot_->providers,
                          static_cast<int64_t>(std::time(nullptr)), allow_refetch, [this] {
                            // Runs on this worker's loop once the provider's fetch has finished;
                            // `wait_` is still ours (destroying it would cancel this very call).
@@ -198,10 +201,10 @@ void ProxyStream::run_authentication(bool allow_refetch) {
     wait_ = std::move(attempt.wait);
     return;
   }
-  const auth::AuthDecision& decision = *attempt.decision;
+  auth::AuthDecision& decision = *attempt.decision;
   record_auth_decision(telemetry_, decision);
   if (decision.kind == auth::AuthDecision::Kind::kNoCredentials && route_->auth.allow_missing) {
-    authorize(nullptr);
+    authorize(std::nullopt);
     return;
   }
   if (decision.kind != auth::AuthDecision::Kind::kAllow) {
@@ -209,7 +212,7 @@ void ProxyStream::run_authentication(bool allow_refetch) {
     return;
   }
   // Validity (signature, exp, aud, iss) is settled: only now do scopes count.
-  authorize(&decision.claims);
+  authorize(std::move(decision.claims));
 }
 
 void ProxyStream::reply_unauthorized(const auth::AuthDecision& decision) {
@@ -254,7 +257,7 @@ std::string upstream_host_header(const config::Upstream& upstream,
                                  const http::RequestHead& request) {
   if (upstream.host_header == config::Upstream::HostHeader::kClient) {
     // HTTP/2's :authority arrives as Host; every accepted request has one.
-    if (const std::string* host = request.headers.get("host")) return *host;
+    if (const std::string_view* host = request.headers.get("host")) return std::string(*host);
   }
   return upstream.host_header_value;
 }
@@ -317,6 +320,15 @@ void ProxyStream::on_response_head(http::ResponseHead&& head, bool end_stream) {
   if (end_stream) telemetry_.on_response_end();
   if (held) return;  // a tools/list result to rewrite: sent with its body
   stream_.send_head(std::move(head), end_stream);
+  // From here on no request field is read (an upstream error resets the
+  // stream), and an SSE response may stay open for hours: its request
+  // fields, the bearer token among them, are freed now (issue 9). Moved
+  // out, not assigned over: a std::string assigned from an empty one keeps
+  // its buffer.
+  if (!end_stream && stream_.head_sent()) {
+    const http::HeaderMap released = std::move(request_.headers);
+    request_.headers = http::HeaderMap();
+  }
 }
 
 void ProxyStream::on_response_body(std::string_view data, bool end_stream) {
@@ -330,6 +342,14 @@ void ProxyStream::on_response_body(std::string_view data, bool end_stream) {
     stream_.send_body(data, end_stream);
   }
   if (!end_stream && upstream_ && stream_.above_high_watermark()) upstream_->pause_response(true);
+}
+
+// Relay an upstream read at once (issue 9): a fan-out of one event to
+// thousands of streams otherwise waits for every stream's read of the epoll
+// batch before the first client write. One read's pieces still leave in one
+// write.
+void ProxyStream::on_response_read_done() {
+  if (state_ == State::kForwarding) stream_.flush();
 }
 
 void ProxyStream::on_error(http::ClientError error, std::string_view detail) {
@@ -366,7 +386,8 @@ bool ProxyStream::check_origin_and_host() {
   auto found = policies.find(listener_address_);
   if (found == policies.end()) found = policies.find(snapshot_->config->listeners.front().address);
   const auto& [address, policy] = *found;
-  if (const std::string* host = request_.headers.get("host"); host && !policy.host_allowed(*host)) {
+  if (const std::string_view* host = request_.headers.get("host");
+      host && !policy.host_allowed(*host)) {
     log::limited(log::Level::kWarn, "authz host", "authz",
                  "Host " + log::sanitize(*host) + " not allowed on " + address + " -> 421");
     send_local(json_document(421, jsonrpc_error_without_id(-32000,
@@ -374,7 +395,7 @@ bool ProxyStream::check_origin_and_host() {
                                                            "not allowed")));
     return false;
   }
-  const std::string* origin = request_.headers.get("origin");
+  const std::string_view* origin = request_.headers.get("origin");
   if (origin && !policy.origin_allowed(*origin)) {
     log::limited(log::Level::kWarn, "authz origin", "authz",
                  "Origin " + log::sanitize(*origin) + " not allowed -> 403");
@@ -385,8 +406,9 @@ bool ProxyStream::check_origin_and_host() {
   return true;
 }
 
-void ProxyStream::authorize(const auth::Claims* claims) {
-  authz_ = std::make_unique<RequestAuthz>(*route_, *snapshot_->config, snapshot_->sessions, claims);
+void ProxyStream::authorize(std::optional<auth::Claims> claims) {
+  authz_ = std::make_unique<RequestAuthz>(*route_, *snapshot_->config, snapshot_->sessions,
+                                          std::move(claims));
   if (auto refusal = authz_->check_head(request_)) {
     send_local(std::move(*refusal));
     return;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/c_handles.h"
@@ -36,6 +37,7 @@ class ProxyStream : public http::ServerStreamHandler, public http::ClientStreamC
   // Upstream (http::ClientStreamCallbacks)
   void on_response_head(http::ResponseHead&& head, bool end_stream) override;
   void on_response_body(std::string_view data, bool end_stream) override;
+  void on_response_read_done() override;
   void on_error(http::ClientError error, std::string_view detail) override;
 
  private:
@@ -49,7 +51,7 @@ class ProxyStream : public http::ServerStreamHandler, public http::ClientStreamC
   void send_local(LocalReply reply);
   // mcp_authz (issue 4, proxy/request_authz.h)
   bool check_origin_and_host();
-  void authorize(const auth::Claims* claims);
+  void authorize(std::optional<auth::Claims> claims);  // nullopt: anonymous
   void finish_body_check();
   void arm_expiry_timer();
   void on_token_expired();

@@ -19,12 +19,12 @@ constexpr size_t kMaxHeldJson = 4 << 20;
 const std::vector<std::string> kNoScopes;
 
 bool is_json(const http::ResponseHead& head) {
-  const std::string* type = head.headers.get("content-type");
+  const std::string_view* type = head.headers.get("content-type");
   return type && type->rfind("application/json", 0) == 0;
 }
 
 bool is_event_stream(const http::ResponseHead& head) {
-  const std::string* type = head.headers.get("content-type");
+  const std::string_view* type = head.headers.get("content-type");
   return type && type->rfind("text/event-stream", 0) == 0;
 }
 
@@ -37,25 +37,36 @@ LocalReply jsonrpc_reply(int status, int code, const std::string& message) {
 RequestAuthz::RequestAuthz(const config::Route& route, const config::Config& config,
                            std::shared_ptr<SessionBindings> sessions, const auth::Claims* claims)
     : route_(route), config_(config), sessions_(std::move(sessions)) {
-  if (claims) {
-    claims_ = *claims;
-    principal_ = principal_key(claims->issuer, claims->subject, claims->client_id);
-  } else {
-    principal_ = "anonymous";
+  if (claims) claims_ = *claims;
+}
+
+RequestAuthz::RequestAuthz(const config::Route& route, const config::Config& config,
+                           std::shared_ptr<SessionBindings> sessions,
+                           std::optional<auth::Claims> claims)
+    : route_(route), config_(config), sessions_(std::move(sessions)), claims_(std::move(claims)) {}
+
+const std::string& RequestAuthz::principal() {
+  if (principal_.empty()) {
+    principal_ = claims_ ? principal_key(claims_->issuer, claims_->subject, claims_->client_id)
+                         : "anonymous";
   }
+  return principal_;
 }
 
 const std::vector<std::string>& RequestAuthz::scopes() const {
   return claims_ ? claims_->scopes : kNoScopes;
 }
 
-std::string RequestAuthz::session_key(const std::string& session_id) const {
-  return route_.path_prefix + "\n" + session_id;
+std::string RequestAuthz::session_key(std::string_view session_id) const {
+  std::string key;
+  key.reserve(route_.path_prefix.size() + 1 + session_id.size());
+  key.append(route_.path_prefix).append(1, '\n').append(session_id);
+  return key;
 }
 
 std::optional<LocalReply> RequestAuthz::check_head(const http::RequestHead& request) {
-  if (const std::string* id = request.headers.get("mcp-session-id"); id && sessions_) {
-    if (sessions_->check(session_key(*id), principal_, SessionBindings::Clock::now()) ==
+  if (const std::string_view* id = request.headers.get("mcp-session-id"); id && sessions_) {
+    if (sessions_->check(session_key(*id), principal(), SessionBindings::Clock::now()) ==
         SessionBindings::Check::kMismatch) {
       log::limited(log::Level::kWarn, "authz session", "authz",
                    "session hijack attempt: " + request.method + " " + log::sanitize(request.path) +
@@ -68,7 +79,7 @@ std::optional<LocalReply> RequestAuthz::check_head(const http::RequestHead& requ
   if (!route_.auth.enabled) return std::nullopt;
   wants_body_ = request.method == "POST" && mcp::needs_body(route_.auth);
   if (!wants_body_) return refuse(mcp::authorize_route(route_.auth, scopes()));
-  if (const std::string* length = request.headers.get("content-length")) {
+  if (const std::string_view* length = request.headers.get("content-length")) {
     size_t value = 0;
     auto [end, ec] = std::from_chars(length->data(), length->data() + length->size(), value);
     if (ec != std::errc() || value > body_cap()) return body_too_large();
@@ -157,7 +168,7 @@ void RequestAuthz::prepare_upstream(const http::RequestHead& downstream,
 
 bool RequestAuthz::on_response_head(const http::RequestHead& request, http::ResponseHead& head,
                                     bool end_stream) {
-  const std::string* request_session = request.headers.get("mcp-session-id");
+  const std::string_view* request_session = request.headers.get("mcp-session-id");
   if (sessions_ && route_.auth.enabled) {
     const auto now = SessionBindings::Clock::now();
     if (request_session && (head.status == 404 || (request.method == "DELETE" &&
@@ -166,9 +177,9 @@ bool RequestAuthz::on_response_head(const http::RequestHead& request, http::Resp
     } else if (head.status >= 200 && head.status < 300) {
       // A new session (initialize), or one the gateway had not seen yet
       // (restart, eviction): the first principal to use it owns it.
-      const std::string* id = head.headers.get("mcp-session-id");
+      const std::string_view* id = head.headers.get("mcp-session-id");
       if (!id) id = request_session;
-      if (id) sessions_->bind(session_key(*id), principal_, now);
+      if (id) sessions_->bind(session_key(*id), principal(), now);
     }
   }
   if (end_stream || tools_list_ids_.empty() || !mcp::may_filter_tools(route_.auth)) return false;

@@ -29,6 +29,9 @@ class RequestAuthz {
   // (`allow_missing` without a token, or `auth: none`).
   RequestAuthz(const config::Route& route, const config::Config& config,
                std::shared_ptr<SessionBindings> sessions, const auth::Claims* claims);
+  // The same, taking the claims over instead of copying them (issue 9).
+  RequestAuthz(const config::Route& route, const config::Config& config,
+               std::shared_ptr<SessionBindings> sessions, std::optional<auth::Claims> claims);
 
   // Before the body: a refusal that the head alone decides (session of
   // another principal, body too big, route scopes when no rule reads the body).
@@ -68,14 +71,17 @@ class RequestAuthz {
   std::string mcp_method_;
   std::string mcp_tool_;
   std::optional<LocalReply> refuse(const mcp::AuthzDecision& decision) const;
-  std::string session_key(const std::string& session_id) const;
+  std::string session_key(std::string_view session_id) const;
   const std::vector<std::string>& scopes() const;
+  // The session owner key, made on first use: most requests carry no
+  // session and never need it (issue 9).
+  const std::string& principal();
 
   const config::Route& route_;
   const config::Config& config_;
   std::shared_ptr<SessionBindings> sessions_;
   std::optional<auth::Claims> claims_;
-  std::string principal_;
+  std::string principal_;  // empty until principal()
   bool wants_body_ = false;
   std::vector<std::string> tools_list_ids_;  // ids of tools/list requests in the body
   Mode mode_ = Mode::kPass;

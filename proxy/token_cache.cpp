@@ -27,9 +27,8 @@ std::optional<Claims> TokenCache::find(const std::string& key, int64_t now) {
   return it->second->claims;
 }
 
-size_t TokenCache::insert(const std::string& key, const Claims& claims,
-                          const std::string& key_fingerprint, int64_t clock_skew_seconds,
-                          int64_t now) {
+size_t TokenCache::insert(std::string key, const Claims& claims, const std::string& key_fingerprint,
+                          int64_t clock_skew_seconds, int64_t now) {
   if (limits_.max_entries == 0) return 0;
   int64_t valid_until = now + limits_.max_ttl_seconds;
   // Same rule as the verifier: rejected from exp + skew on. Both terms are
@@ -42,7 +41,7 @@ size_t TokenCache::insert(const std::string& key, const Claims& claims,
     positive_.erase(it);  // before the node its key points into
     lru_.erase(entry);
   }
-  lru_.push_front(Entry{key, claims, key_fingerprint, valid_until});
+  lru_.push_front(Entry{std::move(key), claims, key_fingerprint, valid_until});
   positive_.emplace(lru_.front().key, lru_.begin());
   size_t evicted = 0;
   for (; positive_.size() > limits_.max_entries; ++evicted) {
@@ -53,9 +52,11 @@ size_t TokenCache::insert(const std::string& key, const Claims& claims,
 }
 
 std::optional<Reason> TokenCache::known_bad(const std::string& key, int64_t now) {
+  if (!negative_hashes_.contains(std::hash<std::string_view>{}(key))) return std::nullopt;
   auto it = negative_.find(sha256(key));
   if (it == negative_.end()) return std::nullopt;
   if (now >= it->second->valid_until) {
+    forget_hash(it->second->hash);
     bad_lru_.erase(it->second);
     negative_.erase(it);
     return std::nullopt;
@@ -66,9 +67,12 @@ std::optional<Reason> TokenCache::known_bad(const std::string& key, int64_t now)
 void TokenCache::insert_bad(const std::string& cache_key, int64_t now, Reason reason) {
   const std::string key = sha256(cache_key);
   if (limits_.max_negative_entries == 0 || negative_.count(key)) return;
-  bad_lru_.push_front(BadEntry{key, now + limits_.negative_ttl_seconds, reason});
+  const size_t hash = std::hash<std::string_view>{}(cache_key);
+  bad_lru_.push_front(BadEntry{key, now + limits_.negative_ttl_seconds, reason, hash});
   negative_.emplace(key, bad_lru_.begin());
+  negative_hashes_.insert(hash);
   while (negative_.size() > limits_.max_negative_entries) {
+    forget_hash(bad_lru_.back().hash);
     negative_.erase(bad_lru_.back().key);
     bad_lru_.pop_back();
   }
@@ -93,6 +97,13 @@ void TokenCache::retain_keys(const std::set<std::string>& fingerprints) {
   if (!new_key) return;
   negative_.clear();
   bad_lru_.clear();
+  negative_hashes_.clear();
+}
+
+void TokenCache::forget_hash(size_t hash) {
+  // One instance only: two negative keys may share a hash.
+  if (auto it = negative_hashes_.find(hash); it != negative_hashes_.end())
+    negative_hashes_.erase(it);
 }
 
 }  // namespace mag::auth

@@ -10,7 +10,8 @@
 // refused after the signature check (bad signature, or a good one with an
 // expired / wrong claim), with their reason, for a short time, so a flood of
 // one such token costs one verification; they are keyed by SHA-256 of the key
-// (computed on a positive miss only), because their tokens are chosen by
+// (computed on a positive miss only, and only when a pre-filter of std::hash
+// values says the key may be there), because their tokens are chosen by
 // whoever sends them: no hash-flooding of the negative side, and a forged
 // token is not kept. The expiry is re-checked on every hit.
 // Both sides are LRU-bounded: a flood of distinct tokens evicts, never grows.
@@ -24,6 +25,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "proxy/jwt_verifier.h"
 
@@ -48,7 +50,8 @@ class TokenCache {
   std::optional<Claims> find(const std::string& key, int64_t now);
   // `claims.expires_at` 0 means "no exp": kept for max_ttl only. Returns how
   // many least recently used entries it evicted to stay within max_entries.
-  size_t insert(const std::string& key, const Claims& claims, const std::string& key_fingerprint,
+  // `key` is kept by the entry (moved in: no second copy of the token).
+  size_t insert(std::string key, const Claims& claims, const std::string& key_fingerprint,
                 int64_t clock_skew_seconds, int64_t now);
 
   // The reason a token was refused earlier (within negative_ttl), if it was.
@@ -74,6 +77,7 @@ class TokenCache {
     std::string key;  // SHA-256 of the cache key
     int64_t valid_until = 0;
     Reason reason = Reason::kBadSignature;
+    size_t hash = 0;  // std::hash of the cache key (negative_hashes_)
   };
   using Lru = std::list<Entry>;
   using BadLru = std::list<BadEntry>;
@@ -85,6 +89,13 @@ class TokenCache {
   std::unordered_map<std::string_view, Lru::iterator> positive_;
   BadLru bad_lru_;
   std::unordered_map<std::string, BadLru::iterator> negative_;
+  // std::hash of the cache keys of the negative entries, a pre-filter: a
+  // positive miss whose key's hash is not among them (nearly every miss of a
+  // good token) skips the SHA-256 of the ~1 KB key (issue 9). A match,
+  // chosen by a sender or by chance, only costs the SHA-256 and the real
+  // lookup; at most max_negative_entries values.
+  std::unordered_multiset<size_t> negative_hashes_;
+  void forget_hash(size_t hash);
   std::set<std::string> key_fingerprints_;  // of the last retain_keys()
 };
 

@@ -194,3 +194,37 @@ TEST_CASE("authenticator: repeated tokens cost one signature check, garbage none
   CHECK(checks("good") - good0 == 3);
   CHECK(checks("bad") - bad0 == 1);
 }
+
+TEST_CASE("authenticator: route policies made once per snapshot decide like the per-request ones") {
+  Fixture f;
+  config::Provider p = f.providers["dev"]->config();
+  p.audiences = {"client-id-123"};
+  f.providers["dev"] = f.view(p);
+  f.route.auth.providers = {"missing", "dev"};  // a provider the config lacks is skipped
+  const std::map<std::string, config::Provider> configs = {{"dev", p}};
+  const auth::RoutePolicies policies = auth::route_policies(f.route, configs);
+  REQUIRE(policies.size() == 1);
+  CHECK(policies[0].provider == "dev");
+  CHECK(policies[0].policy.issuer == "https://issuer.test");
+  CHECK(policies[0].policy.audiences ==
+        std::vector<std::string>{"http://localhost:8000/mcp", "client-id-123"});
+  CHECK(policies[0].cache_context == auth::token_cache_context(policies[0].policy));
+  CHECK(policies[0].cache_context == "http://localhost:8000/mcp\nclient-id-123\n");
+
+  auto decide = [&](const std::string& token) {
+    http::HeaderMap headers;
+    headers.add("Authorization", "Bearer " + token);
+    auto attempt =
+        auth::authenticate(policies, headers, f.providers, std::time(nullptr), true, [] {});
+    REQUIRE(attempt.decision.has_value());
+    return *attempt.decision;
+  };
+  const std::string good = f.token(f.key.private_jwk, "client-id-123");
+  CHECK(decide(good).kind == AuthDecision::Kind::kAllow);
+  CHECK(decide(good).claims.subject == "alice");  // the cached result, same answer
+  const AuthDecision wrong = decide(f.token(f.key.private_jwk, "http://other/mcp"));
+  CHECK(wrong.kind == AuthDecision::Kind::kInvalidToken);
+  CHECK(wrong.reason == auth::Reason::kWrongAudience);
+  CHECK(decide(f.token(f.other_key.private_jwk, "client-id-123")).reason ==
+        auth::Reason::kBadSignature);
+}

@@ -54,7 +54,7 @@ TEST_CASE("cors: responses expose the MCP headers, 401s included") {
   ResponseHead unauthorized;
   unauthorized.status = 401;
   add_cors_headers(any, r, unauthorized);
-  const std::string* exposed = unauthorized.headers.get("access-control-expose-headers");
+  const std::string_view* exposed = unauthorized.headers.get("access-control-expose-headers");
   REQUIRE(exposed);
   CHECK(exposed->find("WWW-Authenticate") != std::string::npos);
   CHECK(exposed->find("Mcp-Session-Id") != std::string::npos);

@@ -53,7 +53,7 @@ Outcome feed(std::string_view bytes, size_t piece, CodecLimits limits = {}) {
   }
   out.status = parser.error_status();
   out.heads = recorder.heads;
-  if (const std::string* host = recorder.head.headers.get("host")) out.host = *host;
+  if (const std::string_view* host = recorder.head.headers.get("host")) out.host = *host;
   return out;
 }
 

@@ -543,3 +543,71 @@ TEST_CASE("http1_codec: bare CR and NUL: the first offending line decides") {
   CHECK(message("GET / HTTP/1.1\r\nHost: h\r\nA: \0 and \r\r\n\r\n"s) == "bare CR in message head");
   CHECK(message("GET / HTTP/1.1\r\nHost: h\r\nA: 1\0\r\n\r\n"s) == "NUL in message head");
 }
+
+namespace {
+
+// Releases the head buffer from inside the head callback, as a server does
+// when it answers with a streamed response right away.
+struct ReleasingRecorder : Recorder {
+  Http1Parser* parser = nullptr;
+  size_t capacity_in_callback = 0;
+  void on_request_head(RequestHead&& head) override {
+    capacity_in_callback = parser->head_buffer_capacity();
+    parser->release_head_buffer();
+    Recorder::on_request_head(std::move(head));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("http1_codec: release_head_buffer frees the head bytes once parsed (issue 9)") {
+  const size_t kNoHeapBuffer = std::string().capacity();  // only the inline (SSO) bytes
+  const std::string token(800, 'a');
+  const std::string raw =
+      "GET /sse HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " + token + "\r\n\r\n";
+
+  SUBCASE("after the head: freed, and the next message grows it again") {
+    Recorder r;
+    Http1Parser p(Http1Parser::Mode::kRequest, r);
+    REQUIRE(p.feed(raw.data(), raw.size()) == raw.size());
+    REQUIRE(r.requests.size() == 1);
+    CHECK(p.head_buffer_capacity() >= raw.size());
+    p.release_head_buffer();
+    CHECK(p.head_buffer_capacity() == kNoHeapBuffer);
+    // The parsed head does not depend on the parser's buffer.
+    CHECK(*r.requests[0].headers.get("authorization") == "Bearer " + token);
+    p.next_message();
+    const std::string second = "GET /2 HTTP/1.1\r\nHost: t\r\nX-A: b\r\n\r\n";
+    REQUIRE(p.feed(second.data(), second.size()) == second.size());
+    REQUIRE(r.requests.size() == 2);
+    CHECK(r.requests[1].path == "/2");
+    CHECK(*r.requests[1].headers.get("x-a") == "b");
+  }
+
+  SUBCASE("a head still arriving keeps its bytes") {
+    Recorder r;
+    Http1Parser p(Http1Parser::Mode::kRequest, r);
+    const size_t half = raw.size() / 2;
+    REQUIRE(p.feed(raw.data(), half) == half);
+    const size_t before = p.head_buffer_capacity();
+    CHECK(before >= half);
+    p.release_head_buffer();
+    CHECK(p.head_buffer_capacity() == before);
+    REQUIRE(p.feed(raw.data() + half, raw.size() - half) == raw.size() - half);
+    REQUIRE(r.requests.size() == 1);
+    CHECK(*r.requests[0].headers.get("authorization") == "Bearer " + token);
+  }
+
+  SUBCASE("called from the head callback: done when feed() returns") {
+    ReleasingRecorder r;
+    Http1Parser p(Http1Parser::Mode::kRequest, r);
+    r.parser = &p;
+    REQUIRE(p.feed(raw.data(), raw.size()) == raw.size());
+    CHECK_FALSE(p.failed());
+    CHECK(p.message_complete());
+    CHECK(r.capacity_in_callback >= raw.size());  // still there while http_parser ran
+    CHECK(p.head_buffer_capacity() == kNoHeapBuffer);
+    REQUIRE(r.requests.size() == 1);
+    CHECK(r.requests[0].path == "/sse");
+  }
+}

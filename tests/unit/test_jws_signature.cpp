@@ -247,3 +247,74 @@ TEST_CASE("jws_signature: key fingerprints identify key material, not the kid") 
   CHECK(first.keys->keys()[0].fingerprint == same.keys->keys()[0].fingerprint);
   CHECK(first.keys->keys()[0].fingerprint != other.keys->keys()[0].fingerprint);
 }
+
+// verify_jws_signature reuses one prepared OpenSSL context per (key,
+// algorithm) and thread (issue 9): a failed check must not change the next
+// result, PKCS#1 v1.5 and PSS on the same key must not share a context, and
+// more keys than the per-thread cache holds must still verify correctly.
+TEST_CASE("jws_signature: prepared contexts are reused without changing any result") {
+  const TestKey& rsa = rsa_key();
+  auto rsa_jwks = parse_jwks(jwks_of({public_jwk(rsa, "r")}));
+  REQUIRE(rsa_jwks.keys);
+  EVP_PKEY* rsa_pub = rsa_jwks.keys->keys()[0].pkey.get();
+  const std::string rs = sign_raw(rsa, "RS256", "m");
+  const std::string ps = sign_raw(rsa, "PS256", "m");
+  for (int round = 0; round < 3; ++round) {
+    CHECK(verify_jws_signature("RS256", rsa_pub, "m", rs));
+    CHECK_FALSE(verify_jws_signature("RS256", rsa_pub, "m!", rs));
+    CHECK_FALSE(verify_jws_signature("RS256", rsa_pub, "m", ps));
+    CHECK(verify_jws_signature("PS256", rsa_pub, "m", ps));
+    CHECK_FALSE(verify_jws_signature("PS256", rsa_pub, "m", rs));
+    CHECK_FALSE(verify_jws_signature("RS512", rsa_pub, "m", rs));
+  }
+  // 40 EC keys (the per-thread cache holds 32), each used twice, in turn:
+  // every key accepts only its own signature.
+  std::vector<TestKey> keys;
+  std::vector<JwksParseResult> sets;
+  for (int i = 0; i < 40; ++i) {
+    keys.push_back(make_ec_key("P-256"));
+    sets.push_back(parse_jwks(jwks_of({public_jwk(keys.back(), "e")})));
+    REQUIRE(sets.back().keys);
+  }
+  for (int round = 0; round < 2; ++round) {
+    for (size_t i = 0; i < keys.size(); ++i) {
+      EVP_PKEY* pub = sets[i].keys->keys()[0].pkey.get();
+      const std::string msg = "message " + std::to_string(i);
+      CHECK(verify_jws_signature("ES256", pub, msg, sign_raw(keys[i], "ES256", msg)));
+      const TestKey& other = keys[(i + 1) % keys.size()];
+      CHECK_FALSE(verify_jws_signature("ES256", pub, msg, sign_raw(other, "ES256", msg)));
+    }
+  }
+}
+
+// base64url_decode checks canonical form on the final partial group only
+// (issue 9): over every 2- and 3-character tail, exactly the encodings of
+// the 256 one-byte and 65 536 two-byte values are accepted, each decoding
+// to bytes that encode back to the input.
+TEST_CASE("jwt_compact: base64url_decode accepts exactly the canonical tails") {
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  size_t two = 0, three = 0;
+  for (char a : alphabet) {
+    for (char b : alphabet) {
+      const std::string s = std::string("QUJD") + a + b;
+      if (auto d = base64url_decode(s)) {
+        ++two;
+        CHECK(d->size() == 4);
+        CHECK(base64url_encode(*d) == s);
+      }
+      for (char c : alphabet) {
+        const std::string t = std::string("QUJD") + a + b + c;
+        if (auto d = base64url_decode(t)) {
+          ++three;
+          if (base64url_encode(*d) != t) FAIL("non-canonical accepted: " << t);
+        }
+      }
+    }
+  }
+  CHECK(two == 256);
+  CHECK(three == 65536);
+  CHECK_FALSE(base64url_decode("QUJD="));
+  CHECK_FALSE(base64url_decode("QUJ+"));
+  CHECK_FALSE(base64url_decode("QUJDQ"));
+  CHECK(base64url_decode("") == std::string());
+}

@@ -53,9 +53,9 @@ std::string init_body(const std::string& version) {
 std::string initialize(McpEndpoint& endpoint, const std::string& version = "2025-11-25") {
   Reply reply = endpoint.handle(post(), init_body(version));
   REQUIRE(reply.status == 200);
-  const std::string* id = reply.headers.get("Mcp-Session-Id");
+  const std::string_view* id = reply.headers.get("Mcp-Session-Id");
   REQUIRE(id != nullptr);
-  return *id;
+  return std::string(*id);
 }
 
 // POSTs within a session and returns the parsed JSON body (status checked).
@@ -114,7 +114,7 @@ TEST_CASE("mcp_endpoint: initialize echoes each supported version and issues a s
     Reply reply = endpoint.handle(post(), init_body(version));
     CHECK(reply.status == 200);
     CHECK(*reply.headers.get("Content-Type") == "application/json");
-    const std::string* session = reply.headers.get("Mcp-Session-Id");
+    const std::string_view* session = reply.headers.get("Mcp-Session-Id");
     REQUIRE(session);
     CHECK(session->size() == 32);
     CHECK(session->find_first_not_of("0123456789abcdef") == std::string::npos);
@@ -423,7 +423,7 @@ TEST_CASE("mcp_endpoint: --sse answers POST requests with one SSE event") {
   CHECK(init.status == 200);
   CHECK(init.sse);
   REQUIRE(init.headers.get("Mcp-Session-Id"));
-  const std::string session = *init.headers.get("Mcp-Session-Id");
+  const std::string session(*init.headers.get("Mcp-Session-Id"));
   Reply reply = endpoint.handle(
       post(session), request(7, "tools/call", R"({"name":"add","arguments":{"a":2,"b":3}})"));
   CHECK(reply.status == 200);

@@ -139,7 +139,7 @@ TEST_CASE("request_authz: a token without the tool's scope gets the exact step-u
   auto reply = authz.check_body(kCallAdd);
   REQUIRE(reply);
   CHECK(reply->head.status == 403);
-  const std::string* challenge = reply->head.headers.get("www-authenticate");
+  const std::string_view* challenge = reply->head.headers.get("www-authenticate");
   REQUIRE(challenge);
   CHECK(*challenge ==
         "Bearer error=\"insufficient_scope\", scope=\"mcp:access math:add\", "

@@ -154,3 +154,24 @@ TEST_CASE("token_cache: the same keys fetched again keep the negative entries") 
   cache.retain_keys({"k1", "k3"});  // a new key might verify it
   CHECK_FALSE(cache.known_bad("forged", 1));
 }
+
+// The negative side's pre-filter (std::hash of the keys, issue 9) follows
+// every insertion, eviction and expiry: a key is found exactly while its
+// entry exists.
+TEST_CASE("token_cache: negative lookups stay exact through evictions and expiry") {
+  TokenCache cache(TokenCacheLimits{.max_negative_entries = 10, .negative_ttl_seconds = 30});
+  for (int i = 0; i < 1000; ++i) cache.insert_bad("bad-" + std::to_string(i), 0);
+  CHECK(cache.negative_size() == 10);
+  for (int i = 0; i < 1000; ++i) {
+    const bool kept = i >= 990;
+    if (cache.known_bad("bad-" + std::to_string(i), 1).has_value() != kept)
+      FAIL("bad-" << i << " expected " << (kept ? "found" : "absent"));
+  }
+  // Expired on lookup, then remembered again.
+  CHECK_FALSE(cache.known_bad("bad-995", 30));
+  CHECK(cache.negative_size() == 9);
+  cache.insert_bad("bad-995", 30, Reason::kExpired);
+  CHECK(cache.known_bad("bad-995", 31) == Reason::kExpired);
+  // A good token never refused is not negative, whatever else is.
+  CHECK_FALSE(cache.known_bad("good", 31));
+}
