@@ -1,6 +1,9 @@
 #include "proxy/token_cache.h"
 
+#include <openssl/rand.h>
+
 #include <algorithm>
+#include <chrono>
 
 #include "proxy/jws_signature.h"
 
@@ -98,6 +101,26 @@ void TokenCache::retain_keys(const std::set<std::string>& fingerprints) {
   negative_.clear();
   bad_lru_.clear();
   negative_hashes_.clear();
+}
+
+uint64_t TokenCache::random_mix_key() {
+  uint64_t key = 0;
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(&key), sizeof key) != 1) {
+    // Without the RNG the buckets are only as unpredictable as the clock;
+    // lookups stay correct either way (the key only spreads buckets).
+    key = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  }
+  return key;
+}
+
+size_t TokenCache::KeyedMix::operator()(size_t hash) const noexcept {
+  // splitmix64's finaliser over the keyed value: every output bit depends on
+  // every bit of the key and of the hash.
+  uint64_t z = static_cast<uint64_t>(hash) ^ key;
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return static_cast<size_t>(z ^ (z >> 31));
 }
 
 void TokenCache::forget_hash(size_t hash) {

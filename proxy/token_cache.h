@@ -66,6 +66,13 @@ class TokenCache {
   size_t size() const { return positive_.size(); }
   size_t negative_size() const { return negative_.size(); }
 
+  // The hasher of the negative side's pre-filter (public for its tests).
+  struct KeyedMix {
+    uint64_t key;
+    size_t operator()(size_t hash) const noexcept;
+  };
+  static uint64_t random_mix_key();
+
  private:
   struct Entry {
     std::string key;
@@ -93,8 +100,12 @@ class TokenCache {
   // positive miss whose key's hash is not among them (nearly every miss of a
   // good token) skips the SHA-256 of the ~1 KB key (issue 9). A match,
   // chosen by a sender or by chance, only costs the SHA-256 and the real
-  // lookup; at most max_negative_entries values.
-  std::unordered_multiset<size_t> negative_hashes_;
+  // lookup; at most max_negative_entries values. Its buckets come from a
+  // keyed mix of those values, the key drawn per cache: the negative side
+  // holds tokens their sender chose (a bad signature is enough to get in),
+  // and std::hash is unkeyed, so a sender could otherwise craft tokens that
+  // all land in one bucket and make every lookup walk them all.
+  std::unordered_multiset<size_t, KeyedMix> negative_hashes_{0, KeyedMix{random_mix_key()}};
   void forget_hash(size_t hash);
   std::set<std::string> key_fingerprints_;  // of the last retain_keys()
 };

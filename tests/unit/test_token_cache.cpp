@@ -2,6 +2,9 @@
 
 #include "proxy/token_cache.h"
 
+#include <algorithm>
+#include <unordered_set>
+
 using namespace mag::auth;
 
 namespace {
@@ -174,4 +177,31 @@ TEST_CASE("token_cache: negative lookups stay exact through evictions and expiry
   CHECK(cache.known_bad("bad-995", 31) == Reason::kExpired);
   // A good token never refused is not negative, whatever else is.
   CHECK_FALSE(cache.known_bad("good", 31));
+}
+
+namespace {
+// Largest bucket after inserting `count` values that are all multiples of
+// the set's bucket count: what a sender choosing std::hash values can do.
+template <typename Set>
+size_t largest_bucket_of_flood(Set set, size_t count) {
+  set.reserve(count);
+  const size_t buckets = set.bucket_count();
+  for (size_t i = 0; i < count; ++i) set.insert(i * buckets);
+  REQUIRE(set.bucket_count() == buckets);
+  size_t largest = 0;
+  for (size_t b = 0; b < set.bucket_count(); ++b) largest = std::max(largest, set.bucket_size(b));
+  return largest;
+}
+}  // namespace
+
+TEST_CASE("token_cache: the negative pre-filter's buckets are keyed against hash flooding") {
+  // Unkeyed (std::hash<size_t> is the identity in libstdc++), every value of
+  // the flood shares one bucket: each lookup would walk all of them.
+  CHECK(largest_bucket_of_flood(std::unordered_multiset<size_t>{}, 4096) == 4096);
+  // Keyed, they spread like random values (expected largest bucket ~8).
+  const TokenCache::KeyedMix mix{TokenCache::random_mix_key()};
+  CHECK(largest_bucket_of_flood(std::unordered_multiset<size_t, TokenCache::KeyedMix>{0, mix},
+                                4096) < 32);
+  // The key decides the placement: another key, another bucket for the same value.
+  CHECK(TokenCache::KeyedMix{1}(12345) != TokenCache::KeyedMix{2}(12345));
 }
