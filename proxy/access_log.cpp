@@ -1,7 +1,5 @@
 #include "proxy/access_log.h"
 
-#include <openssl/rand.h>
-
 #include <array>
 #include <chrono>
 #include <cmath>
@@ -10,6 +8,7 @@
 #include <unordered_map>
 
 #include "common/log.h"
+#include "common/random_mix.h"
 #include "proxy/metrics.h"
 
 namespace mag::proxy {
@@ -160,29 +159,13 @@ namespace {
 // threads and restarts with overwhelming probability (random prefix), and do
 // not reveal how many requests a worker has served. No locks: thread_local.
 struct RequestIdSource {
-  uint64_t prefix = 0;
-  uint64_t key = 0;
+  uint64_t prefix;
+  uint64_t key;
   uint64_t counter = 0;
 
-  RequestIdSource() {
-    uint64_t seed[2] = {};
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(seed), sizeof seed) != 1) {
-      // The RNG failing is not a reason to drop requests; ids only need to be
-      // unique enough to correlate logs.
-      seed[0] = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-      seed[1] = reinterpret_cast<uintptr_t>(this);
-    }
-    prefix = seed[0];
-    key = seed[1];
-  }
+  RequestIdSource() : prefix(random_u64()), key(random_u64(reinterpret_cast<uintptr_t>(this))) {}
 
-  static uint64_t mix(uint64_t z) {
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-
-  uint64_t next() { return mix(++counter + key); }
+  uint64_t next() { return mix64(++counter + key); }
 };
 
 void append_hex64(char* out, uint64_t v) {

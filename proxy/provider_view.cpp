@@ -71,28 +71,28 @@ VerifyResult ProviderView::verify(std::string_view token, const VerifyPolicy& po
   if (token.size() > policy.max_token_bytes) return verify_jwt(token, *keys, policy, now_seconds);
   std::string key = TokenCache::cache_key(token, cache_context);
   if (auto claims = cache_.find(key, now_seconds)) {
-    count_lookup(kHit);
+    count(kHit);
     VerifyResult hit;
     hit.reason = Reason::kOk;
     hit.claims = std::move(*claims);
     return hit;
   }
   if (auto reason = cache_.known_bad(key, now_seconds)) {
-    count_lookup(kNegativeHit);
+    count(kNegativeHit);
     VerifyResult bad;
     bad.reason = *reason;
     return bad;
   }
-  count_lookup(kMiss);
+  count(kMiss);
   VerifyResult result = verify_jwt(token, *keys, policy, now_seconds);
   // verify_jwt checks a signature only after the cheap checks passed: then
   // it either fails (bad_signature) or names the key that verified it.
   if (result.reason == Reason::kBadSignature || !result.key_fingerprint.empty())
-    count_miss(result.key_fingerprint.empty() ? kBadSignature : kGoodSignature);
+    count(result.key_fingerprint.empty() ? kBadSignature : kGoodSignature);
   if (result.ok()) {
     if (size_t evicted = cache_.insert(std::move(key), result.claims, result.key_fingerprint,
                                        policy.clock_skew_seconds, now_seconds)) {
-      count_miss(kEviction, static_cast<double>(evicted));
+      count(kEviction, static_cast<double>(evicted));
     }
   } else if (remember_refusal(result.reason)) {
     cache_.insert_bad(key, now_seconds, result.reason);
@@ -100,42 +100,33 @@ VerifyResult ProviderView::verify(std::string_view token, const VerifyPolicy& po
   return result;
 }
 
-// mag_token_cache_lookups_total (docs/operations.md): handles made once per
-// registry, so a lookup costs one increment.
-void ProviderView::count_lookup(Lookup lookup) {
+// docs/operations.md: one increment per count once the series exist.
+void ProviderView::count(Counter counter, double value) {
+  struct Series {
+    std::string_view metric;
+    std::string_view result;  // empty: no result label
+  };
+  static constexpr std::array<Series, kCounters> kSeries = {{
+      {"mag_token_cache_lookups_total", "hit"},
+      {"mag_token_cache_lookups_total", "negative_hit"},
+      {"mag_token_cache_lookups_total", "miss"},
+      {"mag_token_signature_verifications_total", "good"},
+      {"mag_token_signature_verifications_total", "bad"},
+      {"mag_token_cache_evictions_total", ""},
+  }};
   metrics::Registry& registry = metrics::global();
-  if (lookup_registry_ != registry.id()) {
-    static constexpr std::array<std::string_view, 3> kLabels = {"hit", "negative_hit", "miss"};
-    for (size_t i = 0; i < kLabels.size(); ++i) {
-      lookup_series_[i] =
-          registry.handle("mag_token_cache_lookups_total", metrics::Type::kCounter,
-                          {{"provider", name()}, {"result", std::string(kLabels[i])}});
-    }
-    lookup_registry_ = registry.id();
+  auto make = [&](size_t i) {
+    metrics::Labels labels = {{"provider", name()}};
+    if (!kSeries[i].result.empty()) labels.emplace_back("result", std::string(kSeries[i].result));
+    series_[i] = registry.handle(kSeries[i].metric, metrics::Type::kCounter, labels);
+  };
+  if (series_registry_ != registry.id()) {
+    series_ = {};
+    for (size_t i = kHit; i <= kMiss; ++i) make(i);
+    series_registry_ = registry.id();
   }
-  registry.add(lookup_series_[lookup]);
-}
-
-// mag_token_signature_verifications_total (REL-CLI-07) and
-// mag_token_cache_evictions_total, through handles like count_lookup's.
-void ProviderView::count_miss(MissCounter counter, double value) {
-  metrics::Registry& registry = metrics::global();
-  if (miss_registry_ != registry.id()) {
-    miss_series_ = {};
-    miss_registry_ = registry.id();
-  }
-  metrics::Registry::Handle& series = miss_series_[counter];
-  if (!series) {
-    if (counter == kEviction) {
-      series = registry.handle("mag_token_cache_evictions_total", metrics::Type::kCounter,
-                               {{"provider", name()}});
-    } else {
-      series = registry.handle(
-          "mag_token_signature_verifications_total", metrics::Type::kCounter,
-          {{"provider", name()}, {"result", counter == kGoodSignature ? "good" : "bad"}});
-    }
-  }
-  registry.add(series, value);
+  if (!series_[counter]) make(counter);
+  registry.add(series_[counter], value);
 }
 
 std::unique_ptr<KeyWait> ProviderView::wait_for_first_keys(std::function<void()> done) {

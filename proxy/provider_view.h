@@ -80,10 +80,22 @@ class ProviderView {
   using Operation = bool (KeyProvider::*)(std::function<void()>);
   std::unique_ptr<KeyWait> marshal(Operation operation, std::function<void()> done);
 
-  // mag_token_cache_lookups_total{provider, result}, through series found
-  // once per registry (the thread's metrics shard) instead of per request.
-  enum Lookup : size_t { kHit, kNegativeHit, kMiss };
-  void count_lookup(Lookup lookup);
+  // The provider's token counters, through series found once per registry
+  // (the thread's metrics shard) instead of rendering labels per request:
+  // mag_token_cache_lookups_total{result} (its three series made together,
+  // so they show from the first lookup), and the counters of a miss,
+  // mag_token_signature_verifications_total{result} and
+  // mag_token_cache_evictions_total (each made when first counted).
+  enum Counter : size_t {
+    kHit,
+    kNegativeHit,
+    kMiss,
+    kGoodSignature,
+    kBadSignature,
+    kEviction,
+    kCounters
+  };
+  void count(Counter counter, double value = 1);
 
   std::shared_ptr<KeyProvider> provider_;
   Mailbox* provider_loop_;
@@ -92,15 +104,8 @@ class ProviderView {
   std::shared_ptr<const KeySet> keys_;       // this thread's copy of the provider's keys
   uint64_t keys_generation_ = 0;             // the provider's generation keys_ is of
   std::shared_ptr<const KeySet> seen_keys_;  // the set cache_ was last trimmed for
-  uint64_t lookup_registry_ = 0;             // metrics::Registry::id() of lookup_series_
-  std::array<metrics::Registry::Handle, 3> lookup_series_{};  // by Lookup
-  // The counters of a cache miss (mag_token_signature_verifications_total
-  // good / bad, mag_token_cache_evictions_total), each series made when it
-  // is first counted, so a miss renders no labels either.
-  enum MissCounter : size_t { kGoodSignature, kBadSignature, kEviction };
-  void count_miss(MissCounter counter, double value = 1);
-  uint64_t miss_registry_ = 0;
-  std::array<metrics::Registry::Handle, 3> miss_series_{};  // by MissCounter
+  uint64_t series_registry_ = 0;             // metrics::Registry::id() of series_
+  std::array<metrics::Registry::Handle, kCounters> series_{};  // by Counter
 };
 
 }  // namespace mag::auth

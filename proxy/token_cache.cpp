@@ -1,10 +1,8 @@
 #include "proxy/token_cache.h"
 
-#include <openssl/rand.h>
-
 #include <algorithm>
-#include <chrono>
 
+#include "common/random_mix.h"
 #include "proxy/jws_signature.h"
 
 namespace mag::auth {
@@ -104,23 +102,12 @@ void TokenCache::retain_keys(const std::set<std::string>& fingerprints) {
 }
 
 uint64_t TokenCache::random_mix_key() {
-  uint64_t key = 0;
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(&key), sizeof key) != 1) {
-    // Without the RNG the buckets are only as unpredictable as the clock;
-    // lookups stay correct either way (the key only spreads buckets).
-    key = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-  }
-  return key;
+  return random_u64(reinterpret_cast<uintptr_t>(&random_mix_key));
 }
 
 size_t TokenCache::KeyedMix::operator()(size_t hash) const noexcept {
-  // splitmix64's finaliser over the keyed value: every output bit depends on
-  // every bit of the key and of the hash.
-  uint64_t z = static_cast<uint64_t>(hash) ^ key;
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return static_cast<size_t>(z ^ (z >> 31));
+  // Every output bit depends on every bit of the key and of the hash.
+  return static_cast<size_t>(mix64((static_cast<uint64_t>(hash) ^ key) + 0x9e3779b97f4a7c15ULL));
 }
 
 void TokenCache::forget_hash(size_t hash) {
