@@ -76,8 +76,8 @@ http::RequestHead make_upstream_request(const http::RequestHead& downstream,
   const std::vector<std::string> connection_names = connection_listed(downstream.headers);
   const bool replace_request_id = !context.request_id.empty();
   auto forwarded = [&](const http::Header& field) {
-    return !listed(field.name, kHopByHop) && !listed(field.name, kClientMayNotSet) &&
-           !listed(field.name, connection_names) &&
+    return field.name.find('_') == std::string_view::npos && !listed(field.name, kHopByHop) &&
+           !listed(field.name, kClientMayNotSet) && !listed(field.name, connection_names) &&
            !(replace_request_id && http::iequals(field.name, "x-request-id"));
   };
   // Sized exactly once for the kept fields and the five added below, so

@@ -24,8 +24,11 @@ struct ForwardContext {
 void remove_hop_by_hop(http::HeaderMap& headers);
 
 // The request the upstream receives: same method, target and end-to-end
-// fields, minus Authorization, Expect and client-supplied forwarding fields;
-// plus Host (the upstream's), X-Forwarded-For/-Proto/-Host.
+// fields, minus Authorization, Expect, client-supplied forwarding fields and
+// every field whose name has a `_` (as nginx drops them by default: a WSGI
+// or CGI server folds `_` and `-` alike, so `X_MCP_Subject` would alias the
+// gateway's `X-MCP-Subject`); plus Host (the upstream's),
+// X-Forwarded-For/-Proto/-Host.
 http::RequestHead make_upstream_request(const http::RequestHead& downstream,
                                         const ForwardContext& context);
 

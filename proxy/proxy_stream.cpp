@@ -79,7 +79,7 @@ void ProxyStream::on_request_body(std::string_view data, bool end_stream) {
     pending_body_.append(data);
     request_ended_ = end_stream;
     if (pending_body_.size() > authz_->body_cap()) {
-      send_local(authz_->body_too_large());
+      send_local(authz_->body_over_cap());
     } else if (end_stream) {
       finish_body_check();
     }
@@ -418,7 +418,7 @@ void ProxyStream::authorize(std::optional<auth::Claims> claims) {
     return;
   }
   if (pending_body_.size() > authz_->body_cap()) {
-    send_local(authz_->body_too_large());
+    send_local(authz_->body_over_cap());
     return;
   }
   if (request_ended_) {

@@ -7,6 +7,7 @@
 #include "proxy/identity_headers.h"
 #include "proxy/jsonrpc_inspect.h"
 #include "proxy/origin_policy.h"
+#include "proxy/request_screen.h"
 #include "proxy/www_authenticate.h"
 
 namespace mag::proxy {
@@ -65,6 +66,14 @@ std::string RequestAuthz::session_key(std::string_view session_id) const {
 }
 
 std::optional<LocalReply> RequestAuthz::check_head(const http::RequestHead& request) {
+  // First, on every route: the session check below, the endpoint affinity
+  // and the upstream must all read the same single value.
+  if (auto refusal = screen_mcp_headers(request.headers)) {
+    log::limited(log::Level::kInfo, "authz mcp headers", "authz",
+                 request.method + " " + log::sanitize(request.path) +
+                     " with two values of an MCP header -> 400");
+    return refusal;
+  }
   if (const std::string_view* id = request.headers.get("mcp-session-id"); id && sessions_) {
     if (sessions_->check(session_key(*id), principal(), SessionBindings::Clock::now()) ==
         SessionBindings::Check::kMismatch) {
@@ -76,9 +85,28 @@ std::optional<LocalReply> RequestAuthz::check_head(const http::RequestHead& requ
       return jsonrpc_reply(404, -32001, "Session not found");
     }
   }
+  // One reading of the body: where a rule reads it, a body the upstream
+  // could decode otherwise than as UTF-8 JSON, or a body on another method
+  // than POST, is refused. Before the `auth: none` return, so that no route
+  // with body rules skips it.
+  const bool reads_body = mcp::needs_body(route_.auth);
+  if (reads_body) {
+    if (auto refusal = screen_inspected_request(request)) {
+      log::limited(log::Level::kInfo, "authz body screen", "authz",
+                   request.method + " " + log::sanitize(request.path) +
+                       " with a body the gateway does not read as the upstream would -> " +
+                       std::to_string(refusal->head.status));
+      return refusal;
+    }
+  }
   if (!route_.auth.enabled) return std::nullopt;
-  wants_body_ = request.method == "POST" && mcp::needs_body(route_.auth);
-  if (!wants_body_) return refuse(mcp::authorize_route(route_.auth, scopes()));
+  // Another method than POST is held too, to see that no body comes
+  // (HTTP/2 DATA without a Content-Length): body_cap() is then 0.
+  wants_body_ = reads_body;
+  body_must_be_empty_ = reads_body && request.method != "POST";
+  if (!wants_body_ || body_must_be_empty_) {
+    return refuse(mcp::authorize_route(route_.auth, scopes()));
+  }
   if (const std::string_view* length = request.headers.get("content-length")) {
     size_t value = 0;
     auto [end, ec] = std::from_chars(length->data(), length->data() + length->size(), value);
@@ -93,7 +121,17 @@ LocalReply RequestAuthz::body_too_large() const {
       "Request body too large to authorize (limit " + std::to_string(body_cap()) + " bytes)");
 }
 
+LocalReply RequestAuthz::body_over_cap() const {
+  if (!body_must_be_empty_) return body_too_large();
+  return jsonrpc_reply(400, -32600, "Invalid Request: only a POST request may have a body");
+}
+
 std::optional<LocalReply> RequestAuthz::check_body(std::string_view body) {
+  if (body_must_be_empty_) {
+    // The route scopes were checked with the head.
+    if (body.empty()) return std::nullopt;
+    return body_over_cap();
+  }
   mcp::InspectLimits limits;
   limits.max_bytes = body_cap();
   const mcp::InspectResult inspected = mcp::inspect_jsonrpc(body, limits);

@@ -33,15 +33,22 @@ class RequestAuthz {
   RequestAuthz(const config::Route& route, const config::Config& config,
                std::shared_ptr<SessionBindings> sessions, std::optional<auth::Claims> claims);
 
-  // Before the body: a refusal that the head alone decides (session of
-  // another principal, body too big, route scopes when no rule reads the body).
+  // Before the body: a refusal that the head alone decides (two values of
+  // an MCP header, a body the gateway would read otherwise than the
+  // upstream, session of another principal, body too big, route scopes when
+  // no rule reads the body; proxy/request_screen.h).
   std::optional<LocalReply> check_head(const http::RequestHead& request);
-  // True when the body must be complete before check_body() and forwarding.
+  // True when the body must be complete before check_body() and forwarding:
+  // a POST whose body a rule reads, or another method on such a route, whose
+  // body must be empty.
   bool wants_body() const { return wants_body_; }
-  size_t body_cap() const { return config_.authz.max_inspected_body; }
+  size_t body_cap() const { return body_must_be_empty_ ? 0 : config_.authz.max_inspected_body; }
   std::optional<LocalReply> check_body(std::string_view body);
   // A 413 for a body over body_cap().
   LocalReply body_too_large() const;
+  // The answer to a body over body_cap(): body_too_large(), or a 400 when
+  // the method may have no body.
+  LocalReply body_over_cap() const;
 
   // Identity headers (client copies removed first) and no Origin: the
   // gateway has validated it, and a loopback upstream with its own
@@ -83,6 +90,7 @@ class RequestAuthz {
   std::optional<auth::Claims> claims_;
   std::string principal_;  // empty until principal()
   bool wants_body_ = false;
+  bool body_must_be_empty_ = false;          // not a POST, on a route whose rules read bodies
   std::vector<std::string> tools_list_ids_;  // ids of tools/list requests in the body
   Mode mode_ = Mode::kPass;
   http::ResponseHead held_head_;

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <string>
+
 #include "proxy/header_forwarding.h"
 
 using mag::http::HeaderMap;
@@ -90,6 +92,30 @@ TEST_CASE("header_forwarding: hop-by-hop fields stop at the gateway") {
                            "proxy-authorization", "transfer-encoding", "expect"}) {
     CHECK_MESSAGE(!up.headers.has(name), name);
   }
+}
+
+TEST_CASE("header_forwarding: names with an underscore are dropped") {
+  RequestHead in = client_request();
+  in.headers.add("X_MCP_Subject", "root");
+  in.headers.add("x-mcp_scopes", "admin");
+  in.headers.add("Mcp_Session_Id", "other");
+  in.headers.add("_", "1");
+  RequestHead up = make_upstream_request(in, context());
+  for (const char* name : {"x_mcp_subject", "x-mcp_scopes", "mcp_session_id", "_"}) {
+    CHECK_MESSAGE(!up.headers.has(name), name);
+  }
+  CHECK(*up.headers.get("mcp-session-id") == "abc123");
+  CHECK(*up.headers.get("mcp-custom") == "kept");
+
+  // Past the first 64 fields (decided again on the copy) the same.
+  RequestHead many = client_request();
+  for (int i = 0; i < 70; ++i) many.headers.add("X-Filler-" + std::to_string(i), "v");
+  many.headers.add("X_MCP_Subject", "root");
+  many.headers.add("X-Late", "kept");
+  RequestHead up_many = make_upstream_request(many, context());
+  CHECK_FALSE(up_many.headers.has("x_mcp_subject"));
+  CHECK(*up_many.headers.get("x-late") == "kept");
+  CHECK(*up_many.headers.get("x-filler-69") == "v");
 }
 
 TEST_CASE("header_forwarding: Connection cannot remove the gateway's own fields") {

@@ -187,6 +187,104 @@ TEST_CASE("request_authz: malformed and oversized bodies never reach the upstrea
   CHECK(refused->head.status == 413);
 }
 
+TEST_CASE("request_authz: a body read otherwise than as UTF-8 JSON is refused before forwarding") {
+  auto config = load();
+  const auto token = claims({"mcp:access", "math:add"});
+  auto utf7 = post();
+  utf7.headers.set("Content-Type", "application/json; charset=utf-7");
+  // Scoped route, allow_missing route without a token: the same 415.
+  RequestAuthz scoped(config->routes[0], *config, nullptr, &token);
+  auto refused = scoped.check_head(utf7);
+  REQUIRE(refused);
+  CHECK(refused->head.status == 415);
+  CHECK_FALSE(scoped.wants_body());
+  RequestAuthz anonymous(config->routes[1], *config, nullptr, nullptr);
+  auto anon_refused = anonymous.check_head(utf7);
+  REQUIRE(anon_refused);
+  CHECK(anon_refused->head.status == 415);
+
+  auto gzip = post();
+  gzip.headers.add("Content-Encoding", "gzip");
+  RequestAuthz encoded(config->routes[0], *config, nullptr, &token);
+  REQUIRE(encoded.check_head(gzip));
+  CHECK(encoded.check_head(gzip)->head.status == 415);
+
+  // A route whose rules do not read the body does not look at it.
+  auto route_scopes_only = config->routes[0];
+  route_scopes_only.auth.tools.clear();
+  route_scopes_only.auth.denied_tools.clear();
+  route_scopes_only.auth.methods.clear();
+  RequestAuthz unread(route_scopes_only, *config, nullptr, &token);
+  CHECK_FALSE(unread.check_head(utf7));
+  CHECK_FALSE(unread.wants_body());
+}
+
+TEST_CASE("request_authz: another method than POST must bring no body where rules read bodies") {
+  auto config = load();
+  const auto token = claims({"mcp:access"});
+  mag::http::RequestHead get;
+  get.method = "GET";
+  get.path = get.target = "/mcp";
+  RequestAuthz authz(config->routes[0], *config, nullptr, &token);
+  CHECK_FALSE(authz.check_head(get));
+  // Held to see that nothing comes: an HTTP/2 DATA frame has no field to
+  // announce it.
+  REQUIRE(authz.wants_body());
+  CHECK(authz.body_cap() == 0);
+  CHECK_FALSE(authz.check_body(""));
+  auto data = authz.check_body(kCallAdd);
+  REQUIRE(data);
+  CHECK(data->head.status == 400);
+  CHECK(authz.body_over_cap().head.status == 400);
+  CHECK(authz.body_over_cap().body.find("-32600") != std::string::npos);
+
+  auto del = get;
+  del.method = "DELETE";
+  del.headers.add("Content-Length", "5");
+  RequestAuthz with_length(config->routes[1], *config, nullptr, nullptr);
+  REQUIRE(with_length.check_head(del));
+  CHECK(with_length.check_head(del)->head.status == 400);
+  auto chunked = get;
+  chunked.headers.add("Transfer-Encoding", "chunked");
+  RequestAuthz with_chunks(config->routes[0], *config, nullptr, &token);
+  REQUIRE(with_chunks.check_head(chunked));
+  CHECK(with_chunks.check_head(chunked)->head.status == 400);
+
+  // A POST keeps the configured cap and its 413.
+  RequestAuthz posted(config->routes[0], *config, nullptr, &token);
+  CHECK_FALSE(posted.check_head(post()));
+  CHECK(posted.body_cap() == 2048);
+  CHECK(posted.body_over_cap().head.status == 413);
+}
+
+TEST_CASE("request_authz: two values of an MCP header are refused on every route") {
+  auto config = load();
+  auto sessions = std::make_shared<SessionBindings>(10, std::chrono::seconds(600));
+  const auto alice = claims({"mcp:access"}, "alice");
+  auto twice = post("sess-a");
+  twice.headers.add("Mcp-Session-Id", "sess-b");
+  RequestAuthz scoped(config->routes[0], *config, sessions, &alice);
+  REQUIRE(scoped.check_head(twice));
+  CHECK(scoped.check_head(twice)->head.status == 400);
+  auto joined = post("sess-a, sess-b");
+  RequestAuthz anonymous(config->routes[1], *config, sessions, nullptr);
+  REQUIRE(anonymous.check_head(joined));
+  CHECK(anonymous.check_head(joined)->head.status == 400);
+
+  // auth: none reads no body and checks no token, but still one value.
+  auto open = config->routes[1];
+  open.auth = mag::config::RouteAuth{};
+  open.auth.enabled = false;
+  auto version = post();
+  version.headers.add("MCP-Protocol-Version", "2025-06-18");
+  version.headers.add("MCP-Protocol-Version", "2025-11-25");
+  RequestAuthz none(open, *config, nullptr, nullptr);
+  REQUIRE(none.check_head(version));
+  CHECK(none.check_head(version)->head.status == 400);
+  RequestAuthz none_ok(open, *config, nullptr, nullptr);
+  CHECK_FALSE(none_ok.check_head(post("sess-a")));
+}
+
 TEST_CASE("request_authz: GET needs only the route scopes; anonymous on allow_missing gets 401") {
   auto config = load();
   const auto none = claims({});
