@@ -42,7 +42,9 @@ static json_t* header_or_null(struct evkeyvalq* headers, const char* name) {
 
 /* A copy of the value as read (a non-string method is recorded as what it
  * is), or null when absent. */
-static json_t* copy_or_null(json_t* value) { return value ? json_deep_copy(value) : json_null(); }
+static json_t* copy_or_null(json_t* value) {
+  return value ? json_deep_copy(value) : json_null();
+}
 
 static json_t* describe_message(json_t* message, int* is_initialize) {
   json_t* out = json_object();
@@ -54,21 +56,31 @@ static json_t* describe_message(json_t* message, int* is_initialize) {
     if (json_is_object(params)) tool = json_object_get(params, "name");
   }
   json_object_set_new(out, "tool", copy_or_null(tool));
-  if (json_is_string(method) && strcmp(json_string_value(method), "initialize") == 0) *is_initialize = 1;
+  if (json_is_string(method) && strcmp(json_string_value(method), "initialize") == 0)
+    *is_initialize = 1;
   return out;
 }
 
 static const char* method_name(enum evhttp_cmd_type cmd) {
   switch (cmd) {
-    case EVHTTP_REQ_GET: return "GET";
-    case EVHTTP_REQ_POST: return "POST";
-    case EVHTTP_REQ_HEAD: return "HEAD";
-    case EVHTTP_REQ_PUT: return "PUT";
-    case EVHTTP_REQ_DELETE: return "DELETE";
-    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
-    case EVHTTP_REQ_TRACE: return "TRACE";
-    case EVHTTP_REQ_CONNECT: return "CONNECT";
-    case EVHTTP_REQ_PATCH: return "PATCH";
+    case EVHTTP_REQ_GET:
+      return "GET";
+    case EVHTTP_REQ_POST:
+      return "POST";
+    case EVHTTP_REQ_HEAD:
+      return "HEAD";
+    case EVHTTP_REQ_PUT:
+      return "PUT";
+    case EVHTTP_REQ_DELETE:
+      return "DELETE";
+    case EVHTTP_REQ_OPTIONS:
+      return "OPTIONS";
+    case EVHTTP_REQ_TRACE:
+      return "TRACE";
+    case EVHTTP_REQ_CONNECT:
+      return "CONNECT";
+    case EVHTTP_REQ_PATCH:
+      return "PATCH";
   }
   return "OTHER";
 }
@@ -81,7 +93,8 @@ static void on_request(struct evhttp_request* req, void* arg) {
   const char* bytes = (const char*)evbuffer_pullup(body, -1);
 
   json_t* record = json_object();
-  json_object_set_new(record, "httpMethod", json_string(method_name(evhttp_request_get_command(req))));
+  json_object_set_new(record, "httpMethod",
+                      json_string(method_name(evhttp_request_get_command(req))));
   json_object_set_new(record, "requestId", header_or_null(in, "X-Request-Id"));
   json_object_set_new(record, "session", header_or_null(in, "Mcp-Session-Id"));
   json_object_set_new(record, "identity", header_or_null(in, "X-MCP-Subject"));
@@ -100,7 +113,9 @@ static void on_request(struct evhttp_request* req, void* arg) {
     } else if (json_is_array(parsed)) {
       size_t i;
       json_t* item;
-      json_array_foreach(parsed, i, item) { json_array_append_new(messages, describe_message(item, &is_initialize)); }
+      json_array_foreach(parsed, i, item) {
+        json_array_append_new(messages, describe_message(item, &is_initialize));
+      }
     } else {
       json_array_append_new(messages, describe_message(parsed, &is_initialize));
     }
@@ -137,8 +152,9 @@ int main(void) {
     fprintf(stderr, "jansson_reader: cannot create the event loop\n");
     return 1;
   }
-  evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT |
-                                       EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_HEAD);
+  evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE |
+                                       EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS |
+                                       EVHTTP_REQ_HEAD);
   evhttp_set_max_body_size(http, 1 << 20);
   evhttp_set_gencb(http, on_request, NULL);
   struct evhttp_bound_socket* bound = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0);
