@@ -55,6 +55,11 @@ export function violations(record, sent, owners) {
       if (why) found.push(`executed method=${JSON.stringify(m.method)} tool=${JSON.stringify(m.tool)}: ${why}`);
     }
   }
+  // The gateway refuses a body on any other method on these routes: such a
+  // body would reach the server uninspected.
+  if (record.httpMethod !== 'POST' && (record.bodyBytes > 0 || record.messages?.some((m) => typeof m.method === 'string'))) {
+    found.push(`a ${record.httpMethod} body of ${record.bodyBytes} bytes reached the reader uninspected`);
+  }
   const identity = record.identity;
   if (identity !== null && identity !== undefined && identity !== sent.principal.sub) {
     found.push(`saw identity X-MCP-Subject=${JSON.stringify(identity)}; the gateway sets ${JSON.stringify(sent.principal.sub)} for ${sent.principal.name}`);
