@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <list>
 #include <string>
 #include <unordered_map>
@@ -46,10 +47,17 @@ class IdleLruMap {
 
   // Adds `key`, which find has just reported absent, evicting the least
   // recently used entries while the map is full.
-  void insert(const std::string& key, Value value, Clock::time_point now) {
-    while (entries_.size() >= max_entries_) erase(entries_.find(lru_.back()));
+  Entry& insert(const std::string& key, Value value, Clock::time_point now) {
+    while (entries_.size() >= max_entries_) evict(entries_.find(lru_.back()));
     lru_.push_front(key);
-    entries_.emplace(key, Entry{std::move(value), now, lru_.begin()});
+    return entries_.emplace(key, Entry{std::move(value), now, lru_.begin()}).first->second;
+  }
+
+  // Called with every entry that idle expiry or the size bound removes (not
+  // with those erase() removes), just before it goes; for a user that keeps
+  // its own index of the entries. It must not call back into the map.
+  void on_evict(std::function<void(const std::string& key, Value& value)> callback) {
+    on_evict_ = std::move(callback);
   }
 
   void erase(const std::string& key) {
@@ -62,7 +70,7 @@ class IdleLruMap {
   void set_limits(size_t max_entries, std::chrono::seconds idle_timeout) {
     max_entries_ = at_least_one(max_entries);
     idle_timeout_ = idle_timeout;
-    while (entries_.size() > max_entries_) erase(entries_.find(lru_.back()));
+    while (entries_.size() > max_entries_) evict(entries_.find(lru_.back()));
   }
 
  private:
@@ -75,12 +83,17 @@ class IdleLruMap {
     entries_.erase(it);
   }
 
+  void evict(Iterator it) {
+    if (on_evict_) on_evict_(it->first, it->second.value);
+    erase(it);
+  }
+
   // The least recently used entries are at the back; stop at the first fresh one.
   void expire_idle(Clock::time_point now) {
     while (!lru_.empty()) {
       auto it = entries_.find(lru_.back());
       if (now - it->second.last_used < idle_timeout_) return;
-      erase(it);
+      evict(it);
     }
   }
 
@@ -88,6 +101,7 @@ class IdleLruMap {
   std::chrono::seconds idle_timeout_;
   std::unordered_map<std::string, Entry> entries_;
   std::list<std::string> lru_;
+  std::function<void(const std::string&, Value&)> on_evict_;
 };
 
 }  // namespace mag

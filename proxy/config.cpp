@@ -1116,9 +1116,9 @@ Config Loader::load(const std::string& text) {
   load_upstreams(need("upstreams"), &config);
   load_routes(need("routes"), &config);
   if (auto it = fields.find("authz"); it != fields.end()) {
-    auto authz = read_map(
-        it->second.value, "authz",
-        {"session_idle_timeout", "max_sessions", "stream_expiry_grace", "max_inspected_body"});
+    auto authz = read_map(it->second.value, "authz",
+                          {"session_idle_timeout", "max_sessions", "max_sessions_per_principal",
+                           "unknown_sessions", "stream_expiry_grace", "max_inspected_body"});
     if (auto f = authz.find("session_idle_timeout"); f != authz.end()) {
       config.authz.session_idle_timeout =
           std::chrono::seconds(integer(f->second.value, "authz.session_idle_timeout", 10, 604800));
@@ -1126,6 +1126,21 @@ Config Loader::load(const std::string& text) {
     if (auto f = authz.find("max_sessions"); f != authz.end()) {
       config.authz.max_sessions =
           static_cast<size_t>(integer(f->second.value, "authz.max_sessions", 1, 10000000));
+    }
+    if (auto f = authz.find("max_sessions_per_principal"); f != authz.end()) {
+      config.authz.max_sessions_per_principal = static_cast<size_t>(
+          integer(f->second.value, "authz.max_sessions_per_principal", 1, 10000000));
+    }
+    if (auto f = authz.find("unknown_sessions"); f != authz.end()) {
+      const std::string value = string(f->second.value, "authz.unknown_sessions");
+      if (value == "refuse") {
+        config.authz.unknown_sessions = Config::Authz::UnknownSessions::kRefuse;
+      } else if (value == "adopt") {
+        config.authz.unknown_sessions = Config::Authz::UnknownSessions::kAdopt;
+      } else {
+        fail(f->second.value, "authz.unknown_sessions",
+             "'" + value + "' is not one of refuse, adopt");
+      }
     }
     if (auto f = authz.find("stream_expiry_grace"); f != authz.end()) {
       config.authz.stream_expiry_grace =

@@ -206,6 +206,11 @@ struct Config {
   struct Authz {
     std::chrono::seconds session_idle_timeout{3600};
     size_t max_sessions = 100000;
+    size_t max_sessions_per_principal = 1000;
+    // A request whose Mcp-Session-Id has no binding: refused with 404
+    // (`refuse`), or forwarded and bound to its principal (`adopt`).
+    enum class UnknownSessions { kRefuse, kAdopt };
+    UnknownSessions unknown_sessions = UnknownSessions::kRefuse;
     std::chrono::seconds stream_expiry_grace{0};
     size_t max_inspected_body = 1 << 20;
   } authz;

@@ -149,12 +149,14 @@ std::shared_ptr<const Snapshot> Gateway::build_snapshot(
   }
   snapshot->cors.allowed_origins = config->cors.allowed_origins;
   // Session bindings outlive a reload: clients keep their sessions.
+  const SessionBindings::Limits session_limits{config->authz.max_sessions,
+                                               config->authz.max_sessions_per_principal,
+                                               config->authz.session_idle_timeout};
   if (snapshot_ && snapshot_->sessions) {
     snapshot->sessions = snapshot_->sessions;
-    snapshot->sessions->set_limits(config->authz.max_sessions, config->authz.session_idle_timeout);
+    snapshot->sessions->set_limits(session_limits);
   } else {
-    snapshot->sessions = std::make_shared<SessionBindings>(config->authz.max_sessions,
-                                                           config->authz.session_idle_timeout);
+    snapshot->sessions = std::make_shared<SessionBindings>(session_limits);
   }
   for (const auto& listener : config->listeners) {
     snapshot->origin_policies.emplace(listener.address, origin_policy_for(listener, *config));

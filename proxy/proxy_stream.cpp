@@ -303,8 +303,10 @@ void ProxyStream::forward() {
 }
 
 void ProxyStream::on_response_head(http::ResponseHead&& head, bool end_stream) {
-  if (pool_ && upstream_)
+  if (pool_ && upstream_) {
     learn_affinity(*pool_->endpoints(), request_, head, upstream_->endpoint());
+    if (authz_) authz_->set_endpoint(upstream_->endpoint());
+  }
   filter_upstream_response(head);
   add_cors_headers(snapshot_->cors, request_, head);
   const bool held = authz_ && authz_->on_response_head(request_, head, end_stream);

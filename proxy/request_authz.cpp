@@ -1,5 +1,6 @@
 #include "proxy/request_authz.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "common/log.h"
@@ -58,11 +59,39 @@ const std::vector<std::string>& RequestAuthz::scopes() const {
   return claims_ ? claims_->scopes : kNoScopes;
 }
 
-std::string RequestAuthz::session_key(std::string_view session_id) const {
-  std::string key;
-  key.reserve(route_.path_prefix.size() + 1 + session_id.size());
-  key.append(route_.path_prefix).append(1, '\n').append(session_id);
-  return key;
+std::string RequestAuthz::session_key(size_t endpoint, std::string_view session_id) const {
+  const config::Upstream& upstream = config_.upstreams.at(route_.upstream);
+  if (endpoint >= upstream.endpoints.size()) {
+    return proxy::session_key(upstream.host, upstream.port, session_id);
+  }
+  const config::UpstreamEndpoint& at = upstream.endpoints[endpoint];
+  return proxy::session_key(at.host, at.port, session_id);
+}
+
+// The session is looked up under every endpoint of the route's upstream
+// (round-robin may send the request to any of them): bound to another
+// principal under any → 404; bound to this one under any → forwarded;
+// bound under none → 404, or forwarded when `unknown_sessions: adopt`.
+std::optional<LocalReply> RequestAuthz::check_session(const http::RequestHead& request,
+                                                      std::string_view id) {
+  std::vector<std::string> keys;
+  const size_t endpoints = config_.upstreams.at(route_.upstream).endpoints.size();
+  for (size_t i = 0; i < std::max<size_t>(1, endpoints); ++i) keys.push_back(session_key(i, id));
+  const auto found = sessions_->check(keys, principal(), SessionBindings::Clock::now());
+  if (found == SessionBindings::Check::kMatch) return std::nullopt;
+  const std::string who = log::sanitize(claims_ ? claims_->subject : "anonymous");
+  if (found == SessionBindings::Check::kMismatch) {
+    log::limited(log::Level::kWarn, "authz session", "authz",
+                 "session hijack attempt: " + request.method + " " + log::sanitize(request.path) +
+                     " with a session bound to another principal (sub=" + who + ") -> 404");
+  } else if (config_.authz.unknown_sessions == config::Config::Authz::UnknownSessions::kAdopt) {
+    return std::nullopt;
+  } else {
+    log::limited(log::Level::kInfo, "authz unknown session", "authz",
+                 "unknown session: " + request.method + " " + log::sanitize(request.path) +
+                     " (sub=" + who + ") -> 404");
+  }
+  return jsonrpc_reply(404, -32001, "Session not found");
 }
 
 std::optional<LocalReply> RequestAuthz::check_head(const http::RequestHead& request) {
@@ -74,16 +103,9 @@ std::optional<LocalReply> RequestAuthz::check_head(const http::RequestHead& requ
                      " with two values of an MCP header -> 400");
     return refusal;
   }
-  if (const std::string_view* id = request.headers.get("mcp-session-id"); id && sessions_) {
-    if (sessions_->check(session_key(*id), principal(), SessionBindings::Clock::now()) ==
-        SessionBindings::Check::kMismatch) {
-      log::limited(log::Level::kWarn, "authz session", "authz",
-                   "session hijack attempt: " + request.method + " " + log::sanitize(request.path) +
-                       " with a session bound to another "
-                       "principal (sub=" +
-                       log::sanitize(claims_ ? claims_->subject : "anonymous") + ") -> 404");
-      return jsonrpc_reply(404, -32001, "Session not found");
-    }
+  if (const std::string_view* id = request.headers.get("mcp-session-id");
+      id && !id->empty() && sessions_) {
+    if (auto refusal = check_session(request, *id)) return refusal;
   }
   // One reading of the body: where a rule reads it, a body the upstream
   // could decode otherwise than as UTF-8 JSON, or a body on another method
@@ -207,17 +229,19 @@ void RequestAuthz::prepare_upstream(const http::RequestHead& downstream,
 bool RequestAuthz::on_response_head(const http::RequestHead& request, http::ResponseHead& head,
                                     bool end_stream) {
   const std::string_view* request_session = request.headers.get("mcp-session-id");
-  if (sessions_ && route_.auth.enabled) {
+  if (request_session && request_session->empty()) request_session = nullptr;
+  if (sessions_ && endpoint_) {
     const auto now = SessionBindings::Clock::now();
     if (request_session && (head.status == 404 || (request.method == "DELETE" &&
                                                    head.status >= 200 && head.status < 300))) {
-      sessions_->forget(session_key(*request_session));
+      sessions_->forget(session_key(*endpoint_, *request_session), now);
     } else if (head.status >= 200 && head.status < 300) {
-      // A new session (initialize), or one the gateway had not seen yet
-      // (restart, eviction): the first principal to use it owns it.
+      // A new session (initialize) belongs to whoever opened it; a known
+      // one is refreshed (check_session let only its owner through, or,
+      // with `unknown_sessions: adopt`, the first principal to use it).
       const std::string_view* id = head.headers.get("mcp-session-id");
-      if (!id) id = request_session;
-      if (id) sessions_->bind(session_key(*id), principal(), now);
+      if (!id || id->empty()) id = request_session;
+      if (id) sessions_->bind(session_key(*endpoint_, *id), principal(), now);
     }
   }
   if (end_stream || tools_list_ids_.empty() || !mcp::may_filter_tools(route_.auth)) return false;

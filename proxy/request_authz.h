@@ -55,6 +55,11 @@ class RequestAuthz {
   // DNS-rebinding protection would refuse a browser's public origin.
   void prepare_upstream(const http::RequestHead& downstream, http::RequestHead& upstream) const;
 
+  // The upstream endpoint (index in the route's upstream's endpoints) that
+  // answers; set before on_response_head(). Session bindings are named
+  // after it (proxy/session_binding.h); unset, nothing is bound.
+  void set_endpoint(size_t index) { endpoint_ = index; }
+
   // Response side. Binds / forgets the session; decides whether the body is
   // rewritten. True when the head must be held until the body is complete
   // (a JSON tools/list result whose Content-Length will change).
@@ -78,7 +83,11 @@ class RequestAuthz {
   std::string mcp_method_;
   std::string mcp_tool_;
   std::optional<LocalReply> refuse(const mcp::AuthzDecision& decision) const;
-  std::string session_key(std::string_view session_id) const;
+  // The session under the endpoint at `endpoint` of the route's upstream.
+  std::string session_key(size_t endpoint, std::string_view session_id) const;
+  // The session rule of check_head (docs/authorization.md "Sessions bound
+  // to their user").
+  std::optional<LocalReply> check_session(const http::RequestHead& request, std::string_view id);
   const std::vector<std::string>& scopes() const;
   // The session owner key, made on first use: most requests carry no
   // session and never need it (issue 9).
@@ -89,6 +98,7 @@ class RequestAuthz {
   std::shared_ptr<SessionBindings> sessions_;
   std::optional<auth::Claims> claims_;
   std::string principal_;  // empty until principal()
+  std::optional<size_t> endpoint_;
   bool wants_body_ = false;
   bool body_must_be_empty_ = false;          // not a POST, on a route whose rules read bodies
   std::vector<std::string> tools_list_ids_;  // ids of tools/list requests in the body

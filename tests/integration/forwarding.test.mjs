@@ -27,7 +27,7 @@ describe('forwarding to the upstream', () => {
   const auth = () => ({ authorization: `Bearer ${token}` });
 
   test('POST: MCP headers and body pass unchanged; Authorization and hop-by-hop headers do not', withLogs(async () => {
-    upstream.setHandler(null);
+    await fixture.openSession('session-abc-123');
     const body = initializeBody(7);
     const res = await httpRequest(`${gateway.url}?probe=1`, {
       method: 'POST',
@@ -103,6 +103,7 @@ describe('forwarding to the upstream', () => {
   }));
 
   test('GET (stream resume) and DELETE reach the same upstream path with their headers', withLogs(async () => {
+    await fixture.openSession('s-1');
     upstream.setHandler((req, res) => {
       if (req.method === 'GET') {
         res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });

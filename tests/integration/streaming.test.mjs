@@ -100,6 +100,7 @@ describe('SSE streaming through the gateway', () => {
     const COMMENTS = 6;
     const GAP_MS = 500;
     const written = [];
+    await fixture.openSession('sse-session');
     upstream.setHandler(async (req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
       res.flushHeaders();

@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -490,4 +491,37 @@ TEST_CASE("config: providers.*.token_cache_size") {
   CHECK(error_of(with("1000001")).find("providers.idp.token_cache_size") != std::string::npos);
   CHECK(error_of(with("-1")).find("token_cache_size") != std::string::npos);
   CHECK(error_of(with("lots")).find("token_cache_size") != std::string::npos);
+}
+
+TEST_CASE("config: authz.unknown_sessions and authz.max_sessions_per_principal") {
+  auto with = [](const std::string& authz) {
+    return load_string(kMinimal + "authz:\n" + authz, "mem.yaml");
+  };
+  auto defaults = load_string(kMinimal, "mem.yaml");
+  REQUIRE(defaults.config);
+  using Unknown = mag::config::Config::Authz::UnknownSessions;
+  CHECK(defaults.config->authz.unknown_sessions == Unknown::kRefuse);
+  CHECK(defaults.config->authz.max_sessions_per_principal == 1000);
+  auto set = with("  unknown_sessions: adopt\n  max_sessions_per_principal: 7\n");
+  REQUIRE_MESSAGE(set.config, (set.error ? set.error->message : ""));
+  CHECK(set.config->authz.unknown_sessions == Unknown::kAdopt);
+  CHECK(set.config->authz.max_sessions_per_principal == 7);
+  auto refuse = with("  unknown_sessions: refuse\n");
+  REQUIRE(refuse.config);
+  CHECK(refuse.config->authz.unknown_sessions == Unknown::kRefuse);
+  // The error names the file, line and column of the value.
+  const int line = static_cast<int>(std::count(kMinimal.begin(), kMinimal.end(), '\n')) + 2;
+  const std::string bad = error_of(with("  unknown_sessions: trust\n"));
+  CHECK(bad.rfind("mem.yaml:" + std::to_string(line) +
+                      ":21: authz.unknown_sessions: 'trust' "
+                      "is not one of refuse, adopt",
+                  0) == 0);
+  CHECK(error_of(with("  unknown_sessions: [refuse]\n")).find("authz.unknown_sessions") !=
+        std::string::npos);
+  CHECK(error_of(with("  max_sessions_per_principal: 0\n"))
+            .find("mem.yaml:" + std::to_string(line) +
+                  ":31: authz.max_sessions_per_principal: "
+                  "must be between 1 and 10000000") == 0);
+  CHECK(error_of(with("  max_sessions_per_principal: many\n"))
+            .find("authz.max_sessions_per_principal") != std::string::npos);
 }

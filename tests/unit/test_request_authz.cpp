@@ -75,6 +75,26 @@ mag::http::RequestHead post(std::string session = "") {
   return head;
 }
 
+std::shared_ptr<SessionBindings> session_table() {
+  return std::make_shared<SessionBindings>(
+      SessionBindings::Limits{10, 10, std::chrono::seconds(600)});
+}
+
+// An initialize through `route`, answered by the upstream's first endpoint
+// with a new session id.
+void initialize(const mag::config::Config& config, const mag::config::Route& route,
+                const std::shared_ptr<SessionBindings>& sessions, const mag::auth::Claims* who,
+                const std::string& session) {
+  RequestAuthz init(route, config, sessions, who);
+  auto head = post();
+  CHECK_FALSE(init.check_head(head));
+  mag::http::ResponseHead response;
+  response.headers.add("Mcp-Session-Id", session);
+  response.headers.add("Content-Type", "application/json");
+  init.set_endpoint(0);
+  init.on_response_head(head, response, true);
+}
+
 const std::string kCallAdd =
     R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":{"a":1,"b":2}}})";
 
@@ -315,16 +335,11 @@ TEST_CASE("request_authz: GET needs only the route scopes; anonymous on allow_mi
 
 TEST_CASE("request_authz: a session answers 404 to another principal, and ends on DELETE") {
   auto config = load();
-  auto sessions = std::make_shared<SessionBindings>(10, std::chrono::seconds(600));
+  auto sessions = session_table();
   const auto alice = claims({"mcp:access"}, "alice");
   const auto bob = claims({"mcp:access"}, "bob");
   // initialize: the response carries the new session id.
-  RequestAuthz init(config->routes[0], *config, sessions, &alice);
-  auto head = post();
-  mag::http::ResponseHead response;
-  response.headers.add("Mcp-Session-Id", "sess-1");
-  response.headers.add("Content-Type", "application/json");
-  init.on_response_head(head, response, true);
+  initialize(*config, config->routes[0], sessions, &alice, "sess-1");
   CHECK(sessions->size() == 1);
 
   RequestAuthz hijack(config->routes[0], *config, sessions, &bob);
@@ -339,8 +354,110 @@ TEST_CASE("request_authz: a session answers 404 to another principal, and ends o
   del.method = "DELETE";
   mag::http::ResponseHead deleted;
   deleted.status = 200;
+  owner.set_endpoint(0);
   owner.on_response_head(del, deleted, true);
   CHECK(sessions->size() == 0);
+  // Ended: the id is now unknown, refused to its former owner too.
+  RequestAuthz after(config->routes[0], *config, sessions, &alice);
+  auto gone = after.check_head(post("sess-1"));
+  REQUIRE(gone);
+  CHECK(gone->head.status == 404);
+}
+
+namespace {
+
+// Another upstream name for 127.0.0.1:9000 (other base path) behind an
+// `auth: none` route, and a second server.
+std::shared_ptr<const mag::config::Config> load_routes(const std::string& unknown_sessions) {
+  std::string yaml = kRules;
+  const std::string upstreams = "    url: http://127.0.0.1:9000\n";
+  yaml.insert(yaml.find(upstreams) + upstreams.size(),
+              "  same:\n    url: http://127.0.0.1:9000/same\n"
+              "  other:\n    url: http://127.0.0.1:9001\n");
+  yaml.insert(
+      yaml.find("authz:\n"),
+      "  - path_prefix: /none\n    upstream: same\n    resource: http://localhost:8000/none\n"
+      "    auth: none\n"
+      "  - path_prefix: /other\n    upstream: other\n"
+      "    resource: http://localhost:8000/other\n    auth: none\n");
+  yaml += "  unknown_sessions: " + unknown_sessions + "\n";
+  auto result = mag::config::load_string(yaml);
+  if (result.error) FAIL(result.error->message);
+  return result.config;
+}
+
+const mag::config::Route& route(const mag::config::Config& config, const std::string& prefix) {
+  for (const auto& r : config.routes) {
+    if (r.path_prefix == prefix) return r;
+  }
+  FAIL("no route " << prefix);
+  return config.routes.front();
+}
+
+int status_of(const mag::config::Config& config, const std::string& prefix,
+              const std::shared_ptr<SessionBindings>& sessions, const mag::auth::Claims* who,
+              const std::string& session) {
+  RequestAuthz authz(route(config, prefix), config, sessions, who);
+  auto refusal = authz.check_head(post(session));
+  return refusal ? refusal->head.status : 0;
+}
+
+}  // namespace
+
+TEST_CASE("request_authz: a session is bound under its server, whatever route reaches it") {
+  auto config = load_routes("refuse");
+  auto sessions = session_table();
+  const auto alice = claims({"mcp:access"}, "alice");
+  const auto bob = claims({"mcp:access"}, "bob");
+  initialize(*config, config->routes[0], sessions, &alice, "sess-a");
+  // Its owner, on any route to 127.0.0.1:9000 that she can use.
+  CHECK(status_of(*config, "/mcp", sessions, &alice, "sess-a") == 0);
+  CHECK(status_of(*config, "/open", sessions, &alice, "sess-a") == 0);
+  // Another user, or nobody, through any route to that server: 404.
+  CHECK(status_of(*config, "/mcp", sessions, &bob, "sess-a") == 404);
+  CHECK(status_of(*config, "/open", sessions, &bob, "sess-a") == 404);
+  CHECK(status_of(*config, "/open", sessions, nullptr, "sess-a") == 404);
+  CHECK(status_of(*config, "/none", sessions, nullptr, "sess-a") == 404);
+  // Another server never minted it: unknown there.
+  CHECK(status_of(*config, "/other", sessions, nullptr, "sess-a") == 404);
+  CHECK(sessions->size() == 1);
+}
+
+TEST_CASE("request_authz: anonymous sessions are bound too; unknown ones are refused") {
+  auto config = load_routes("refuse");
+  auto sessions = session_table();
+  const auto alice = claims({"mcp:access"}, "alice");
+  initialize(*config, route(*config, "/none"), sessions, nullptr, "sess-anon");
+  CHECK(sessions->size() == 1);
+  CHECK(status_of(*config, "/none", sessions, nullptr, "sess-anon") == 0);
+  CHECK(status_of(*config, "/open", sessions, nullptr, "sess-anon") == 0);
+  CHECK(status_of(*config, "/mcp", sessions, &alice, "sess-anon") == 404);
+  // Never seen: refused, with the JSON-RPC error the SDK clients know.
+  RequestAuthz unknown(config->routes[0], *config, sessions, &alice);
+  auto reply = unknown.check_head(post("never-issued"));
+  REQUIRE(reply);
+  CHECK(reply->head.status == 404);
+  CHECK(reply->body.find("-32001") != std::string::npos);
+  CHECK(reply->body.find("Session not found") != std::string::npos);
+  CHECK(status_of(*config, "/none", sessions, nullptr, "never-issued") == 404);
+  CHECK(sessions->size() == 1);
+}
+
+TEST_CASE("request_authz: unknown_sessions: adopt binds an unknown session to its first user") {
+  auto config = load_routes("adopt");
+  auto sessions = session_table();
+  const auto alice = claims({"mcp:access"}, "alice");
+  const auto bob = claims({"mcp:access"}, "bob");
+  RequestAuthz first(config->routes[0], *config, sessions, &alice);
+  auto request = post("from-before-restart");
+  CHECK_FALSE(first.check_head(request));
+  mag::http::ResponseHead ok;
+  ok.status = 200;
+  first.set_endpoint(0);
+  first.on_response_head(request, ok, true);
+  CHECK(status_of(*config, "/mcp", sessions, &alice, "from-before-restart") == 0);
+  CHECK(status_of(*config, "/mcp", sessions, &bob, "from-before-restart") == 404);
+  CHECK(status_of(*config, "/none", sessions, nullptr, "from-before-restart") == 404);
 }
 
 TEST_CASE(

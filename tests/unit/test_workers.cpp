@@ -81,7 +81,7 @@ TEST_CASE("workers: metrics shards of several threads add up at scrape") {
 }
 
 TEST_CASE("workers: session bindings stay consistent under concurrent use") {
-  proxy::SessionBindings table(500, 3600s);
+  proxy::SessionBindings table({500, 500, 3600s});
   const auto t0 = proxy::SessionBindings::Clock::now();
   constexpr int kThreads = 4;
   std::atomic<int> stolen{0};
@@ -95,7 +95,7 @@ TEST_CASE("workers: session bindings stay consistent under concurrent use") {
         table.bind(own, me, t0);
         if (table.check(own, me, t0) == proxy::SessionBindings::Check::kMismatch) ++stolen;
         table.bind("contested", me, t0);
-        if (n % 50 == 0) table.forget(own);
+        if (n % 50 == 0) table.forget(own, t0);
       }
     });
   }
