@@ -279,7 +279,7 @@ TEST_CASE("request_authz: another method than POST must bring no body where rule
 
 TEST_CASE("request_authz: two values of an MCP header are refused on every route") {
   auto config = load();
-  auto sessions = std::make_shared<SessionBindings>(10, std::chrono::seconds(600));
+  auto sessions = session_table();
   const auto alice = claims({"mcp:access"}, "alice");
   auto twice = post("sess-a");
   twice.headers.add("Mcp-Session-Id", "sess-b");
