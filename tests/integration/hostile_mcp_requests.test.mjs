@@ -66,6 +66,10 @@ describe('hostile MCP requests: one reading of every request', () => {
         route('/plain', 'raw', { providers: ['test'], scopes: ['mcp:access'] }, { claim_to_headers: { sub: 'X-MCP-Subject' } }),
         route('/public', 'raw', 'none'),
       ],
+      // The recorder mints no sessions, and the requests here invent their
+      // ids: adopted, so that what is tested is the headers themselves
+      // (session binding has its own file, session_binding.test.mjs).
+      authz: { unknown_sessions: 'adopt' },
     };
     const { proc } = await launchGateway(tmp, config);
     gw = { proc, port, origin };
@@ -214,8 +218,10 @@ describe('hostile MCP requests: one reading of every request', () => {
         await refusedH1(`${path} ${name}: a, b`, h1('POST', path, ['Content-Type: application/json', `${name}: a, b`], PING, { token }), 400);
         await refusedH1(`${path} GET ${name}: a,b`, h1('GET', path, [`${name}: a,b`], '', { token }), 400);
       }
-      const one = await forwardedH1(`${path} one of each`, h1('POST', path, ['Content-Type: application/json', ...mcpHeaders.map((n) => `${n}: v-1`)], PING, { token }));
-      for (const name of mcpHeaders) assert.ok(one.includes(`\r\n${name}: v-1\r\n`), `${name} forwarded:\n${one}`);
+      // One id per route: a session belongs to the first principal that used it.
+      const value = `v-1${path.replace('/', '-')}`;
+      const one = await forwardedH1(`${path} one of each`, h1('POST', path, ['Content-Type: application/json', ...mcpHeaders.map((n) => `${n}: ${value}`)], PING, { token }));
+      for (const name of mcpHeaders) assert.ok(one.includes(`\r\n${name}: ${value}\r\n`), `${name} forwarded:\n${one}`);
     }
   }));
 
