@@ -21,13 +21,16 @@ void SseEventSplitter::feed(std::string_view data, const EventFn& on_event,
     at_stream_start_ = false;
     std::string first = std::move(stream_start_);
     stream_start_.clear();
-    if (first == kByteOrderMark) {
-      // Passed on alone, not dropped: the client strips this one, so a
-      // second BOM stays part of the first field name for it as for us.
-      on_event(first);
-    } else {
+    if (first != kByteOrderMark) {
+      // Scanned with the rest of this read, as one: a CRLF must not look
+      // split where the read was not.
+      first.append(data);
       scan(first, on_event, on_oversized);
+      return;
     }
+    // Passed on alone, not dropped: the client strips this one, so a
+    // second BOM stays part of the first field name for it as for us.
+    on_event(first);
   }
   scan(data, on_event, on_oversized);
 }

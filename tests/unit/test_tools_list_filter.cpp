@@ -205,6 +205,11 @@ TEST_CASE("tools_list_filter: the splitter separates one leading BOM, only at st
     CHECK(events[1] == "data: a\n\n");
     CHECK(events[2] == bom + "data: b\n\n");
   }
+  // The BOM check looks at three bytes; a CRLF across them is still one
+  // line end when it came in one read.
+  const std::string crlf_at_start = "a\n\r\ndata: b\n\n";
+  CHECK(split_events(crlf_at_start, crlf_at_start.size()) ==
+        std::vector<std::string>{"a\n\r\n", "data: b\n\n"});
   // A prefix of a BOM that is not one is data.
   CHECK(split_events("\xEF\xBB"
                      "data: x\n\n",
