@@ -246,7 +246,7 @@ void RequestAuthz::forward_body(std::string_view data, bool end_stream,
   }
   if (!end_stream) return;
   if (held_body_.empty()) {  // no message, nothing to filter
-    send_held(held_body_, true, stream);
+    send_held(held_body_, stream);
     return;
   }
   auto allowed = [this](const std::string& tool) {
@@ -256,10 +256,10 @@ void RequestAuthz::forward_body(std::string_view data, bool end_stream,
       mcp::filter_tools_list_json(held_body_, tools_list_ids_, allowed);
   switch (filtered.outcome) {
     case mcp::ToolsListFiltered::Outcome::kUnchanged:
-      send_held(held_body_, true, stream);
+      send_held(held_body_, stream);
       break;
     case mcp::ToolsListFiltered::Outcome::kRewritten:
-      send_held(filtered.text, true, stream);
+      send_held(filtered.text, stream);
       break;
     case mcp::ToolsListFiltered::Outcome::kUnfilterable:
       send_refusal("not a JSON document the filter can read", stream);
@@ -268,11 +268,11 @@ void RequestAuthz::forward_body(std::string_view data, bool end_stream,
   std::string().swap(held_body_);
 }
 
-void RequestAuthz::send_held(std::string_view body, bool end_stream, http::ServerStream& stream) {
+void RequestAuthz::send_held(std::string_view body, http::ServerStream& stream) {
   mode_ = Mode::kPass;
   held_head_.headers.set("Content-Length", std::to_string(body.size()));
   stream.send_head(std::move(held_head_), false);
-  stream.send_body(body, end_stream);
+  stream.send_body(body, true);
 }
 
 // The upstream's status stays (the access log has it already); the body
@@ -283,7 +283,7 @@ void RequestAuthz::send_refusal(std::string_view why, http::ServerStream& stream
                    ": replaced with a JSON-RPC error");
   held_head_.headers.remove("content-encoding");
   held_head_.headers.set("Content-Type", "application/json");
-  send_held(mcp::tools_list_error_json(tools_list_ids_), true, stream);
+  send_held(mcp::tools_list_error_json(tools_list_ids_), stream);
 }
 
 int64_t RequestAuthz::stream_deadline() const {

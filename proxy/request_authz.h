@@ -81,8 +81,11 @@ class RequestAuthz {
   // The session owner key, made on first use: most requests carry no
   // session and never need it (issue 9).
   const std::string& principal();
+  // True when this request has tools/list ids whose results are filtered.
   bool filters_tools_list() const;
-  void send_held(std::string_view body, bool end_stream, http::ServerStream& stream);
+  // The held head (Content-Length set) and `body`, which ends the response.
+  void send_held(std::string_view body, http::ServerStream& stream);
+  // The JSON-RPC error for every tools/list id instead of the response.
   void send_refusal(std::string_view why, http::ServerStream& stream);
 
   const config::Route& route_;
