@@ -388,8 +388,10 @@ bool ProxyStream::check_origin_and_host() {
   auto found = policies.find(listener_address_);
   if (found == policies.end()) found = policies.find(snapshot_->config->listeners.front().address);
   const auto& [address, policy] = *found;
+  // A second Host or Origin field is refused like a value outside the list:
+  // which one another component would read is not ours to guess.
   if (const std::string_view* host = request_.headers.get("host");
-      host && !policy.host_allowed(*host)) {
+      host && (request_.headers.count("host") > 1 || !policy.host_allowed(*host))) {
     log::limited(log::Level::kWarn, "authz host", "authz",
                  "Host " + log::sanitize(*host) + " not allowed on " + address + " -> 421");
     send_local(json_document(421, jsonrpc_error_without_id(-32000,
@@ -398,7 +400,7 @@ bool ProxyStream::check_origin_and_host() {
     return false;
   }
   const std::string_view* origin = request_.headers.get("origin");
-  if (origin && !policy.origin_allowed(*origin)) {
+  if (origin && (request_.headers.count("origin") > 1 || !policy.origin_allowed(*origin))) {
     log::limited(log::Level::kWarn, "authz origin", "authz",
                  "Origin " + log::sanitize(*origin) + " not allowed -> 403");
     send_local(

@@ -14,20 +14,31 @@
 namespace mag::proxy {
 namespace {
 
-// A JSON tools/list response is held whole to be rewritten; past this it is
-// forwarded unfiltered rather than buffered further (the tools/call itself
-// is still refused by the per-tool rules).
+// A tools/list response is held whole to be rewritten; past this it is
+// replaced by a JSON-RPC error rather than buffered further (never
+// forwarded unfiltered).
 constexpr size_t kMaxHeldJson = 4 << 20;
 const std::vector<std::string> kNoScopes;
 
-bool is_json(const http::ResponseHead& head) {
-  const std::string_view* type = head.headers.get("content-type");
-  return type && type->rfind("application/json", 0) == 0;
+std::string_view trim(std::string_view text) {
+  const size_t begin = text.find_first_not_of(" \t");
+  if (begin == std::string_view::npos) return {};
+  return text.substr(begin, text.find_last_not_of(" \t") - begin + 1);
 }
 
+// The media type decides the framing, case-insensitively (RFC 9110 §8.3.1);
+// every other response with a body is read as JSON.
 bool is_event_stream(const http::ResponseHead& head) {
   const std::string_view* type = head.headers.get("content-type");
-  return type && type->rfind("text/event-stream", 0) == 0;
+  return head.headers.count("content-type") == 1 &&
+         http::iequals(trim(type->substr(0, type->find(';'))), "text/event-stream");
+}
+
+// No Content-Encoding, or exactly `identity`: the filter reads plain bytes.
+bool identity_encoding(const http::ResponseHead& head) {
+  const std::string_view* encoding = head.headers.get("content-encoding");
+  return !encoding || (head.headers.count("content-encoding") == 1 &&
+                       http::iequals(trim(*encoding), "identity"));
 }
 
 LocalReply jsonrpc_reply(int status, int code, const std::string& message) {
@@ -219,6 +230,7 @@ std::optional<LocalReply> RequestAuthz::refuse(const mcp::AuthzDecision& decisio
 void RequestAuthz::prepare_upstream(const http::RequestHead& downstream,
                                     http::RequestHead& upstream) const {
   upstream.headers.remove("origin");
+  if (filters_tools_list()) upstream.headers.set("Accept-Encoding", "identity");
   strip_identity_headers(config_, upstream.headers);
   if (!claims_) return;
   if (route_.claim_to_headers.empty() && route_.forward_payload_header.empty()) return;
@@ -244,28 +256,38 @@ bool RequestAuthz::on_response_head(const http::RequestHead& request, http::Resp
       if (id) sessions_->bind(session_key(*endpoint_, *id), principal(), now);
     }
   }
-  if (end_stream || tools_list_ids_.empty() || !mcp::may_filter_tools(route_.auth)) return false;
+  if (end_stream || !filters_tools_list()) return false;
   auto allowed = [auth = &route_.auth, scopes = scopes()](const std::string& tool) {
     return mcp::tool_allowed(*auth, scopes, tool);
   };
-  if (is_event_stream(head)) {
+  // A rewritten body has another length, whatever the framing.
+  head.headers.remove("content-length");
+  if (identity_encoding(head) && is_event_stream(head)) {
     mode_ = Mode::kSse;
     sse_ = std::make_unique<mcp::SseToolsListRewriter>(tools_list_ids_, allowed);
     return false;
   }
-  if (!is_json(head)) return false;
-  mode_ = Mode::kHoldJson;
-  head.headers.remove("content-length");
+  mode_ = identity_encoding(head) ? Mode::kHoldJson : Mode::kRefuse;
   held_head_ = std::move(head);
   return true;
+}
+
+bool RequestAuthz::filters_tools_list() const {
+  return !tools_list_ids_.empty() && mcp::may_filter_tools(route_.auth);
 }
 
 void RequestAuthz::forward_body(std::string_view data, bool end_stream,
                                 http::ServerStream& stream) {
   if (mode_ == Mode::kSse) {
     std::string out;
+    const size_t refused_before = sse_->refused_events();
     sse_->feed(data, &out);
     if (end_stream) sse_->finish(&out);
+    if (sse_->refused_events() != refused_before) {
+      log::limited(log::Level::kWarn, "authz tools/list unfilterable", "authz",
+                   "an event from upstream " + route_.upstream +
+                       " could not be filtered: replaced with a JSON-RPC error");
+    }
     if (!out.empty() || end_stream) stream.send_body(out, end_stream);
     return;
   }
@@ -273,21 +295,57 @@ void RequestAuthz::forward_body(std::string_view data, bool end_stream,
     stream.send_body(data, end_stream);
     return;
   }
-  held_body_.append(data);
-  if (!end_stream && held_body_.size() <= kMaxHeldJson) return;
-  mode_ = Mode::kPass;
-  if (end_stream) {
-    auto allowed = [this](const std::string& tool) {
-      return mcp::tool_allowed(route_.auth, scopes(), tool);
-    };
-    if (auto filtered = mcp::filter_tools_list_json(held_body_, tools_list_ids_, allowed)) {
-      held_body_ = std::move(*filtered);
-    }
-    held_head_.headers.set("Content-Length", std::to_string(held_body_.size()));
+  if (mode_ == Mode::kRefuse) {
+    if (end_stream) send_refusal("compressed or over the size cap", stream);
+    return;
   }
+  held_body_.append(data);
+  if (held_body_.size() > kMaxHeldJson) {
+    mode_ = Mode::kRefuse;
+    std::string().swap(held_body_);  // frees the buffer: the rest is dropped
+    if (end_stream) send_refusal("over the size cap", stream);
+    return;
+  }
+  if (!end_stream) return;
+  if (held_body_.empty()) {  // no message, nothing to filter
+    send_held(held_body_, stream);
+    return;
+  }
+  auto allowed = [this](const std::string& tool) {
+    return mcp::tool_allowed(route_.auth, scopes(), tool);
+  };
+  mcp::ToolsListFiltered filtered =
+      mcp::filter_tools_list_json(held_body_, tools_list_ids_, allowed);
+  switch (filtered.outcome) {
+    case mcp::ToolsListFiltered::Outcome::kUnchanged:
+      send_held(held_body_, stream);
+      break;
+    case mcp::ToolsListFiltered::Outcome::kRewritten:
+      send_held(filtered.text, stream);
+      break;
+    case mcp::ToolsListFiltered::Outcome::kUnfilterable:
+      send_refusal("not a JSON document the filter can read", stream);
+      break;
+  }
+  std::string().swap(held_body_);
+}
+
+void RequestAuthz::send_held(std::string_view body, http::ServerStream& stream) {
+  mode_ = Mode::kPass;
+  held_head_.headers.set("Content-Length", std::to_string(body.size()));
   stream.send_head(std::move(held_head_), false);
-  stream.send_body(held_body_, end_stream);
-  held_body_.clear();
+  stream.send_body(body, true);
+}
+
+// The upstream's status stays (the access log has it already); the body
+// becomes a JSON-RPC error for every tools/list id of the request.
+void RequestAuthz::send_refusal(std::string_view why, http::ServerStream& stream) {
+  log::limited(log::Level::kWarn, "authz tools/list unfilterable", "authz",
+               "tools/list response from upstream " + route_.upstream + " " + std::string(why) +
+                   ": replaced with a JSON-RPC error");
+  held_head_.headers.remove("content-encoding");
+  held_head_.headers.set("Content-Type", "application/json");
+  send_held(mcp::tools_list_error_json(tools_list_ids_), stream);
 }
 
 int64_t RequestAuthz::stream_deadline() const {

@@ -19,7 +19,7 @@
 #include "proxy/local_reply.h"
 #include "proxy/mcp_authz.h"
 #include "proxy/session_binding.h"
-#include "proxy/tools_list_filter.h"
+#include "proxy/sse_tools_list_rewriter.h"
 
 namespace mag::proxy {
 
@@ -52,7 +52,9 @@ class RequestAuthz {
 
   // Identity headers (client copies removed first) and no Origin: the
   // gateway has validated it, and a loopback upstream with its own
-  // DNS-rebinding protection would refuse a browser's public origin.
+  // DNS-rebinding protection would refuse a browser's public origin. A
+  // request with tools/list asks for an uncompressed response (the filter
+  // reads it; a compressed one is refused).
   void prepare_upstream(const http::RequestHead& downstream, http::RequestHead& upstream) const;
 
   // The upstream endpoint (index in the route's upstream's endpoints) that
@@ -62,7 +64,8 @@ class RequestAuthz {
 
   // Response side. Binds / forgets the session; decides whether the body is
   // rewritten. True when the head must be held until the body is complete
-  // (a JSON tools/list result whose Content-Length will change).
+  // (a response to tools/list that is not an event stream: held, parsed and
+  // filtered, or replaced by a JSON-RPC error when it cannot be).
   bool on_response_head(const http::RequestHead& request, http::ResponseHead& head,
                         bool end_stream);
   // Body through the filter: sends (held head and) bytes to `stream`.
@@ -79,7 +82,9 @@ class RequestAuthz {
   const std::string& mcp_tool() const { return mcp_tool_; }
 
  private:
-  enum class Mode { kPass, kHoldJson, kSse };
+  // kRefuse: the response cannot be filtered (compressed, or a body over
+  // the hold cap): its body is dropped and a JSON-RPC error sent instead.
+  enum class Mode { kPass, kHoldJson, kSse, kRefuse };
   std::string mcp_method_;
   std::string mcp_tool_;
   std::optional<LocalReply> refuse(const mcp::AuthzDecision& decision) const;
@@ -92,6 +97,12 @@ class RequestAuthz {
   // The session owner key, made on first use: most requests carry no
   // session and never need it (issue 9).
   const std::string& principal();
+  // True when this request has tools/list ids whose results are filtered.
+  bool filters_tools_list() const;
+  // The held head (Content-Length set) and `body`, which ends the response.
+  void send_held(std::string_view body, http::ServerStream& stream);
+  // The JSON-RPC error for every tools/list id instead of the response.
+  void send_refusal(std::string_view why, http::ServerStream& stream);
 
   const config::Route& route_;
   const config::Config& config_;

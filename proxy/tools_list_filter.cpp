@@ -2,7 +2,7 @@
 
 #include <jansson.h>
 
-#include <algorithm>
+#include <cstring>
 
 #include "common/c_handles.h"
 
@@ -17,17 +17,45 @@ std::string dump_compact(json_t* value) {
   return out;
 }
 
-bool id_listed(json_t* message, const std::vector<std::string>& list_ids) {
-  json_t* id = json_object_get(message, "id");
-  if (!id) return false;
-  const std::string key = dump_compact(id);
-  return std::find(list_ids.begin(), list_ids.end(), key) != list_ids.end();
+JsonPtr parse_id(const std::string& id) {
+  json_error_t error;
+  return JsonPtr(json_loadb(id.data(), id.size(), JSON_DECODE_ANY, &error));
 }
 
+// Equality as a JSON-RPC client sees it (JavaScript `===` on parsed values).
+bool same_id(json_t* a, json_t* b) {
+  if (json_is_string(a) && json_is_string(b)) {
+    return json_string_length(a) == json_string_length(b) &&
+           std::memcmp(json_string_value(a), json_string_value(b), json_string_length(a)) == 0;
+  }
+  if (json_is_number(a) && json_is_number(b)) {
+    return json_number_value(a) == json_number_value(b);
+  }
+  return false;
+}
+
+class IdMatcher {
+ public:
+  explicit IdMatcher(const std::vector<std::string>& list_ids) : list_ids_(list_ids) {
+    for (const auto& id : list_ids) parsed_.push_back(parse_id(id));
+  }
+  // The listed id `message` answers, or nullptr.
+  const std::string* match(json_t* message) const {
+    json_t* id = json_object_get(message, "id");
+    if (!id) return nullptr;
+    for (size_t i = 0; i < parsed_.size(); ++i) {
+      if (parsed_[i] && same_id(parsed_[i].get(), id)) return &list_ids_[i];
+    }
+    return nullptr;
+  }
+
+ private:
+  const std::vector<std::string>& list_ids_;
+  std::vector<JsonPtr> parsed_;
+};
+
 // Removes refused tools from one response object; true when it changed.
-bool filter_response(json_t* message, const std::vector<std::string>& list_ids,
-                     const ToolPredicate& allowed) {
-  if (!json_is_object(message) || !id_listed(message, list_ids)) return false;
+bool filter_tools(json_t* message, const ToolPredicate& allowed) {
   json_t* tools = json_object_get(json_object_get(message, "result"), "tools");
   if (!json_is_array(tools)) return false;
   bool changed = false;
@@ -41,6 +69,15 @@ bool filter_response(json_t* message, const std::vector<std::string>& list_ids,
     }
   }
   return changed;
+}
+
+bool filter_message(json_t* message, const IdMatcher& ids, const ToolPredicate& allowed,
+                    std::vector<std::string>* answered) {
+  if (!json_is_object(message)) return false;
+  const std::string* id = ids.match(message);
+  if (!id) return false;
+  answered->push_back(*id);
+  return filter_tools(message, allowed);
 }
 
 // Splits a raw event into lines (without terminators).
@@ -57,87 +94,57 @@ std::vector<std::string_view> event_lines(std::string_view raw) {
   return lines;
 }
 
+bool only_json_whitespace(std::string_view text) {
+  return text.find_first_not_of(" \t\r\n") == std::string_view::npos;
+}
+
+JsonPtr error_response(const std::string& id) {
+  JsonPtr parsed = parse_id(id);
+  if (!parsed) parsed.reset(json_null());
+  return JsonPtr(json_pack("{s:s,s:O,s:{s:i,s:s%}}", "jsonrpc", "2.0", "id", parsed.get(), "error",
+                           "code", kUnfilterableCode, "message", kUnfilterableMessage.data(),
+                           kUnfilterableMessage.size()));
+}
+
 }  // namespace
 
-bool SseEventSplitter::feed(std::string_view data,
-                            const std::function<void(std::string_view)>& on_event) {
-  buffer_.append(data);
-  size_t i = scan_;
-  while (i < buffer_.size()) {
-    const char c = buffer_[i];
-    if (c != '\r' && c != '\n') {
-      ++i;
-      continue;
-    }
-    size_t line_end = i + 1;
-    if (c == '\r') {
-      // A CR at the end of what we have may be the first half of CRLF.
-      if (line_end == buffer_.size()) break;
-      if (buffer_[line_end] == '\n') ++line_end;
-    }
-    const bool empty_line = i == scan_;
-    scan_ = line_end;
-    i = line_end;
-    if (empty_line && !line_was_empty_) {
-      on_event(std::string_view(buffer_).substr(0, line_end));
-      buffer_.erase(0, line_end);
-      scan_ = 0;
-      i = 0;
-      line_was_empty_ = true;
-      continue;
-    }
-    // Blank lines between events (or before the first) belong to no event:
-    // they are passed on alone so the byte stream stays identical.
-    if (empty_line) {
-      on_event(std::string_view(buffer_).substr(0, line_end));
-      buffer_.erase(0, line_end);
-      scan_ = 0;
-      i = 0;
-      continue;
-    }
-    line_was_empty_ = false;
-  }
-  return buffer_.size() <= max_event_bytes_;
-}
-
-std::string SseEventSplitter::take_pending() {
-  std::string out = std::move(buffer_);
-  buffer_.clear();
-  scan_ = 0;
-  line_was_empty_ = true;
-  return out;
-}
-
-std::optional<std::string> filter_tools_list_json(std::string_view json,
-                                                  const std::vector<std::string>& list_ids,
-                                                  const ToolPredicate& allowed) {
-  if (list_ids.empty()) return std::nullopt;
+ToolsListFiltered filter_tools_list_json(std::string_view json,
+                                         const std::vector<std::string>& list_ids,
+                                         const ToolPredicate& allowed) {
+  ToolsListFiltered result;
+  if (list_ids.empty()) return result;
   json_error_t error;
   JsonPtr doc(json_loadb(json.data(), json.size(), JSON_REJECT_DUPLICATES, &error));
-  if (!doc) return std::nullopt;
+  if (!doc) {
+    result.outcome = ToolsListFiltered::Outcome::kUnfilterable;
+    return result;
+  }
+  const IdMatcher ids(list_ids);
   bool changed = false;
   if (json_is_array(doc.get())) {
     for (size_t i = 0; i < json_array_size(doc.get()); ++i) {
-      changed |= filter_response(json_array_get(doc.get(), i), list_ids, allowed);
+      changed |= filter_message(json_array_get(doc.get(), i), ids, allowed, &result.answered);
     }
   } else {
-    changed = filter_response(doc.get(), list_ids, allowed);
+    changed = filter_message(doc.get(), ids, allowed, &result.answered);
   }
-  if (!changed) return std::nullopt;
-  return dump_compact(doc.get());
+  if (changed) {
+    result.outcome = ToolsListFiltered::Outcome::kRewritten;
+    result.text = dump_compact(doc.get());
+  }
+  return result;
 }
 
-std::optional<std::string> filter_tools_list_event(std::string_view raw_event,
-                                                   const std::vector<std::string>& list_ids,
-                                                   const ToolPredicate& allowed) {
+ToolsListFiltered filter_tools_list_event(std::string_view raw_event,
+                                          const std::vector<std::string>& list_ids,
+                                          const ToolPredicate& allowed) {
   std::string data;
   bool has_data = false;
   std::vector<std::string_view> other_fields;
   for (std::string_view line : event_lines(raw_event)) {
     if (line.empty()) continue;
     const size_t colon = line.find(':');
-    const std::string_view name = line.substr(0, colon);
-    if (name != "data") {
+    if (line.substr(0, colon) != "data") {
       other_fields.push_back(line);
       continue;
     }
@@ -147,42 +154,32 @@ std::optional<std::string> filter_tools_list_event(std::string_view raw_event,
     data.append(value);
     has_data = true;
   }
-  if (!has_data) return std::nullopt;
-  auto filtered = filter_tools_list_json(data, list_ids, allowed);
-  if (!filtered) return std::nullopt;
+  if (!has_data || only_json_whitespace(data)) return {};
+  ToolsListFiltered result = filter_tools_list_json(data, list_ids, allowed);
+  if (result.outcome != ToolsListFiltered::Outcome::kRewritten) return result;
   std::string out;
   for (std::string_view field : other_fields) {
     out.append(field);
     out += '\n';
   }
-  out += "data: " + *filtered + "\n\n";  // compact JSON has no newline
+  out += "data: " + result.text + "\n\n";  // compact JSON has no newline
+  result.text = std::move(out);
+  return result;
+}
+
+std::string tools_list_error_json(const std::vector<std::string>& ids) {
+  if (ids.size() == 1) return dump_compact(error_response(ids.front()).get());
+  JsonPtr batch(json_array());
+  for (const auto& id : ids) json_array_append_new(batch.get(), error_response(id).release());
+  return dump_compact(batch.get());
+}
+
+std::string tools_list_error_events(const std::vector<std::string>& ids) {
+  std::string out;
+  for (const auto& id : ids) {
+    out += "event: message\ndata: " + dump_compact(error_response(id).get()) + "\n\n";
+  }
   return out;
-}
-
-SseToolsListRewriter::SseToolsListRewriter(std::vector<std::string> list_ids, ToolPredicate allowed,
-                                           size_t max_event_bytes)
-    : list_ids_(std::move(list_ids)), allowed_(std::move(allowed)), splitter_(max_event_bytes) {}
-
-void SseToolsListRewriter::feed(std::string_view data, std::string* out) {
-  if (passthrough_) {
-    out->append(data);
-    return;
-  }
-  const bool within_cap = splitter_.feed(data, [&](std::string_view event) {
-    if (auto rewritten = filter_tools_list_event(event, list_ids_, allowed_)) {
-      out->append(*rewritten);
-    } else {
-      out->append(event);
-    }
-  });
-  if (!within_cap) {
-    passthrough_ = true;
-    out->append(splitter_.take_pending());
-  }
-}
-
-void SseToolsListRewriter::finish(std::string* out) {
-  out->append(splitter_.take_pending());
 }
 
 }  // namespace mag::mcp

@@ -16,6 +16,8 @@ import { BACKEND_BIN, CONFORMANCE_CLI, GATEWAY_BIN, NODE22_BIN, requireFile } fr
 import { makeTempDir, removeTempDir, writeConfig } from './lib/gateway.mjs';
 import { startMockAuthorizationServer } from './lib/mock_as.mjs';
 import { MCP_POST_HEADERS, freePort, httpRequest, initializeBody } from './lib/net.mjs';
+import { H2Client, block, data as h2data, headers as h2headers, requestFields } from './lib/h2raw.mjs';
+import { rawExchange, startRawUpstream } from './lib/raw_upstream.mjs';
 import { runToCompletion, startProcess, stopAll, withLogs } from './lib/processes.mjs';
 import { generateSigningKey, mintToken, writeJwks } from './lib/tokens.mjs';
 
@@ -396,5 +398,228 @@ describe('authorization: what reaches the upstream', () => {
     } finally {
       upstream.setHandler(undefined);
     }
+  }));
+});
+
+// tools/list filtering fails closed, against a raw upstream that writes the
+// exact bytes of each case. The token has no math:add and `rm` is denied:
+// of the tools add, rm and sub only sub may be listed.
+describe('authorization: tools/list filtering cannot be bypassed by framing', () => {
+  let tmp;
+  let as;
+  let key;
+  let upstream;
+  let gateway;
+  const LIST = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
+  const TOOLS = '{"tools":[{"name":"add"},{"name":"rm"},{"name":"sub"}]}';
+  const listResult = (id) => `{"jsonrpc":"2.0","id":${id},"result":${TOOLS}}`;
+  const CHUNKED_SSE = 'HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n';
+  const chunk = (text) => `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`;
+
+  before(async () => {
+    tmp = await makeTempDir();
+    as = await startMockAuthorizationServer();
+    key = await generateSigningKey('authz-filter-key');
+    await writeJwks(join(tmp, 'jwks.json'), [key]);
+    upstream = await startRawUpstream('ok');
+    const port = await freePort();
+    const resource = `http://127.0.0.1:${port}/mcp`;
+    const configPath = await writeConfig(tmp, {
+      listeners: [{ address: `127.0.0.1:${port}`, allowed_origins: ['http://localhost:6274'] }],
+      providers: { test: { issuer: as.issuer, jwks_file: 'jwks.json', algorithms: ['RS256'] } },
+      upstreams: { backend: { url: upstream.origin } },
+      routes: [{ path_prefix: '/mcp', upstream: 'backend', resource, auth: { providers: ['test'], tools: { add: ['math:add'], rm: 'deny' } } }],
+    }, 'filter.yaml');
+    const proc = await startProcess('mcp-auth-gateway (filter)', requireFile(GATEWAY_BIN, 'mcp-auth-gateway'), ['--config', configPath]);
+    gateway = { proc, port, url: resource, resource };
+  });
+  after(async () => {
+    await stopAll();
+    await upstream?.close();
+    await as?.close();
+    await removeTempDir(tmp);
+  });
+
+  async function list(respond, body = LIST) {
+    upstream.setMode(respond);
+    const t = await mintToken(key, { iss: as.issuer, aud: gateway.resource, scope: 'other' });
+    return httpRequest(gateway.url, { method: 'POST', headers: { ...MCP_POST_HEADERS, authorization: `Bearer ${t}` }, body });
+  }
+  // Only sub is listed; add and rm appear nowhere.
+  const assertFiltered = (res) => {
+    assert.equal(res.status, 200, res.body);
+    assert.match(res.body, /"name":"sub"/);
+    assert.doesNotMatch(res.body, /"name":"(add|rm)"/);
+  };
+  // The whole answer is a JSON-RPC error for id 1: nothing unfiltered.
+  const assertRefused = (res, status = 200) => {
+    assert.equal(res.status, status, res.body);
+    assert.doesNotMatch(res.body, /"name":"(add|rm)"/);
+    assert.match(res.body, /"id":1,"error":\{"code":-32603,"message":"tools\/list response could not be filtered"\}/);
+  };
+  const json = (body, head = 'Content-Type: application/json\r\n') => (sock) =>
+    sock.write(`HTTP/1.1 200 OK\r\n${head}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  // An SSE body written a byte per chunk, then ended by closing the connection.
+  const sseBytes = (text, { close = false } = {}) => (sock) => {
+    if (close) {
+      sock.write('HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n');
+      for (const c of text) sock.write(c);
+      sock.end();
+      return;
+    }
+    sock.write(CHUNKED_SSE + [...text].map(chunk).join('') + '0\r\n\r\n');
+  };
+
+  test('SSE: CR, LF, CRLF and mixed line ends, a BOM, split events: each filtered', withLogs(async () => {
+    for (const eol of ['\n', '\r\n', '\r']) {
+      assertFiltered(await list(sseBytes(`\uFEFF: hi${eol}${eol}id: 4${eol}data: ${listResult(1)}${eol}${eol}`)));
+    }
+    assertFiltered(await list(sseBytes(`data: {"jsonrpc":"2.0",\r\ndata: "id":1,\rdata: "result":${TOOLS}}\n\r\n`)));
+  }));
+
+  test('SSE: a last event ended by CR, or not ended at all, at end of stream is filtered', withLogs(async () => {
+    assertFiltered(await list(sseBytes(`data: ${listResult(1)}\r\r`, { close: true })));
+    assertFiltered(await list(sseBytes(`data: ${listResult(1)}\r`, { close: true })));
+    assertFiltered(await list(sseBytes(`data: ${listResult(1)}`, { close: true })));
+    assertFiltered(await list(sseBytes(`data: ${listResult(1)}\n`)));
+    // Unreadable at the end: an error instead of the bytes.
+    assertRefused(await list(sseBytes(`data: ${listResult(1).slice(0, -1)}`, { close: true })));
+  }));
+
+  test('SSE: an event over the size cap becomes an error; later events still pass', withLogs(async () => {
+    const big = `data: {"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"rm","pad":"${'x'.repeat(5 << 20)}"}]}}\n\n`;
+    const next = 'data: {"jsonrpc":"2.0","method":"notifications/message"}\n\n';
+    const res = await list((sock) => sock.write(CHUNKED_SSE + chunk(big) + chunk(next) + '0\r\n\r\n'));
+    assertRefused(res);
+    assert.ok(res.body.endsWith(next), 'the next event passed unchanged');
+    assert.ok(res.body.length < 4096, `the oversized event was dropped (${res.body.length} bytes)`);
+  }));
+
+  test('SSE: unreadable data (duplicate keys, not JSON) becomes an error, comments pass', withLogs(async () => {
+    assertRefused(await list(sseBytes(`: keep\n\ndata: {"jsonrpc":"2.0","id":1,"result":${TOOLS},"result":{"tools":[]}}\n\n`)));
+    const res = await list(sseBytes(': keep\n\ndata: not json\n\n'));
+    assertRefused(res);
+    assert.ok(res.body.startsWith(': keep\n\n'));
+  }));
+
+  test('JSON: ids written differently match by value; a string id does not match a number', withLogs(async () => {
+    for (const id of ['1.0', '1e0', '10E-1']) assertFiltered(await list(json(listResult(id))));
+    // Request id 1.0, response id 1.
+    assertFiltered(await list(json(listResult(1)), LIST.replace('"id":1', '"id":1.0')));
+    const other = await list(json(listResult('"1"')));
+    assert.match(other.body, /"name":"rm"/, 'a response to another id passes unchanged');
+  }));
+
+  test('JSON: duplicate keys, invalid UTF-8, \\u0000, a BOM, not JSON → a JSON-RPC error', withLogs(async () => {
+    const bodies = [
+      `{"jsonrpc":"2.0","id":1,"result":{"tools":[]},"result":${TOOLS}}`,
+      listResult(1).replace('"sub"', '"s\xffb"'),
+      listResult(1).replace('"sub"', '"s\\u0000b"'),
+      listResult(1).replace('"sub"', '"\\ud800"'),
+      `\uFEFF${listResult(1)}`,
+      `<html>${TOOLS}</html>`,
+    ];
+    for (const body of bodies) {
+      const res = await list((sock) => {
+        const bytes = Buffer.from(body, body.includes('\xff') ? 'latin1' : 'utf8');
+        sock.write(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${bytes.length}\r\n\r\n`);
+        sock.write(bytes);
+      });
+      assertRefused(res);
+      assert.equal(res.headers['content-type'], 'application/json');
+    }
+  }));
+
+  test('JSON: any Content-Type, or none, is read and filtered; an error status is kept', withLogs(async () => {
+    for (const head of ['Content-Type: Application/JSON\r\n', 'Content-Type: application/json; charset=utf-8\r\n', '', 'Content-Type: text/plain\r\n', 'Content-Type: TEXT/EVENT-STREAM\r\n']) {
+      const body = head.includes('EVENT') ? `data: ${listResult(1)}\n\n` : listResult(1);
+      assertFiltered(await list(json(body, head)));
+    }
+    const res = await list((sock) => sock.write(`HTTP/1.1 500 Internal Server Error\r\nContent-Length: 5\r\n\r\noops!`));
+    assertRefused(res, 500);
+  }));
+
+  test('JSON: a compressed response or one over the hold cap is refused; the upstream is asked for identity', withLogs(async () => {
+    const before = upstream.state.bytes.length;
+    assertRefused(await list(json(listResult(1), 'Content-Type: application/json\r\nContent-Encoding: gzip\r\n')));
+    assert.match(upstream.state.bytes.subarray(before).toString('latin1'), /\r\naccept-encoding: identity\r\n/i);
+    const huge = `{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"rm","pad":"${'x'.repeat(5 << 20)}"}]}}`;
+    const res = await list(json(huge));
+    assertRefused(res);
+    assert.ok(res.body.length < 4096);
+  }));
+
+  test('a batch: tools/list among other responses is filtered, the others pass', withLogs(async () => {
+    const batch = JSON.stringify([{ jsonrpc: '2.0', id: 2, method: 'ping' }, { jsonrpc: '2.0', id: 1, method: 'tools/list' }]);
+    const res = await list(json(`[{"jsonrpc":"2.0","id":2,"result":{}},${listResult(1)}]`), batch);
+    assertFiltered(res);
+    assert.deepEqual(JSON.parse(res.body)[0], { jsonrpc: '2.0', id: 2, result: {} });
+  }));
+});
+
+// Strict Origin / Host parsing (DNS rebinding), over HTTP/1.1 and h2.
+describe('authorization: hostile Origin and Host forms', () => {
+  let tmp;
+  let upstream;
+  let port;
+  const HOSTS = ['127.1', '0x7f.0.0.1', '127.000.000.001', '127.0.0.1.evil.com', 'localhost..', '[::1]x', '[::1]:80:80', 'localhost:', 'localhost:99999', 'local%68ost', 'evil.example'];
+  const ORIGINS = ['http://127.1:3000', 'http://localhost/', 'http://evil@localhost:6274', 'http://localhost:6274/x', 'http://127.0.0.1.evil.com', 'null', 'http://localhost:6274, https://evil.example'];
+  const ping = '{"jsonrpc":"2.0","id":1,"method":"ping"}';
+
+  before(async () => {
+    tmp = await makeTempDir();
+    upstream = await startRawUpstream('ok');
+    port = await freePort();
+    const configPath = await writeConfig(tmp, {
+      listeners: [{ address: `127.0.0.1:${port}`, allowed_origins: ['http://localhost:6274'] }],
+      upstreams: { backend: { url: upstream.origin } },
+      routes: [{ path_prefix: '/mcp', upstream: 'backend', auth: 'none' }],
+    }, 'origin.yaml');
+    await startProcess('mcp-auth-gateway (origin)', requireFile(GATEWAY_BIN, 'mcp-auth-gateway'), ['--config', configPath]);
+  });
+  after(async () => {
+    await stopAll();
+    await upstream?.close();
+    await removeTempDir(tmp);
+  });
+
+  const h1 = async (lines) => {
+    const res = await rawExchange(port, `POST /mcp HTTP/1.1\r\n${lines.join('\r\n')}\r\nContent-Type: application/json\r\nContent-Length: ${ping.length}\r\nConnection: close\r\n\r\n${ping}`);
+    return res.statuses[0];
+  };
+  const h2 = async (fields) => {
+    const c = await H2Client.connect(port);
+    try {
+      c.send(Buffer.concat([h2headers(1, block(fields)), h2data(1, ping, true)]));
+      await c.waitFor(() => c.streamOutcome(1) !== undefined, 10000);
+      const outcome = c.streamOutcome(1);
+      // A stream reset (nghttp2 refusing the header block) is a refusal too.
+      return outcome.status ?? `reset ${outcome.reset}`;
+    } finally {
+      c.close();
+    }
+  };
+  const h2fields = (authority, extra = []) => [[':method', 'POST'], [':scheme', 'http'], [':path', '/mcp'], [':authority', authority], ['content-type', 'application/json'], ...extra];
+
+  test('HTTP/1.1: malformed or foreign Host → 421, Origin → 403, a second Origin → 403', withLogs(async () => {
+    assert.equal(await h1([`Host: 127.0.0.1:${port}`]), 200);
+    assert.equal(await h1([`Host: LOCALHOST.:${port}`, 'Origin: http://localhost:6274']), 200);
+    for (const host of HOSTS) assert.equal(await h1([`Host: ${host}`]), 421, `Host: ${host}`);
+    for (const origin of ORIGINS) assert.equal(await h1([`Host: 127.0.0.1:${port}`, `Origin: ${origin}`]), 403, `Origin: ${origin}`);
+    assert.equal(await h1([`Host: 127.0.0.1:${port}`, 'Origin: http://localhost:6274', 'Origin: http://localhost:6274']), 403);
+    assert.equal(await h1([`Host: 127.0.0.1:${port}`, `Host: 127.0.0.1:${port}`]), 400, 'two Host fields: the codec refuses');
+  }));
+
+  test('h2: malformed or foreign :authority → 421, Origin → 403, a second Host or Origin refused', withLogs(async () => {
+    assert.equal(await h2(h2fields(`127.0.0.1:${port}`)), 200);
+    for (const host of HOSTS.filter((h) => !h.includes('%'))) {
+      const status = await h2(h2fields(host));
+      assert.equal(status, 421, `:authority ${host}`);
+    }
+    for (const origin of ORIGINS) assert.equal(await h2(h2fields(`127.0.0.1:${port}`, [['origin', origin]])), 403, `origin ${origin}`);
+    assert.equal(await h2(h2fields(`127.0.0.1:${port}`, [['origin', 'http://localhost:6274'], ['origin', 'http://localhost:6274']])), 403);
+    const authority = `127.0.0.1:${port}`;
+    const twoHosts = await h2(h2fields(authority, [['host', authority], ['host', authority]]));
+    assert.ok(twoHosts === 421 || String(twoHosts).startsWith('reset'), `two host fields: ${twoHosts}`);
   }));
 });

@@ -30,7 +30,8 @@ export function completeRequestLength(buf) {
 // (two SSE events, then RST), 'sse-forever' (an event every 100 ms until the
 // peer closes), 'close-after-response' (answers, then closes the keep-alive
 // connection right away), 'hang' (reads, never answers), 'huge-head' (a
-// response head with 10 000 header fields, ~200 KiB).
+// response head with 10 000 header fields, ~200 KiB), or a function
+// (sock, conn) that writes the answer itself.
 export async function startRawUpstream(initialMode = 'ok') {
   const state = {
     mode: initialMode,
@@ -85,6 +86,11 @@ export async function startRawUpstream(initialMode = 'ok') {
 }
 
 function answer(mode, sock, conn) {
+  // A function writes its own bytes: any framing a test needs.
+  if (typeof mode === 'function') {
+    mode(sock, conn);
+    return;
+  }
   switch (mode) {
     case 'ok':
     case 'close-after-response':
