@@ -15,6 +15,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/http_message.h"
+
 namespace mag::proxy {
 
 struct MediaTypeParameter {
@@ -36,5 +38,10 @@ std::optional<MediaType> parse_media_type(std::string_view field_value);
 // `charset` whose value is `utf-8` (names and values compared
 // case-insensitively; "utf8" and every other charset are not UTF-8 here).
 bool is_plain_json(const MediaType& media_type);
+
+// True when `headers` has exactly one Content-Type and its media type is
+// `text/event-stream` in any case (RFC 9110 §8.3.1), parameters ignored:
+// how an SSE client decides the framing of a response.
+bool is_event_stream(const http::HeaderMap& headers);
 
 }  // namespace mag::proxy

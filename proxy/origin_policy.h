@@ -14,32 +14,10 @@
 #include <string_view>
 #include <vector>
 
+#include "common/uri_authority.h"
 #include "proxy/config.h"
 
 namespace mag::proxy {
-
-// host [":" port], normalised: host lowercase, one trailing dot removed, an
-// IPv6 literal in brackets and in its canonical text form (RFC 5952).
-struct Authority {
-  std::string host;
-  std::string port;  // digits without leading zeros, 1-65535; empty if none
-  bool ip_literal = false;
-
-  std::string text() const { return port.empty() ? host : host + ":" + port; }
-};
-
-// Strict RFC 3986 authority without userinfo: `[IPv6]`, a dotted-quad IPv4
-// address (four decimal octets 0-255, no leading zeros) or a host name of
-// letters, digits, '-' and '.' (no empty label); then nothing but an
-// optional ":port". A name whose last label is numeric or hexadecimal
-// (`127.1`, `0x7f.0.0.1`) must be a dotted-quad. nullopt = malformed.
-std::optional<Authority> parse_authority(std::string_view text);
-
-// An origin (RFC 6454 serialisation): scheme "://" authority, nothing
-// after; the scheme lowercase, a default port (80 for http, 443 for https)
-// dropped. Returns the normalised text, or nullopt when malformed. `null`
-// is not parsed here (see OriginPolicy::origin_allowed).
-std::optional<std::string> normalise_origin(std::string_view text);
 
 struct OriginPolicy {
   bool any_origin = false;           // any well-formed origin
@@ -47,7 +25,7 @@ struct OriginPolicy {
   std::vector<std::string> origins;  // normalise_origin() forms
   bool loopback_origins = false;     // http(s)://localhost|127.x.y.z|[::1] with any port
   bool any_host = false;             // any well-formed Host
-  std::vector<Authority> hosts;      // an entry without port matches any port
+  std::vector<http::Authority> hosts;      // an entry without port matches any port
 
   bool origin_allowed(std::string_view origin) const;
   bool host_allowed(std::string_view host_header) const;

@@ -6,6 +6,7 @@
 
 #include "common/log.h"
 #include "proxy/header_forwarding.h"
+#include "proxy/media_type.h"
 #include "proxy/origin_policy.h"
 #include "proxy/protected_resource_metadata.h"
 #include "proxy/route_table.h"
@@ -49,11 +50,6 @@ void record_auth_decision(RequestTelemetry& telemetry, const auth::AuthDecision&
       telemetry.on_auth(false, auth::reason_code(decision.reason), "", "");
       return;
   }
-}
-
-bool is_event_stream(const http::ResponseHead& head) {
-  const std::string_view* type = head.headers.get("content-type");
-  return type && type->rfind("text/event-stream", 0) == 0;
 }
 
 }  // namespace
@@ -310,7 +306,7 @@ void ProxyStream::on_response_head(http::ResponseHead&& head, bool end_stream) {
   filter_upstream_response(head);
   add_cors_headers(snapshot_->cors, request_, head);
   const bool held = authz_ && authz_->on_response_head(request_, head, end_stream);
-  if (is_event_stream(head)) {
+  if (is_event_stream(head.headers)) {
     // A live SSE stream may be quiet for a long time; its end is the
     // upstream's or the client's decision, not a timer's -- except the
     // token's own expiry.
@@ -318,7 +314,7 @@ void ProxyStream::on_response_head(http::ResponseHead&& head, bool end_stream) {
     if (!end_stream) arm_expiry_timer();
   }
   if (end_stream) state_ = State::kReplied;
-  telemetry_.on_response_head(head.status, is_event_stream(head));
+  telemetry_.on_response_head(head.status, is_event_stream(head.headers));
   if (end_stream) telemetry_.on_response_end();
   if (held) return;  // a tools/list result to rewrite: sent with its body
   stream_.send_head(std::move(head), end_stream);

@@ -7,6 +7,7 @@
 #include "proxy/bearer_token.h"
 #include "proxy/identity_headers.h"
 #include "proxy/jsonrpc_inspect.h"
+#include "proxy/media_type.h"
 #include "proxy/origin_policy.h"
 #include "proxy/request_screen.h"
 #include "proxy/www_authenticate.h"
@@ -24,14 +25,6 @@ std::string_view trim(std::string_view text) {
   const size_t begin = text.find_first_not_of(" \t");
   if (begin == std::string_view::npos) return {};
   return text.substr(begin, text.find_last_not_of(" \t") - begin + 1);
-}
-
-// The media type decides the framing, case-insensitively (RFC 9110 §8.3.1);
-// every other response with a body is read as JSON.
-bool is_event_stream(const http::ResponseHead& head) {
-  const std::string_view* type = head.headers.get("content-type");
-  return head.headers.count("content-type") == 1 &&
-         http::iequals(trim(type->substr(0, type->find(';'))), "text/event-stream");
 }
 
 // No Content-Encoding, or exactly `identity`: the filter reads plain bytes.
@@ -262,7 +255,7 @@ bool RequestAuthz::on_response_head(const http::RequestHead& request, http::Resp
   };
   // A rewritten body has another length, whatever the framing.
   head.headers.remove("content-length");
-  if (identity_encoding(head) && is_event_stream(head)) {
+  if (identity_encoding(head) && is_event_stream(head.headers)) {
     mode_ = Mode::kSse;
     sse_ = std::make_unique<mcp::SseToolsListRewriter>(tools_list_ids_, allowed);
     return false;

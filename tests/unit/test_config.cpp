@@ -428,6 +428,30 @@ TEST_CASE("config: bad documents built in memory") {
     check_error(kMinimal + "cors: {allowed_origins: [\"https://a.example/x\"]}\n",
                 "14:26:", "must be an origin");
   }
+  SUBCASE("Origin and Host allow-lists are read by the request grammar") {
+    const auto listener = [&](const std::string& extra) {
+      std::string yaml = kMinimal;
+      yaml.replace(yaml.find("  - address: 127.0.0.1:8000\n"),
+                   std::string("  - address: 127.0.0.1:8000\n").size(),
+                   "  - address: 127.0.0.1:8000\n    " + extra + "\n");
+      return yaml;
+    };
+    for (const char* host : {"my_host", "127.1", "host:99999", "[::1]x", "a..b"}) {
+      CAPTURE(host);
+      check_error(listener(std::string("allowed_hosts: [\"") + host + "\"]"),
+                  "3:", "is not a host or host:port");
+    }
+    for (const char* origin : {"https://a.example/", "https://u@a.example", "a.example"}) {
+      CAPTURE(origin);
+      check_error(listener(std::string("allowed_origins: [\"") + origin + "\"]"),
+                  "3:", "must be an origin");
+    }
+    check_error(kMinimal + "cors: {allowed_origins: [\"https://127.1\"]}\n",
+                "14:26:", "must be an origin");
+    const auto ok =
+        load_string(listener("allowed_hosts: [\"Gw.Example.com.\", \"[::1]:8000\"]"), "t.yaml");
+    CHECK(ok.config);
+  }
   SUBCASE("non-scalar key") {
     check_error(kMinimal + "? [a]\n: 1\n", "14:3:", "map keys must be plain strings");
   }

@@ -4,6 +4,7 @@
 
 #include "proxy/media_type.h"
 
+using mag::proxy::is_event_stream;
 using mag::proxy::is_plain_json;
 using mag::proxy::parse_media_type;
 
@@ -111,4 +112,19 @@ TEST_CASE("media_type: plain JSON is application/json with at most charset=utf-8
        }) {
     CHECK_MESSAGE(!plain_json(other), other);
   }
+}
+
+TEST_CASE("media_type: an event stream is one text/event-stream Content-Type in any case") {
+  auto with = [](std::initializer_list<std::string_view> values) {
+    mag::http::HeaderMap headers;
+    for (auto value : values) headers.add("Content-Type", value);
+    return headers;
+  };
+  CHECK(is_event_stream(with({"text/event-stream"})));
+  CHECK(is_event_stream(with({"Text/Event-Stream; charset=utf-8"})));
+  CHECK(is_event_stream(with({" TEXT/EVENT-STREAM "})));
+  CHECK_FALSE(is_event_stream(with({})));
+  CHECK_FALSE(is_event_stream(with({"application/json"})));
+  CHECK_FALSE(is_event_stream(with({"text/event-streamx"})));
+  CHECK_FALSE(is_event_stream(with({"text/event-stream", "text/event-stream"})));
 }
