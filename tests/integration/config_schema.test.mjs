@@ -96,7 +96,7 @@ describe('config schema', () => {
   });
 
   test('the schema names every key the loader reads', async () => {
-    const source = await readFile(join(SOURCE_DIR, 'proxy', 'config.cpp'), 'utf8');
+    const source = await readFile(join(SOURCE_DIR, 'proxy', 'config', 'config.cpp'), 'utf8');
     const keys = schemaKeys(schema);
     const lists = [...source.matchAll(/read_map\([^;]*?\{((?:\s*"[a-z_]+",?)+)\s*\}\)/g)];
     assert.ok(lists.length >= 5, 'found the loader key lists');

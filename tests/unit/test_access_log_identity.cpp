@@ -7,10 +7,10 @@
 #include <string>
 
 #include "common/c_handles.h"
-#include "proxy/access_log.h"
-#include "proxy/access_log_identity.h"
-#include "proxy/admin_server.h"
-#include "proxy/config.h"
+#include "proxy/admin/admin_server.h"
+#include "proxy/config/config.h"
+#include "proxy/telemetry/access_log.h"
+#include "proxy/telemetry/access_log_identity.h"
 #include "tests/unit/json_test_util.h"
 
 using namespace mag;

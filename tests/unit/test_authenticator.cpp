@@ -9,9 +9,9 @@
 
 #include "common/c_handles.h"
 #include "common/event_loop.h"
-#include "proxy/authenticator.h"
-#include "proxy/dev_token.h"
-#include "proxy/metrics.h"
+#include "proxy/auth/authenticator.h"
+#include "proxy/telemetry/metrics.h"
+#include "proxy/tools/dev_token.h"
 
 using namespace mag;
 using auth::AuthDecision;

@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "proxy/bearer_token.h"
+#include "proxy/auth/bearer_token.h"
 
 using mag::auth::extract_bearer_token;
 using mag::auth::TokenPresence;

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "proxy/config.h"
+#include "proxy/config/config.h"
 #include "tests/unit/config_test_util.h"
 
 namespace {

@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "proxy/cors.h"
+#include "proxy/router/cors.h"
 
 using namespace mag::proxy;
 using mag::http::RequestHead;

@@ -6,10 +6,10 @@
 #include <fstream>
 #include <sstream>
 
-#include "proxy/dev_token.h"
-#include "proxy/jwks.h"
-#include "proxy/jwt_compact.h"
-#include "proxy/jwt_verifier.h"
+#include "proxy/auth/jwks.h"
+#include "proxy/auth/jwt_compact.h"
+#include "proxy/auth/jwt_verifier.h"
+#include "proxy/tools/dev_token.h"
 
 using namespace mag::auth;
 

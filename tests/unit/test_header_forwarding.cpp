@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "proxy/header_forwarding.h"
+#include "proxy/router/header_forwarding.h"
 
 using mag::http::HeaderMap;
 using mag::http::RequestHead;

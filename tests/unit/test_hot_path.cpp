@@ -9,8 +9,8 @@
 #include <string_view>
 
 #include "common/http1_codec.h"
-#include "proxy/bearer_token.h"
-#include "proxy/header_forwarding.h"
+#include "proxy/auth/bearer_token.h"
+#include "proxy/router/header_forwarding.h"
 
 using mag::http::CodecLimits;
 using mag::http::Http1Parser;

@@ -5,10 +5,10 @@
 
 #include <string>
 
-#include "proxy/config.h"
-#include "proxy/identity_headers.h"
-#include "proxy/jwt_compact.h"
-#include "proxy/metrics.h"
+#include "proxy/auth/jwt_compact.h"
+#include "proxy/config/config.h"
+#include "proxy/mcp/identity_headers.h"
+#include "proxy/telemetry/metrics.h"
 #include "tests/unit/config_test_util.h"
 
 using mag::proxy::ClaimRendering;

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "proxy/jsonrpc_inspect.h"
+#include "proxy/mcp/jsonrpc_inspect.h"
 
 using mag::mcp::inspect_jsonrpc;
 using mag::mcp::InspectLimits;

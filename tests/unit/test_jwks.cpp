@@ -2,8 +2,8 @@
 // documents are refused outright (security-cases.md §1.G).
 #include <doctest/doctest.h>
 
-#include "proxy/jwks.h"
-#include "proxy/jwt_compact.h"
+#include "proxy/auth/jwks.h"
+#include "proxy/auth/jwt_compact.h"
 #include "tests/unit/jwt_test_util.h"
 
 using namespace mag::auth;

@@ -7,10 +7,10 @@
 #include <sstream>
 
 #include "jwt_test_util.h"
-#include "proxy/jwks.h"
-#include "proxy/jws_signature.h"
-#include "proxy/jwt_compact.h"
-#include "proxy/jwt_verifier.h"
+#include "proxy/auth/jwks.h"
+#include "proxy/auth/jws_signature.h"
+#include "proxy/auth/jwt_compact.h"
+#include "proxy/auth/jwt_verifier.h"
 
 using namespace mag::auth;
 using namespace mag::auth::testing;

@@ -10,9 +10,9 @@
 #include <set>
 #include <sstream>
 
-#include "proxy/jwks.h"
-#include "proxy/jwt_compact.h"
-#include "proxy/jwt_verifier.h"
+#include "proxy/auth/jwks.h"
+#include "proxy/auth/jwt_compact.h"
+#include "proxy/auth/jwt_verifier.h"
 #include "tests/unit/jwt_test_util.h"
 
 using namespace mag::auth;

@@ -19,9 +19,9 @@
 
 #include "common/event_loop.h"
 #include "jwt_test_util.h"
-#include "proxy/config.h"
-#include "proxy/jwks.h"
-#include "proxy/key_provider.h"
+#include "proxy/auth/jwks.h"
+#include "proxy/auth/key_provider.h"
+#include "proxy/config/config.h"
 #include "raw_test_server.h"
 
 using namespace mag;

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "proxy/mcp_authz.h"
+#include "proxy/mcp/mcp_authz.h"
 
 using mag::config::RouteAuth;
 using mag::mcp::AuthzDecision;

@@ -10,12 +10,12 @@
 #include <thread>
 
 #include "common/c_handles.h"
-#include "proxy/access_log.h"
-#include "proxy/admin_server.h"
-#include "proxy/config.h"
-#include "proxy/doctor.h"
-#include "proxy/header_forwarding.h"
-#include "proxy/metrics.h"
+#include "proxy/admin/admin_server.h"
+#include "proxy/admin/doctor.h"
+#include "proxy/config/config.h"
+#include "proxy/router/header_forwarding.h"
+#include "proxy/telemetry/access_log.h"
+#include "proxy/telemetry/metrics.h"
 #include "tests/unit/json_test_util.h"
 
 using namespace mag;

@@ -2,8 +2,8 @@
 
 #include <string>
 
-#include "proxy/config.h"
-#include "proxy/origin_policy.h"
+#include "proxy/config/config.h"
+#include "proxy/router/origin_policy.h"
 
 using mag::config::Config;
 using mag::config::Listener;

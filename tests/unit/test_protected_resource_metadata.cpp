@@ -6,8 +6,8 @@
 #include <vector>
 
 #include "common/c_handles.h"
-#include "proxy/config.h"
-#include "proxy/protected_resource_metadata.h"
+#include "proxy/config/config.h"
+#include "proxy/router/protected_resource_metadata.h"
 
 namespace {
 

@@ -3,9 +3,9 @@
 #include <memory>
 #include <string>
 
-#include "proxy/config.h"
-#include "proxy/jwt_compact.h"
-#include "proxy/request_authz.h"
+#include "proxy/auth/jwt_compact.h"
+#include "proxy/config/config.h"
+#include "proxy/mcp/request_authz.h"
 
 using mag::proxy::RequestAuthz;
 using mag::proxy::SessionBindings;

@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "proxy/route_table.h"
+#include "proxy/router/route_table.h"
 
 using mag::proxy::find_route;
 using mag::proxy::path_is_canonical;

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "proxy/session_binding.h"
+#include "proxy/mcp/session_binding.h"
 
 using mag::proxy::principal_key;
 using mag::proxy::SessionBindings;

@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "proxy/token_cache.h"
+#include "proxy/auth/token_cache.h"
 
 #include <algorithm>
 #include <unordered_set>

@@ -9,10 +9,10 @@
 #include <fstream>
 
 #include "jwt_test_util.h"
-#include "proxy/authenticator.h"
-#include "proxy/config.h"
-#include "proxy/key_provider.h"
-#include "proxy/provider_view.h"
+#include "proxy/auth/authenticator.h"
+#include "proxy/auth/key_provider.h"
+#include "proxy/auth/provider_view.h"
+#include "proxy/config/config.h"
 
 using namespace mag::auth;
 using namespace mag::auth::testing;

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "proxy/tools_list_filter.h"
+#include "proxy/mcp/tools_list_filter.h"
 
 using mag::mcp::filter_tools_list_event;
 using mag::mcp::filter_tools_list_json;

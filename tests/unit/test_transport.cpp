@@ -2,7 +2,7 @@
 #include <doctest/doctest.h>
 
 #include "common/http_server.h"
-#include "proxy/config.h"
+#include "proxy/config/config.h"
 
 namespace {
 

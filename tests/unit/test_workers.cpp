@@ -15,12 +15,12 @@
 #include "common/event_loop.h"
 #include "common/http_server.h"
 #include "jwt_test_util.h"
-#include "proxy/config.h"
-#include "proxy/gateway.h"
-#include "proxy/key_provider.h"
-#include "proxy/metrics.h"
-#include "proxy/provider_view.h"
-#include "proxy/session_binding.h"
+#include "proxy/auth/key_provider.h"
+#include "proxy/auth/provider_view.h"
+#include "proxy/config/config.h"
+#include "proxy/mcp/session_binding.h"
+#include "proxy/server/gateway.h"
+#include "proxy/telemetry/metrics.h"
 
 using namespace mag;
 using namespace std::chrono_literals;

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "common/c_handles.h"
-#include "proxy/www_authenticate.h"
+#include "proxy/auth/www_authenticate.h"
 
 namespace {
 
