@@ -130,10 +130,6 @@ class AdminStream : public http::ServerStreamHandler {
 
 }  // namespace
 
-std::string effective_admin_address(const config::Admin& admin) {
-  return admin.address_configured ? admin.address : kDefaultAdminAddress;
-}
-
 bool is_secret_field(std::string_view name) {
   static constexpr std::array<std::string_view, 6> kSecret = {
       "client_secret", "password", "secret", "private_key_pem", "token", "api_key"};

@@ -21,7 +21,8 @@
 #include <string_view>
 
 #include "common/http_server.h"
-#include "proxy/server/gateway.h"
+#include "proxy/server/admin_listener.h"
+#include "proxy/server/snapshot.h"
 
 namespace mag::proxy {
 
@@ -29,14 +30,6 @@ struct AdminResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
-};
-
-struct AdminContext {
-  std::function<std::shared_ptr<const Snapshot>()> snapshot;
-  std::function<size_t()> active_connections;  // on the public listeners, all workers
-  // Has every worker set its scrape-time gauges (pools, token caches) in its
-  // metrics shard; called before a scrape renders. May be empty.
-  std::function<void()> update_worker_gauges;
 };
 
 // The whole admin API as a pure function of the request and the state (the
@@ -52,21 +45,16 @@ std::string jwks_status_json(const Snapshot& snapshot);
 // AdminContext::update_worker_gauges.
 void update_scrape_gauges(const Snapshot& snapshot, size_t active_connections);
 
-inline constexpr const char* kDefaultAdminAddress = "127.0.0.1:9901";
-// The admin address the gateway binds: the configured one ("" = disabled),
-// else kDefaultAdminAddress.
-std::string effective_admin_address(const config::Admin& admin);
-
 // Names of config members whose values are replaced by "[redacted]" in
 // /config_dump (none are configurable today; client secrets will be).
 bool is_secret_field(std::string_view name);
 
-class AdminServer {
+class AdminServer : public AdminListener {
  public:
   AdminServer(event_base* base, AdminContext context);
-  bool listen(const std::string& address, std::string* error);
-  uint16_t port() const { return server_.port(); }
-  void stop_accepting() { server_.stop_accepting(); }
+  bool listen(const std::string& address, std::string* error) override;
+  uint16_t port() const override { return server_.port(); }
+  void stop_accepting() override { server_.stop_accepting(); }
 
  private:
   AdminContext context_;

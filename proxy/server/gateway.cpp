@@ -4,7 +4,6 @@
 #include <cstdio>
 
 #include "common/log.h"
-#include "proxy/admin/admin_server.h"
 #include "proxy/router/upstream_shared.h"
 #include "proxy/server/proxy_stream.h"
 #include "proxy/server/worker.h"
@@ -88,11 +87,13 @@ std::shared_ptr<const WorkerSnapshot> build_worker_snapshot(std::shared_ptr<cons
   return snapshot;
 }
 
-Gateway::Gateway(event_base* base, std::shared_ptr<const config::Config> config)
+Gateway::Gateway(event_base* base, std::shared_ptr<const config::Config> config,
+                 AdminListenerFactory make_admin)
     : base_(base),
       main_thread_(std::this_thread::get_id()),
       main_loop_(std::make_shared<Mailbox>(base)),
-      initial_config_(std::move(config)) {}
+      initial_config_(std::move(config)),
+      make_admin_(std::move(make_admin)) {}
 
 Gateway::~Gateway() {
   // Workers first: their requests and snapshots go on their own threads;
@@ -199,15 +200,15 @@ bool Gateway::bind_new_listeners(const config::Config& config,
   return true;
 }
 
-bool Gateway::make_admin(const config::Config& config, std::unique_ptr<AdminServer>* admin,
+bool Gateway::make_admin(const config::Config& config, std::unique_ptr<AdminListener>* admin,
                          std::string* error) {
   const std::string address = effective_admin_address(config.admin);
-  if (address.empty()) return true;
+  if (address.empty() || !make_admin_) return true;
   AdminContext context;
   context.snapshot = [this] { return snapshot_; };
   context.active_connections = [this] { return active_connections(); };
   context.update_worker_gauges = [this] { update_worker_gauges(); };
-  auto server = std::make_unique<AdminServer>(base_, std::move(context));
+  std::unique_ptr<AdminListener> server = make_admin_(base_, std::move(context));
   if (!server->listen(address, error)) {
     if (!config.admin.address_configured) {
       // The default address is a convenience; a second gateway on the same
@@ -273,7 +274,7 @@ bool Gateway::reload(std::shared_ptr<const config::Config> config, std::string* 
     return false;
   };
   if (!bind_new_listeners(*next->config, &added, error)) return abandon();
-  std::unique_ptr<AdminServer> new_admin;
+  std::unique_ptr<AdminListener> new_admin;
   const bool admin_changed = effective_admin_address(next->config->admin) != admin_address_;
   // The new admin address is bound while the old one still listens, so a
   // failure leaves the old one in place.

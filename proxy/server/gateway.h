@@ -16,64 +16,13 @@
 
 #include "common/event_loop.h"
 #include "common/http_server.h"
-#include "common/upstream_pool.h"
-#include "proxy/auth/authenticator.h"
 #include "proxy/config/config.h"
-#include "proxy/mcp/session_binding.h"
-#include "proxy/router/cors.h"
-#include "proxy/router/origin_policy.h"
-#include "proxy/telemetry/access_log.h"
+#include "proxy/server/admin_listener.h"
+#include "proxy/server/snapshot.h"
 
 namespace mag::proxy {
 
-class AdminServer;
 class Worker;
-
-// Built on the main thread by a (re)load, then shared read-only by every
-// worker. Everything reachable from it is immutable or thread-safe (key
-// providers publish their keys atomically; the access-log sink and the
-// session table lock internally). Always released on the main thread (the
-// Gateway's deleter posts it there): its key providers own main-loop events.
-struct Snapshot {
-  std::shared_ptr<const config::Config> config;
-  auth::KeyProviderMap providers;  // run on the main loop
-  CorsPolicy cors;
-  std::shared_ptr<AccessLogSink> access_log;  // null when `access_log: off`
-  // Mcp-Session-Id → principal (issue 4). The same table across reloads and
-  // workers: a session may come back on another connection.
-  std::shared_ptr<SessionBindings> sessions;
-  // Each listener's Host/Origin allow-lists, by listener address: resolved
-  // once per configuration instead of per request (issue 9).
-  std::map<std::string, OriginPolicy> origin_policies;
-  // Each route's token verification policies, by index in config->routes:
-  // made once per configuration instead of per request (issue 9).
-  std::vector<auth::RoutePolicies> route_policies;
-};
-
-// What one request runs against: the shared snapshot plus what belongs to
-// the worker serving it. Built and used on that worker's thread only; a
-// request keeps the one it started with even if the config is reloaded.
-struct WorkerSnapshot {
-  std::shared_ptr<const Snapshot> shared;  // declared first: released last
-  int worker = 0;
-  // The shared members, repeated for brevity at the use sites.
-  std::shared_ptr<const config::Config> config;
-  CorsPolicy cors;
-  std::shared_ptr<AccessLogSink> access_log;
-  std::shared_ptr<SessionBindings> sessions;
-  // Per worker: views of the providers (each with this worker's token
-  // cache) and upstream pools (on this worker's loop).
-  auth::ProviderMap providers;
-  std::map<std::string, std::shared_ptr<http::UpstreamPool>> pools;
-};
-
-// The loops a worker snapshot is built for.
-struct WorkerLoops {
-  int worker = 0;
-  event_base* base = nullptr;    // the worker's
-  std::shared_ptr<Mailbox> own;  // the worker's
-  Mailbox* main = nullptr;       // the key providers'
-};
 
 // On the worker's thread. `previous` (may be null): the worker's current
 // snapshot, whose provider views (and token caches) are kept for the
@@ -90,8 +39,11 @@ size_t effective_workers(const config::Config& config);
 
 class Gateway {
  public:
-  // `base` is the main loop (made by new_event_base()).
-  Gateway(event_base* base, std::shared_ptr<const config::Config> config);
+  // `base` is the main loop (made by new_event_base()). `make_admin` makes
+  // the admin listener (proxy/admin/admin_server.h); it may be empty, then
+  // there is none.
+  Gateway(event_base* base, std::shared_ptr<const config::Config> config,
+          AdminListenerFactory make_admin);
   ~Gateway();  // stops the workers (closing what is still open), then the rest
   // Starts key providers and the workers, binds every listener on every
   // worker; prints "listening on host:port" once per listener. False with a
@@ -124,7 +76,7 @@ class Gateway {
   std::shared_ptr<const Snapshot> publish(std::unique_ptr<Snapshot> snapshot);
   bool bind_new_listeners(const config::Config& config, std::map<std::string, uint16_t>* added,
                           std::string* error);
-  bool make_admin(const config::Config& config, std::unique_ptr<AdminServer>* admin,
+  bool make_admin(const config::Config& config, std::unique_ptr<AdminListener>* admin,
                   std::string* error);
   void update_worker_gauges();
 
@@ -137,7 +89,8 @@ class Gateway {
   // Public listeners by configured address → the port every worker bound
   // (the actual one for ":0").
   std::map<std::string, uint16_t> listeners_;
-  std::unique_ptr<AdminServer> admin_;
+  AdminListenerFactory make_admin_;
+  std::unique_ptr<AdminListener> admin_;
   std::string admin_address_;
 };
 
