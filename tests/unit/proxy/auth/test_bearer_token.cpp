@@ -1,5 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <string>
+#include <string_view>
+
 #include "proxy/auth/bearer_token.h"
 
 using mag::auth::extract_bearer_token;
@@ -31,4 +35,24 @@ TEST_CASE("bearer_token: extraction") {
   CHECK(ok.token == "abc.def.ghi");
   CHECK(with({"bearer x.y.z"}).token == "x.y.z");
   CHECK(with({"BEARER x.y.z"}).presence == TokenPresence::kPresent);
+}
+
+TEST_CASE("perf: bearer token separators are still refused anywhere in the token") {
+  const std::string token(600, 'a');
+  for (char sep : {' ', '\t', ','}) {
+    for (size_t at : {size_t{0}, size_t{300}, token.size() - 1}) {
+      mag::http::HeaderMap headers;
+      std::string bad = token;
+      bad[at] = sep;
+      headers.add("Authorization", "Bearer " + bad);
+      CAPTURE(at);
+      CHECK(mag::auth::extract_bearer_token(headers).presence !=
+            mag::auth::TokenPresence::kPresent);
+    }
+  }
+  mag::http::HeaderMap good;
+  good.add("Authorization", "Bearer " + token);
+  auto extracted = mag::auth::extract_bearer_token(good);
+  CHECK(extracted.presence == mag::auth::TokenPresence::kPresent);
+  CHECK(extracted.token == token);
 }

@@ -1,7 +1,6 @@
-// The pieces that worker threads share (issue 5): metrics shards merged at
-// scrape, session bindings under concurrent use, the Mailbox / LoopThread
-// hand-off, and a provider's key set published to a worker thread (first
-// fetch and unknown-kid refetch marshalled to the provider's loop and back).
+// A provider's key set published to worker threads through their
+// ProviderViews: first fetch and unknown-kid refetch marshalled to the
+// provider's loop and back, kid reuse, key sets that change on every fetch.
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -12,15 +11,9 @@
 #include <thread>
 #include <vector>
 
-#include "common/event_loop.h"
-#include "common/http_server.h"
-#include "jwt_test_util.h"
-#include "proxy/auth/key_provider.h"
 #include "proxy/auth/provider_view.h"
-#include "proxy/config/config.h"
-#include "proxy/mcp/session_binding.h"
 #include "proxy/server/gateway.h"
-#include "proxy/telemetry/metrics.h"
+#include "tests/unit/jwt_test_util.h"
 
 using namespace mag;
 using namespace std::chrono_literals;
@@ -39,97 +32,6 @@ bool run_until(event_base* base, const std::function<bool()>& done) {
 }
 
 }  // namespace
-
-TEST_CASE("workers: metrics shards of several threads add up at scrape") {
-  constexpr int kThreads = 4;
-  constexpr int kPerThread = 5000;
-  std::vector<metrics::Registry*> shards;
-  for (int i = 0; i < kThreads; ++i) shards.push_back(&metrics::new_shard());
-  const metrics::Labels labels{{"case", "shards"}};
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kThreads; ++i) {
-    threads.emplace_back([&, i] {
-      metrics::bind_thread_shard(shards[i]);
-      for (int n = 0; n < kPerThread; ++n) {
-        metrics::global().counter_add("test_workers_total", labels);
-        metrics::global().gauge_add("test_workers_inflight", labels, 1);
-        metrics::global().observe("test_workers_seconds", labels, 0.002);
-        metrics::global().gauge_add("test_workers_inflight", labels, -1);
-      }
-      metrics::global().gauge_add("test_workers_inflight", labels, 1);  // one left open each
-      metrics::bind_thread_shard(nullptr);
-    });
-  }
-  // Scrapes while the threads count: never a torn or decreasing counter.
-  double last = 0;
-  for (int i = 0; i < 50; ++i) {
-    const double now = metrics::merged().value("test_workers_total", labels);
-    CHECK(now >= last);
-    last = now;
-  }
-  for (auto& t : threads) t.join();
-  metrics::Registry all = metrics::merged();
-  CHECK(all.value("test_workers_total", labels) == kThreads * kPerThread);
-  CHECK(all.value("test_workers_inflight", labels) == kThreads);
-  CHECK(all.value("test_workers_seconds", labels) == kThreads * kPerThread);  // histogram count
-  // The process registry itself saw none of it: the threads used their shards.
-  CHECK(metrics::process().value("test_workers_total", labels) == 0);
-  const std::string text = metrics::render_all();
-  CHECK(text.find("test_workers_total{case=\"shards\"} 20000\n") != std::string::npos);
-  CHECK(text.find("test_workers_seconds_bucket{case=\"shards\",le=\"0.0025\"} 20000\n") !=
-        std::string::npos);
-}
-
-TEST_CASE("workers: session bindings stay consistent under concurrent use") {
-  proxy::SessionBindings table(500, 3600s);
-  const auto t0 = proxy::SessionBindings::Clock::now();
-  constexpr int kThreads = 4;
-  std::atomic<int> stolen{0};
-  std::vector<std::thread> threads;
-  for (int i = 0; i < kThreads; ++i) {
-    threads.emplace_back([&, i] {
-      const std::string me = proxy::principal_key("https://idp", "user" + std::to_string(i), "c");
-      for (int n = 0; n < 3000; ++n) {
-        // Sessions of their own, plus one contested session every thread tries.
-        const std::string own = "own-" + std::to_string(i) + "-" + std::to_string(n % 200);
-        table.bind(own, me, t0);
-        if (table.check(own, me, t0) == proxy::SessionBindings::Check::kMismatch) ++stolen;
-        table.bind("contested", me, t0);
-        if (n % 50 == 0) table.forget(own);
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  // Nobody else ever owned a thread's own sessions, and the bound held.
-  CHECK(stolen == 0);
-  CHECK(table.size() <= 500);
-  // Exactly one thread owns the contested session: the others mismatch.
-  int matches = 0;
-  for (int i = 0; i < kThreads; ++i) {
-    const std::string p = proxy::principal_key("https://idp", "user" + std::to_string(i), "c");
-    if (table.check("contested", p, t0) == proxy::SessionBindings::Check::kMatch) ++matches;
-  }
-  CHECK(matches == 1);
-}
-
-TEST_CASE("workers: LoopThread runs posted tasks in order on its own thread") {
-  LoopThread loop;
-  REQUIRE(loop.ok());
-  loop.start();
-  std::vector<int> seen;
-  std::thread::id where;
-  for (int i = 0; i < 100; ++i) loop.mailbox()->post([&seen, i] { seen.push_back(i); });
-  loop.run_sync([&] { where = std::this_thread::get_id(); });
-  CHECK(where != std::this_thread::get_id());
-  loop.stop();
-  REQUIRE(seen.size() == 100);
-  for (int i = 0; i < 100; ++i) CHECK(seen[i] == i);
-  // Stopped: run_sync runs inline, nothing is lost.
-  bool ran = false;
-  loop.run_sync([&] { ran = true; });
-  CHECK(ran);
-}
-
 namespace {
 
 // A JWKS endpoint on the provider's (main) loop whose key set the test swaps.
@@ -440,32 +342,4 @@ TEST_CASE("workers: a key set flipping on every fetch; each verification matches
   size_t cached = 0;
   f.worker.run_sync([&] { cached = f.view->cache().size(); });
   CHECK(cached <= 1);
-}
-
-TEST_CASE("workers: the `workers` key") {
-  const std::string base = R"(listeners: [{address: "127.0.0.1:8000"}]
-providers:
-  idp: {issuer: "http://as.test", jwks_uri: "http://as.test/jwks"}
-upstreams:
-  be: {url: "http://127.0.0.1:9000"}
-routes:
-  - {path_prefix: /mcp, upstream: be, resource: "http://127.0.0.1:8000/mcp"}
-)";
-  auto absent = config::load_string(base, "gw.yaml");
-  REQUIRE_FALSE(absent.error);
-  CHECK(absent.config->workers == 0);
-  const size_t cores = std::max(1u, std::thread::hardware_concurrency());
-  CHECK(proxy::effective_workers(*absent.config) == std::min<size_t>(cores, 64));
-  auto three = config::load_string(base + "workers: 3\n", "gw.yaml");
-  REQUIRE_FALSE(three.error);
-  CHECK(proxy::effective_workers(*three.config) == 3);
-  auto zero = config::load_string(base + "workers: 0\n", "gw.yaml");
-  REQUIRE_FALSE(zero.error);
-  CHECK(proxy::effective_workers(*zero.config) == std::min<size_t>(cores, 64));
-  for (const char* bad : {"workers: 65\n", "workers: -1\n", "workers: two\n"}) {
-    auto refused = config::load_string(base + bad, "gw.yaml");
-    REQUIRE(refused.error);
-    // file:line:col of the value, then the key.
-    CHECK(refused.error->message.rfind("gw.yaml:8:10: workers", 0) == 0);
-  }
 }

@@ -1,6 +1,12 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "proxy/mcp/session_binding.h"
 
@@ -59,4 +65,38 @@ TEST_CASE("session_binding: bounded; the least recently used binding goes first"
   CHECK(table.size() == 3);
   table.set_limits(1, 3600s);
   CHECK(table.size() == 1);
+}
+
+using namespace mag;
+
+TEST_CASE("workers: session bindings stay consistent under concurrent use") {
+  proxy::SessionBindings table(500, 3600s);
+  const auto t0 = proxy::SessionBindings::Clock::now();
+  constexpr int kThreads = 4;
+  std::atomic<int> stolen{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      const std::string me = proxy::principal_key("https://idp", "user" + std::to_string(i), "c");
+      for (int n = 0; n < 3000; ++n) {
+        // Sessions of their own, plus one contested session every thread tries.
+        const std::string own = "own-" + std::to_string(i) + "-" + std::to_string(n % 200);
+        table.bind(own, me, t0);
+        if (table.check(own, me, t0) == proxy::SessionBindings::Check::kMismatch) ++stolen;
+        table.bind("contested", me, t0);
+        if (n % 50 == 0) table.forget(own);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  // Nobody else ever owned a thread's own sessions, and the bound held.
+  CHECK(stolen == 0);
+  CHECK(table.size() <= 500);
+  // Exactly one thread owns the contested session: the others mismatch.
+  int matches = 0;
+  for (int i = 0; i < kThreads; ++i) {
+    const std::string p = proxy::principal_key("https://idp", "user" + std::to_string(i), "c");
+    if (table.check("contested", p, t0) == proxy::SessionBindings::Check::kMatch) ++matches;
+  }
+  CHECK(matches == 1);
 }

@@ -1,5 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <string>
+#include <string_view>
+
 #include "proxy/router/header_forwarding.h"
 
 using mag::http::HeaderMap;
@@ -123,4 +127,35 @@ TEST_CASE("header_forwarding: response framing and hop-by-hop fields are dropped
   CHECK_FALSE(r.headers.has("transfer-encoding"));
   CHECK(*r.headers.get("mcp-session-id") == "s1");
   CHECK(*r.headers.get("content-type") == "text/event-stream");
+}
+
+TEST_CASE("perf: one-pass header forwarding drops exactly what it must") {
+  RequestHead in;
+  in.method = "POST";
+  in.target = in.path = "/mcp";
+  in.headers.add("Host", "gw.example");
+  in.headers.add("authorization", "Bearer t");
+  in.headers.add("Connection", "keep-alive, X-Hop");
+  in.headers.add("X-Hop", "1");
+  in.headers.add("TE", "trailers");
+  in.headers.add("X-Request-Id", "client-chosen");
+  in.headers.add("X-Kept", "1");
+  in.headers.add("x-kept", "2");
+  mag::proxy::ForwardContext context;
+  context.peer_address = "127.0.0.1";
+  context.upstream_host = "up:9000";
+
+  RequestHead up = mag::proxy::make_upstream_request(in, context);
+  CHECK_FALSE(up.headers.has("authorization"));
+  CHECK_FALSE(up.headers.has("connection"));
+  CHECK_FALSE(up.headers.has("x-hop"));
+  CHECK_FALSE(up.headers.has("te"));
+  CHECK(up.headers.count("x-kept") == 2);
+  CHECK(*up.headers.get("x-request-id") == "client-chosen");  // no id of ours: kept
+  CHECK(*up.headers.get("host") == "up:9000");
+
+  context.request_id = "gw-id";
+  up = mag::proxy::make_upstream_request(in, context);
+  CHECK(up.headers.count("x-request-id") == 1);
+  CHECK(*up.headers.get("x-request-id") == "gw-id");
 }

@@ -6,11 +6,11 @@
 #include <fstream>
 #include <sstream>
 
-#include "jwt_test_util.h"
 #include "proxy/auth/jwks.h"
 #include "proxy/auth/jws_signature.h"
 #include "proxy/auth/jwt_compact.h"
 #include "proxy/auth/jwt_verifier.h"
+#include "tests/unit/jwt_test_util.h"
 
 using namespace mag::auth;
 using namespace mag::auth::testing;

@@ -8,11 +8,11 @@
 #include <filesystem>
 #include <fstream>
 
-#include "jwt_test_util.h"
 #include "proxy/auth/authenticator.h"
 #include "proxy/auth/key_provider.h"
 #include "proxy/auth/provider_view.h"
 #include "proxy/config/config.h"
+#include "tests/unit/jwt_test_util.h"
 
 using namespace mag::auth;
 using namespace mag::auth::testing;

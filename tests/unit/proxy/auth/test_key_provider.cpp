@@ -18,11 +18,11 @@
 #include <vector>
 
 #include "common/event_loop.h"
-#include "jwt_test_util.h"
 #include "proxy/auth/jwks.h"
 #include "proxy/auth/key_provider.h"
 #include "proxy/config/config.h"
-#include "raw_test_server.h"
+#include "tests/unit/jwt_test_util.h"
+#include "tests/unit/raw_test_server.h"
 
 using namespace mag;
 using mag::testing::RawConn;
