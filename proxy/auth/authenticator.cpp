@@ -71,15 +71,6 @@ RoutePolicies route_policies(const config::Route& route,
   return policies;
 }
 
-AuthAttempt authenticate(const config::Route& route, const http::HeaderMap& headers,
-                         const ProviderMap& providers, int64_t now_seconds, bool allow_refetch,
-                         const std::function<void()>& retry) {
-  std::map<std::string, config::Provider> configs;
-  for (const auto& [name, view] : providers) configs.emplace(name, view->config());
-  return authenticate(route_policies(route, configs), headers, providers, now_seconds,
-                      allow_refetch, retry);
-}
-
 AuthAttempt authenticate(const RoutePolicies& policies, const http::HeaderMap& headers,
                          const ProviderMap& providers, int64_t now_seconds, bool allow_refetch,
                          const std::function<void()>& retry) {

@@ -62,10 +62,5 @@ RoutePolicies route_policies(const config::Route& route,
 AuthAttempt authenticate(const RoutePolicies& policies, const http::HeaderMap& headers,
                          const ProviderMap& providers, int64_t now_seconds, bool allow_refetch,
                          const std::function<void()>& retry);
-// The same with the policies built from the providers' own configuration
-// on the spot (tests, and callers without a snapshot).
-AuthAttempt authenticate(const config::Route& route, const http::HeaderMap& headers,
-                         const ProviderMap& providers, int64_t now_seconds, bool allow_refetch,
-                         const std::function<void()>& retry);
 
 }  // namespace mag::auth

@@ -26,7 +26,8 @@ bool key_fits(const VerificationKey& key, const std::string& alg) {
   return key.alg.empty() || key.alg == alg;
 }
 
-// `*used` names the key that verified the signature (for the token cache).
+}  // namespace
+
 Reason check_signature(const CompactJws& jws, const KeySet& keys, const VerificationKey** used) {
   const auto candidates = keys.find(jws.kid);
   bool kid_known = false;  // a key carries exactly this kid
@@ -44,14 +45,7 @@ Reason check_signature(const CompactJws& jws, const KeySet& keys, const Verifica
   return kid_known ? Reason::kAlgNotAllowed : Reason::kUnknownKid;
 }
 
-Reason pre_validate_and_check_signature(std::string_view token, const KeySet& keys,
-                                        const std::vector<std::string>& algorithms,
-                                        size_t max_token_bytes, CompactJws* jws) {
-  if (Reason r = parse_compact_jws(token, max_token_bytes, algorithms, jws); r != Reason::kOk)
-    return r;
-  (void)token;
-  return check_signature(*jws, keys, nullptr);
-}
+namespace {
 
 // ---- claims ----------------------------------------------------------------
 
@@ -346,12 +340,6 @@ std::string_view reason_description(Reason r) {
       return "The token lifetime exceeds the allowed maximum";
   }
   return "The token is invalid";
-}
-
-Reason verify_signature_only(std::string_view token, const KeySet& keys,
-                             const std::vector<std::string>& algorithms, size_t max_token_bytes) {
-  CompactJws jws;
-  return pre_validate_and_check_signature(token, keys, algorithms, max_token_bytes, &jws);
 }
 
 VerifyResult verify_jwt(std::string_view token, const KeySet& keys, const VerifyPolicy& policy,

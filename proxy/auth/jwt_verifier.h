@@ -84,11 +84,12 @@ struct VerifyResult {
 VerifyResult verify_jwt(std::string_view token, const KeySet& keys, const VerifyPolicy& policy,
                         int64_t now_seconds);
 
-// The same pre-validation, key selection and signature check as verify_jwt,
-// but no claims: for JWS test vectors whose payloads are not JWT claims.
-Reason verify_signature_only(std::string_view token, const KeySet& keys,
-                             const std::vector<std::string>& algorithms,
-                             size_t max_token_bytes = 16 * 1024);
+struct CompactJws;  // proxy/auth/jwt_compact.h
+
+// verify_jwt's key selection and signature check of a parsed token: the keys
+// its kid selects whose type, curve and own `alg` fit the token's algorithm.
+// `*used` (may be null) names the key that verified the signature.
+Reason check_signature(const CompactJws& jws, const KeySet& keys, const VerificationKey** used);
 
 // Largest accepted NumericDate (exp/nbf/iat): 2^53, the range a double holds
 // exactly. Larger values (1e300, INT64_MAX) are invalid claims.

@@ -11,6 +11,7 @@
 #include "proxy/auth/jwks.h"
 #include "proxy/auth/jwt_compact.h"
 #include "proxy/auth/jwt_verifier.h"
+#include "tests/unit/proxy/auth/signature_test_util.h"
 
 namespace {
 

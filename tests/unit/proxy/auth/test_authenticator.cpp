@@ -12,6 +12,7 @@
 #include "proxy/auth/authenticator.h"
 #include "proxy/telemetry/metrics.h"
 #include "proxy/tools/dev_token.h"
+#include "tests/unit/proxy/auth/authenticate_test_util.h"
 
 using namespace mag;
 using auth::AuthDecision;

@@ -14,6 +14,7 @@
 #include "proxy/auth/jwt_compact.h"
 #include "proxy/auth/jwt_verifier.h"
 #include "tests/unit/jwt_test_util.h"
+#include "tests/unit/proxy/auth/signature_test_util.h"
 
 using namespace mag::auth;
 using namespace mag::auth::testing;
