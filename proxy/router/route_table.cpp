@@ -18,13 +18,13 @@ bool encoded_is_dangerous(std::string_view path, size_t percent) {
          (hi == '0' && lo == '0');
 }
 
-bool segment_matches(std::string_view path, std::string_view prefix) {
+}  // namespace
+
+bool path_under_prefix(std::string_view path, std::string_view prefix) {
   if (prefix == "/") return true;
   if (path.substr(0, prefix.size()) != prefix) return false;
   return path.size() == prefix.size() || path[prefix.size()] == '/' || prefix.back() == '/';
 }
-
-}  // namespace
 
 bool path_is_canonical(std::string_view path) {
   if (path.empty() || path.front() != '/') return false;
@@ -47,12 +47,9 @@ bool path_is_canonical(std::string_view path) {
 }
 
 const config::Route* find_route(const config::Config& config, std::string_view path) {
-  const config::Route* best = nullptr;
-  for (const auto& route : config.routes) {
-    if (!segment_matches(path, route.path_prefix)) continue;
-    if (!best || route.path_prefix.size() > best->path_prefix.size()) best = &route;
-  }
-  return best;
+  return find_route(config.routes, path, [](const config::Route& route) -> const std::string& {
+    return route.path_prefix;
+  });
 }
 
 }  // namespace mag::proxy

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "common/log.h"
+#include "proxy/router/upstream_affinity.h"
 #include "proxy/router/upstream_shared.h"
 #include "proxy/server/proxy_stream.h"
 #include "proxy/server/worker.h"
@@ -82,6 +83,16 @@ std::shared_ptr<const WorkerSnapshot> build_worker_snapshot(std::shared_ptr<cons
   }
   for (const auto& [name, upstream] : shared->config->upstreams) {
     snapshot->pools.emplace(name, make_pool(loops.base, *shared->config, upstream));
+  }
+  const auto& routes = shared->config->routes;
+  for (size_t i = 0; i < routes.size(); ++i) {
+    CompiledRoute route;
+    route.config = &routes[i];
+    route.upstream = &shared->config->upstreams.at(routes[i].upstream);
+    route.pool = snapshot->pools.at(routes[i].upstream);
+    route.policies = &shared->route_policies.at(i);
+    route.start = start_options(routes[i]);
+    snapshot->routes.push_back(std::move(route));
   }
   snapshot->shared = std::move(shared);
   return snapshot;

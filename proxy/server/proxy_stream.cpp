@@ -145,13 +145,13 @@ void ProxyStream::run_filters() {
   if (serve_metadata()) return;
   if (!check_origin_and_host()) return;
 
-  route_ = find_route(*snapshot_->config, request_.path);
+  route_ = snapshot_->find_route(request_.path);
   if (!route_) {
     send_local(json_error(404, "not_found", "No route for this path"));
     return;
   }
-  telemetry_.set_route(route_->path_prefix);
-  if (!route_->auth.enabled) {
+  telemetry_.set_route(route_->config->path_prefix);
+  if (!route_->config->auth.enabled) {
     authorize(std::nullopt);
     return;
   }
@@ -186,10 +186,8 @@ bool ProxyStream::serve_metadata() {
 void ProxyStream::run_authentication(bool allow_refetch) {
   state_ = State::kFiltering;
   // The route's policies, made with the snapshot (gateway.cpp).
-  const auto& all_policies = snapshot_->shared->route_policies;
-  const auto route_index = static_cast<size_t>(route_ - snapshot_->config->routes.data());
   auth::AuthAttempt attempt =
-      auth::authenticate(all_policies.at(route_index), request_.headers, snapshot_->providers,
+      auth::authenticate(*route_->policies, request_.headers, snapshot_->providers,
                          static_cast<int64_t>(std::time(nullptr)), allow_refetch, [this] {
                            // Runs on this worker's loop once the provider's fetch has finished;
                            // `wait_` is still ours (destroying it would cancel this very call).
@@ -203,7 +201,8 @@ void ProxyStream::run_authentication(bool allow_refetch) {
   }
   auth::AuthDecision& decision = *attempt.decision;
   record_auth_decision(telemetry_, decision);
-  if (decision.kind == auth::AuthDecision::Kind::kNoCredentials && route_->auth.allow_missing) {
+  if (decision.kind == auth::AuthDecision::Kind::kNoCredentials &&
+      route_->config->auth.allow_missing) {
     authorize(std::nullopt);
     return;
   }
@@ -218,8 +217,8 @@ void ProxyStream::run_authentication(bool allow_refetch) {
 void ProxyStream::reply_unauthorized(const auth::AuthDecision& decision) {
   using Kind = auth::AuthDecision::Kind;
   auth::Challenge challenge;
-  challenge.resource_metadata = route_->resource_metadata_url;
-  challenge.scopes = route_->auth.scopes;
+  challenge.resource_metadata = route_->config->resource_metadata_url;
+  challenge.scopes = route_->config->auth.scopes;
   int status = 401;
   std::string outcome;
   switch (decision.kind) {
@@ -265,8 +264,7 @@ std::string upstream_host_header(const config::Upstream& upstream,
 }  // namespace
 
 void ProxyStream::forward() {
-  auto pool_it = snapshot_->pools.find(route_->upstream);
-  const auto& upstream_config = snapshot_->config->upstreams.at(route_->upstream);
+  const config::Upstream& upstream_config = *route_->upstream;
   ForwardContext context;
   context.peer_address = stream_.connection().peer_address;
   context.tls = stream_.connection().tls;
@@ -287,8 +285,8 @@ void ProxyStream::forward() {
   }
   // Several endpoints (issue 5): each gets its own Host from the pool, and
   // a request of a known session goes to the endpoint that holds it.
-  pool_ = pool_it->second.get();
-  http::StartOptions start = start_options(*route_);
+  pool_ = route_->pool.get();
+  http::StartOptions start = route_->start;
   if (pool_->endpoints()->size() > 1) {
     if (upstream_config.host_header == config::Upstream::HostHeader::kUpstream) {
       upstream_request.headers.remove("Host");
@@ -353,9 +351,9 @@ void ProxyStream::on_response_read_done() {
 }
 
 void ProxyStream::on_error(http::ClientError error, std::string_view detail) {
-  log::warn("router", "upstream " + route_->upstream + ": " + std::string(http::to_string(error)) +
-                          ": " + log::sanitize(detail));
-  telemetry_.on_upstream_error(route_->upstream, http::to_string(error));
+  log::warn("router", "upstream " + route_->config->upstream + ": " +
+                          std::string(http::to_string(error)) + ": " + log::sanitize(detail));
+  telemetry_.on_upstream_error(route_->config->upstream, http::to_string(error));
   if (stream_.head_sent()) {
     // Mid-response: the client must see an incomplete message, never a
     // well-formed truncated one.
@@ -407,7 +405,7 @@ bool ProxyStream::check_origin_and_host() {
 }
 
 void ProxyStream::authorize(std::optional<auth::Claims> claims) {
-  authz_ = std::make_unique<RequestAuthz>(*route_, *snapshot_->config, snapshot_->sessions,
+  authz_ = std::make_unique<RequestAuthz>(*route_->config, *snapshot_->config, snapshot_->sessions,
                                           std::move(claims));
   if (auto refusal = authz_->check_head(request_)) {
     send_local(std::move(*refusal));

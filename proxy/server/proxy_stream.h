@@ -62,7 +62,7 @@ class ProxyStream : public http::ServerStreamHandler, public http::ClientStreamC
   http::RequestHead request_;
   bool request_ended_ = false;
   std::string pending_body_;  // request body that arrived before forwarding began
-  const config::Route* route_ = nullptr;
+  const CompiledRoute* route_ = nullptr;
   State state_ = State::kFiltering;
   std::unique_ptr<auth::KeyWait> wait_;
   std::unique_ptr<http::ClientStream> upstream_;

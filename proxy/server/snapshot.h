@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/event_loop.h"
@@ -16,6 +17,7 @@
 #include "proxy/mcp/session_binding.h"
 #include "proxy/router/cors.h"
 #include "proxy/router/origin_policy.h"
+#include "proxy/server/compiled_route.h"
 #include "proxy/telemetry/access_log.h"
 
 namespace mag::proxy {
@@ -56,6 +58,12 @@ struct WorkerSnapshot {
   // cache) and upstream pools (on this worker's loop).
   auth::ProviderMap providers;
   std::map<std::string, std::shared_ptr<http::UpstreamPool>> pools;
+  // One per config->routes entry, in the same order.
+  std::vector<CompiledRoute> routes;
+
+  // The route serving `path` (longest prefix by whole segments); nullptr
+  // when none does.
+  const CompiledRoute* find_route(std::string_view path) const;
 };
 
 // The loops a worker snapshot is built for.
