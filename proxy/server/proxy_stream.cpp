@@ -115,18 +115,18 @@ void ProxyStream::on_drained() {
 }
 
 void ProxyStream::send_local(LocalReply reply) {
-  state_ = State::kReplied;
   add_cors_headers(snapshot_->cors, request_, reply.head);
   const bool head_only = request_.method == "HEAD" || reply.body.empty();
-  telemetry_.on_local_reply(reply.head);
-  if (!head_only) telemetry_.on_body(reply.body.size());
+  send_reply(std::move(reply.head), reply.body, head_only);
+}
+
+void ProxyStream::send_reply(http::ResponseHead head, std::string_view body, bool head_only) {
+  state_ = State::kReplied;
+  telemetry_.on_local_reply(head);
+  if (!head_only) telemetry_.on_body(body.size());
   telemetry_.on_response_end();
-  if (head_only) {
-    stream_.send_head(std::move(reply.head), true);
-    return;
-  }
-  stream_.send_head(std::move(reply.head), false);
-  stream_.send_body(reply.body, true);
+  stream_.send_head(std::move(head), head_only);
+  if (!head_only) stream_.send_body(body, true);
 }
 
 void ProxyStream::run_filters() {
@@ -135,11 +135,7 @@ void ProxyStream::run_filters() {
     return;
   }
   if (is_preflight(request_)) {
-    state_ = State::kReplied;
-    http::ResponseHead preflight = preflight_response(snapshot_->cors, request_);
-    telemetry_.on_response_head(preflight.status, false);
-    telemetry_.on_response_end();
-    stream_.send_head(std::move(preflight), true);
+    send_reply(preflight_response(snapshot_->cors, request_), {}, true);
     return;
   }
   if (serve_metadata()) return;
@@ -173,13 +169,7 @@ bool ProxyStream::serve_metadata() {
   reply.head.headers.add("Cache-Control", "public, max-age=3600");
   // Discovery happens before any login, from any origin.
   reply.head.headers.add("Access-Control-Allow-Origin", "*");
-  state_ = State::kReplied;
-  const bool head_only = request_.method == "HEAD";
-  telemetry_.on_response_head(reply.head.status, false);
-  if (!head_only) telemetry_.on_body(reply.body.size());
-  telemetry_.on_response_end();
-  stream_.send_head(std::move(reply.head), head_only);
-  if (!head_only) stream_.send_body(reply.body, true);
+  send_reply(std::move(reply.head), reply.body, request_.method == "HEAD");
   return true;
 }
 

@@ -48,7 +48,10 @@ class ProxyStream : public http::ServerStreamHandler, public http::ClientStreamC
   void run_authentication(bool allow_refetch);
   void reply_unauthorized(const auth::AuthDecision& decision);
   void forward();
-  void send_local(LocalReply reply);
+  void send_local(LocalReply reply);  // with the CORS headers
+  // Every reply the gateway makes itself goes out here: the head, then the
+  // body unless `head_only`; the access log records it as a local reply.
+  void send_reply(http::ResponseHead head, std::string_view body, bool head_only);
   // mcp_authz (issue 4, proxy/request_authz.h)
   bool check_origin_and_host();
   void authorize(std::optional<auth::Claims> claims);  // nullopt: anonymous
