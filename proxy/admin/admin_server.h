@@ -10,7 +10,7 @@
 //
 // Every endpoint reads the current Snapshot at request time, so a reload is
 // visible at once. Runs on the main thread; /stats/prometheus merges the
-// metrics shards of every worker (proxy/metrics.h).
+// metrics shards of every worker (proxy/telemetry/metrics.h).
 #pragma once
 
 #include <event2/event.h>

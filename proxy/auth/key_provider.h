@@ -11,7 +11,7 @@
 // keys(), keys_generation(), fetching() and unknown_kid_refetch_allowed()
 // may be called from any thread; every
 // other member only on the provider's loop. Worker threads use a provider
-// through a ProviderView (proxy/provider_view.h), which holds the worker's
+// through a ProviderView (proxy/auth/provider_view.h), which holds the worker's
 // own verified-token cache and marshals waits to this loop. The last
 // reference must be released on the provider's loop (its events belong to
 // that base): the gateway releases snapshots there.

@@ -144,7 +144,7 @@ struct RouteAuth {
 };
 
 // `claim_to_headers: {sub: X-MCP-Subject, scope: X-MCP-Scopes}` (issue 4,
-// JWT-CLM-16; rendering in proxy/identity_headers.h).
+// JWT-CLM-16; rendering in proxy/mcp/identity_headers.h).
 struct ClaimHeader {
   std::string claim;   // any top-level member of the token payload
   std::string header;  // header name; any client-sent copy is removed first

@@ -1,4 +1,4 @@
-// The signature primitive (proxy/jws_signature.h) that verify_jwt uses,
+// The signature primitive (proxy/auth/jws_signature.h) that verify_jwt uses,
 // against Project Wycheproof primitive vectors, and EdDSA end to end.
 #include <doctest/doctest.h>
 #include <jansson.h>
