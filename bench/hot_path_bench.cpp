@@ -9,10 +9,10 @@
 #include <string_view>
 
 #include "common/http_message.h"
-#include "proxy/header_forwarding.h"
-#include "proxy/jsonrpc_inspect.h"
-#include "proxy/token_cache.h"
-#include "proxy/www_authenticate.h"
+#include "proxy/auth/token_cache.h"
+#include "proxy/auth/www_authenticate.h"
+#include "proxy/mcp/jsonrpc_inspect.h"
+#include "proxy/router/header_forwarding.h"
 
 namespace {
 

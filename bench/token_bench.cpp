@@ -10,8 +10,8 @@
 
 #include "common/event_loop.h"
 #include "jwt_test_util.h"
-#include "proxy/key_provider.h"
-#include "proxy/provider_view.h"
+#include "proxy/auth/key_provider.h"
+#include "proxy/auth/provider_view.h"
 
 using namespace mag::auth;
 using namespace mag::auth::testing;

@@ -12,11 +12,12 @@
 #include "common/c_handles.h"
 #include "common/event_loop.h"
 #include "common/log.h"
-#include "proxy/config.h"
-#include "proxy/config_reload.h"
-#include "proxy/dev_token_cli.h"
-#include "proxy/doctor.h"
-#include "proxy/gateway.h"
+#include "proxy/admin/admin_server.h"
+#include "proxy/admin/doctor.h"
+#include "proxy/config/config.h"
+#include "proxy/server/config_reload.h"
+#include "proxy/server/gateway.h"
+#include "proxy/tools/dev_token_cli.h"
 
 namespace {
 
@@ -143,7 +144,10 @@ int run(const std::string& path, const std::string& log_level_flag) {
     fprintf(stderr, "cannot create the event loop\n");
     return 1;
   }
-  mag::proxy::Gateway gateway(base.get(), loaded.config);
+  mag::proxy::Gateway gateway(
+      base.get(), loaded.config, [](event_base* main_loop, mag::proxy::AdminContext context) {
+        return std::make_unique<mag::proxy::AdminServer>(main_loop, std::move(context));
+      });
   std::string error;
   if (!gateway.start(&error)) {
     fprintf(stderr, "%s\n", error.c_str());

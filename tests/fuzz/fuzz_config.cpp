@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "proxy/config.h"
+#include "proxy/config/config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string yaml(reinterpret_cast<const char*>(data), size);

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "proxy/jsonrpc_inspect.h"
+#include "proxy/mcp/jsonrpc_inspect.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view body(reinterpret_cast<const char*>(data), size);

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "proxy/jwks.h"
+#include "proxy/auth/jwks.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string document(reinterpret_cast<const char*>(data), size);

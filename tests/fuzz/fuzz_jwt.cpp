@@ -8,9 +8,10 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "proxy/jwks.h"
-#include "proxy/jwt_compact.h"
-#include "proxy/jwt_verifier.h"
+#include "proxy/auth/jwks.h"
+#include "proxy/auth/jwt_compact.h"
+#include "proxy/auth/jwt_verifier.h"
+#include "tests/unit/proxy/auth/signature_test_util.h"
 
 namespace {
 

@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-#include "proxy/sse_tools_list_rewriter.h"
+#include "proxy/mcp/sse_tools_list_rewriter.h"
 
 namespace {
 

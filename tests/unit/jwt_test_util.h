@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "common/c_handles.h"
-#include "proxy/jwt_compact.h"
+#include "proxy/auth/jwt_compact.h"
 
 namespace mag::auth::testing {
 

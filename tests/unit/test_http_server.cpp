@@ -1,4 +1,5 @@
 #include <doctest/doctest.h>
+
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -723,4 +724,20 @@ TEST_CASE("http_server: stream idle timeout resets a silent exchange") {
   CHECK(closed);
   CHECK(incomplete_body.head.status == 408);
   CHECK(resets == 2);
+}
+
+TEST_CASE("transport: a TLS listener with a missing certificate does not start") {
+  event_base* base = event_base_new();
+  REQUIRE(base);
+  {
+    mag::http::ServerOptions options;
+    options.tls_certificate = "/nonexistent/cert.pem";
+    options.tls_private_key = "/nonexistent/key.pem";
+    mag::http::HttpServer server(
+        base, [](mag::http::ServerStream&) { return nullptr; }, options);
+    std::string error;
+    CHECK_FALSE(server.listen("127.0.0.1:0", &error));
+    CHECK_MESSAGE(error.find("TLS") != std::string::npos, error);
+  }
+  event_base_free(base);
 }

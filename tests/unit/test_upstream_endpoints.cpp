@@ -14,9 +14,9 @@
 #include "common/c_handles.h"
 #include "common/upstream_endpoints.h"
 #include "common/upstream_pool.h"
-#include "proxy/config.h"
-#include "proxy/upstream_affinity.h"
-#include "proxy/upstream_shared.h"
+#include "proxy/config/config.h"
+#include "proxy/router/upstream_affinity.h"
+#include "proxy/router/upstream_shared.h"
 #include "raw_test_server.h"
 
 using namespace std::chrono_literals;

@@ -1,0 +1,340 @@
+#include "proxy/admin/admin_server.h"
+
+#include <array>
+#include <chrono>
+
+#include "common/c_handles.h"
+#include "common/log.h"
+#include "proxy/telemetry/metrics.h"
+
+namespace mag::proxy {
+namespace {
+
+constexpr std::string_view kPrometheusContentType = "text/plain; version=0.0.4; charset=utf-8";
+
+std::string dump(json_t* doc) {
+  char* text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+  if (!text) return "{}";
+  std::string out(text);
+  free(text);
+  return out + "\n";
+}
+
+json_t* string_array(const std::vector<std::string>& values) {
+  json_t* array = json_array();
+  for (const auto& v : values) json_array_append_new(array, json_stringn(v.data(), v.size()));
+  return array;
+}
+
+json_t* str(const std::string& value) {
+  return json_stringn(value.data(), value.size());
+}
+
+double unix_seconds(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration<double>(t.time_since_epoch()).count();
+}
+
+json_t* time_or_null(std::chrono::system_clock::time_point t) {
+  if (t == std::chrono::system_clock::time_point{}) return json_null();
+  return json_integer(static_cast<json_int_t>(unix_seconds(t)));
+}
+
+// Replaces the value of every secret member, at any depth.
+void redact(json_t* node) {
+  if (json_is_object(node)) {
+    const char* key;
+    json_t* value;
+    json_object_foreach(node, key, value) {
+      if (is_secret_field(key) && !json_is_null(value)) {
+        json_object_set_new(node, key, json_string("[redacted]"));
+      } else {
+        redact(value);
+      }
+    }
+  } else if (json_is_array(node)) {
+    size_t i;
+    json_t* value;
+    json_array_foreach(node, i, value) redact(value);
+  }
+}
+
+json_t* route_json(const config::Route& route) {
+  json_t* r = json_object();
+  json_object_set_new(r, "path_prefix", str(route.path_prefix));
+  json_object_set_new(r, "upstream", str(route.upstream));
+  if (!route.resource.empty()) json_object_set_new(r, "resource", str(route.resource));
+  if (!route.resource_name.empty())
+    json_object_set_new(r, "resource_name", str(route.resource_name));
+  if (!route.resource_metadata_url.empty()) {
+    json_object_set_new(r, "resource_metadata_url", str(route.resource_metadata_url));
+  }
+  if (!route.auth.enabled) {
+    json_object_set_new(r, "auth", json_string("none"));
+    return r;
+  }
+  json_t* auth = json_object();
+  json_object_set_new(auth, "providers", string_array(route.auth.providers));
+  json_object_set_new(auth, "scopes", string_array(route.auth.scopes));
+  json_t* tools = json_object();
+  for (const auto& [tool, scopes] : route.auth.tools) {
+    json_object_set_new(tools, tool.c_str(), string_array(scopes));
+  }
+  json_object_set_new(auth, "tools", tools);
+  json_object_set_new(r, "auth", auth);
+  return r;
+}
+
+std::shared_ptr<const auth::KeySet> provider_keys(const Snapshot& snapshot, const std::string& name,
+                                                  const auth::KeyProvider** out) {
+  auto it = snapshot.providers.find(name);
+  *out = it == snapshot.providers.end() ? nullptr : it->second.get();
+  return *out ? (*out)->keys() : nullptr;
+}
+
+AdminResponse json_response(int status, std::string body) {
+  AdminResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+class AdminStream : public http::ServerStreamHandler {
+ public:
+  AdminStream(http::ServerStream& stream, const AdminContext& context)
+      : stream_(stream), context_(context) {}
+
+  void on_request_head(http::RequestHead&& head, bool) override {
+    AdminResponse response;
+    try {
+      response = handle_admin_request(head.method, head.path, context_);
+    } catch (const std::exception& e) {
+      log::error("admin", std::string("request failed: ") + e.what());
+      response = json_response(500, "{\"error\":\"internal\"}\n");
+    }
+    http::ResponseHead out;
+    out.status = response.status;
+    out.headers.add("Content-Type", response.content_type);
+    out.headers.add("Content-Length", std::to_string(response.body.size()));
+    out.headers.add("Cache-Control", "no-store");
+    const bool head_only = head.method == "HEAD" || response.body.empty();
+    stream_.send_head(std::move(out), head_only);
+    if (!head_only) stream_.send_body(response.body, true);
+  }
+  void on_request_body(std::string_view, bool) override {}
+  void on_reset() override {}
+
+ private:
+  http::ServerStream& stream_;
+  const AdminContext& context_;
+};
+
+}  // namespace
+
+bool is_secret_field(std::string_view name) {
+  static constexpr std::array<std::string_view, 6> kSecret = {
+      "client_secret", "password", "secret", "private_key_pem", "token", "api_key"};
+  for (auto s : kSecret) {
+    if (s == name) return true;
+  }
+  return false;
+}
+
+std::string config_dump_json(const config::Config& config) {
+  JsonPtr doc = json_own(json_object());
+  json_object_set_new(doc.get(), "source", str(config.source));
+  json_t* listeners = json_array();
+  for (const auto& l : config.listeners) {
+    json_t* entry = json_object();
+    json_object_set_new(entry, "address", str(l.address));
+    if (!l.tls_certificate.empty()) {
+      json_t* tls = json_object();
+      json_object_set_new(tls, "certificate", str(l.tls_certificate));
+      json_object_set_new(tls, "private_key", str(l.tls_private_key));  // a path, not the key
+      json_object_set_new(entry, "tls", tls);
+    }
+    json_array_append_new(listeners, entry);
+  }
+  json_object_set_new(doc.get(), "listeners", listeners);
+  json_t* admin = json_object();
+  json_object_set_new(admin, "address", str(effective_admin_address(config.admin)));
+  json_object_set_new(doc.get(), "admin", admin);
+  json_t* providers = json_object();
+  for (const auto& [name, p] : config.providers) {
+    json_t* entry = json_object();
+    json_object_set_new(entry, "issuer", str(p.issuer));
+    if (!p.jwks_uri.empty()) json_object_set_new(entry, "jwks_uri", str(p.jwks_uri));
+    if (!p.jwks_file.empty()) json_object_set_new(entry, "jwks_file", str(p.jwks_file));
+    json_object_set_new(entry, "audiences", string_array(p.audiences));
+    json_object_set_new(entry, "algorithms", string_array(p.algorithms));
+    json_object_set_new(entry, "clock_skew", json_integer(p.clock_skew.count()));
+    json_object_set_new(entry, "jwks_refresh", json_integer(p.jwks_refresh.count()));
+    if (!p.ca_file.empty()) json_object_set_new(entry, "ca_file", str(p.ca_file));
+    json_object_set_new(entry, "token_type", str(p.token_type));
+    json_object_set_new(entry, "required_claims", string_array(p.required_claims));
+    json_object_set_new(entry, "max_lifetime", json_integer(p.max_lifetime.count()));
+    json_object_set_new(entry, "require_exp", json_boolean(p.require_exp));
+    json_object_set_new(entry, "token_cache_size",
+                        json_integer(static_cast<json_int_t>(p.token_cache_size)));
+    json_object_set_new(providers, name.c_str(), entry);
+  }
+  json_object_set_new(doc.get(), "providers", providers);
+  json_t* upstreams = json_object();
+  for (const auto& [name, u] : config.upstreams) {
+    json_t* entry = json_object();
+    json_object_set_new(entry, "url", str(u.url));
+    json_object_set_new(upstreams, name.c_str(), entry);
+  }
+  json_object_set_new(doc.get(), "upstreams", upstreams);
+  json_t* routes = json_array();
+  for (const auto& route : config.routes) json_array_append_new(routes, route_json(route));
+  json_object_set_new(doc.get(), "routes", routes);
+  json_t* cors = json_object();
+  json_object_set_new(cors, "allowed_origins", string_array(config.cors.allowed_origins));
+  json_object_set_new(doc.get(), "cors", cors);
+  json_t* access_log = json_object();
+  json_object_set_new(access_log, "enabled", json_boolean(config.access_log.enabled));
+  json_object_set_new(access_log, "path",
+                      str(config.access_log.path.empty() ? "-" : config.access_log.path));
+  json_object_set_new(access_log, "format", str(config.access_log.format));
+  json_t* identity = json_object();
+  json_object_set_new(identity, "sub", str(config.access_log.identity_sub));
+  json_object_set_new(identity, "client_id", str(config.access_log.identity_client_id));
+  json_object_set_new(access_log, "identity", identity);
+  // Whether a key is configured, never the key.
+  json_object_set_new(
+      access_log, "identity_key",
+      config.access_log.identity_key.empty() ? json_null() : json_string("[redacted]"));
+  json_object_set_new(doc.get(), "access_log", access_log);
+  json_object_set_new(doc.get(), "log_level", str(config.log_level));
+  redact(doc.get());
+  return dump(doc.get());
+}
+
+std::string readiness_json(const Snapshot& snapshot, bool* ready) {
+  *ready = snapshot.config != nullptr;
+  JsonPtr doc = json_own(json_object());
+  json_t* providers = json_object();
+  if (snapshot.config) {
+    for (const auto& route : snapshot.config->routes) {
+      if (!route.auth.enabled) continue;
+      for (const auto& name : route.auth.providers) {
+        if (json_object_get(providers, name.c_str())) continue;
+        const auth::KeyProvider* provider = nullptr;
+        auto keys = provider_keys(snapshot, name, &provider);
+        json_t* entry = json_object();
+        const bool has_keys = keys && !keys->keys().empty();
+        json_object_set_new(entry, "ready", json_boolean(has_keys));
+        json_object_set_new(entry, "keys", json_integer(has_keys ? keys->keys().size() : 0));
+        if (!has_keys) {
+          *ready = false;
+          std::string reason = !provider ? "provider is not running"
+                               : provider->last_error().empty()
+                                   ? "no keys yet (first fetch in progress)"
+                                   : "no keys: " + log::sanitize(provider->last_error());
+          json_object_set_new(entry, "reason", str(reason));
+        }
+        json_object_set_new(providers, name.c_str(), entry);
+      }
+    }
+  }
+  json_object_set_new(doc.get(), "ready", json_boolean(*ready));
+  json_object_set_new(doc.get(), "config_loaded", json_boolean(snapshot.config != nullptr));
+  json_object_set_new(doc.get(), "providers", providers);
+  return dump(doc.get());
+}
+
+std::string jwks_status_json(const Snapshot& snapshot) {
+  JsonPtr doc = json_own(json_object());
+  json_t* providers = json_object();
+  for (const auto& [name, provider] : snapshot.providers) {
+    const auto& config = provider->config();
+    const auto& status = provider->fetch_status();
+    json_t* entry = json_object();
+    json_object_set_new(entry, "source",
+                        str(config.jwks_uri.empty() ? config.jwks_file : config.jwks_uri));
+    json_t* kids = json_array();
+    size_t count = 0;
+    if (auto keys = provider->keys()) {
+      for (const auto& key : keys->keys()) {
+        json_t* k = json_object();
+        json_object_set_new(k, "kid", str(key.kid));
+        json_object_set_new(k, "kty", str(key.kty));
+        if (!key.alg.empty()) json_object_set_new(k, "alg", str(key.alg));
+        json_array_append_new(kids, k);
+        ++count;
+      }
+    }
+    json_object_set_new(entry, "keys", kids);
+    json_object_set_new(entry, "key_count", json_integer(static_cast<json_int_t>(count)));
+    json_object_set_new(entry, "last_fetch", time_or_null(status.last_attempt));
+    json_object_set_new(entry, "last_success", time_or_null(status.last_success));
+    json_object_set_new(
+        entry, "last_result",
+        status.last_result.empty() ? json_null() : str(log::sanitize(status.last_result)));
+    json_object_set_new(entry, "next_refresh",
+                        config.jwks_uri.empty() ? json_null() : time_or_null(status.next_refresh));
+    json_object_set_new(providers, name.c_str(), entry);
+  }
+  json_object_set_new(doc.get(), "providers", providers);
+  return dump(doc.get());
+}
+
+void update_scrape_gauges(const Snapshot& snapshot, size_t active_connections) {
+  auto& registry = metrics::process();
+  registry.gauge_set("mag_downstream_connections_active", {},
+                     static_cast<double>(active_connections));
+  registry.clear_gauge("mag_jwks_keys_loaded");
+  registry.clear_gauge("mag_jwks_seconds_since_last_success");
+  const auto now = std::chrono::system_clock::now();
+  for (const auto& [name, provider] : snapshot.providers) {
+    auto keys = provider->keys();
+    registry.gauge_set("mag_jwks_keys_loaded", {{"provider", name}},
+                       keys ? static_cast<double>(keys->keys().size()) : 0);
+    const auto last = provider->fetch_status().last_success;
+    registry.gauge_set("mag_jwks_seconds_since_last_success", {{"provider", name}},
+                       last == std::chrono::system_clock::time_point{}
+                           ? -1
+                           : std::chrono::duration<double>(now - last).count());
+  }
+}
+
+AdminResponse handle_admin_request(std::string_view method, std::string_view path,
+                                   const AdminContext& context) {
+  if (method != "GET" && method != "HEAD") {
+    return json_response(405, "{\"error\":\"method_not_allowed\"}\n");
+  }
+  if (path == "/healthz") return json_response(200, "{\"status\":\"alive\"}\n");
+  auto snapshot = context.snapshot ? context.snapshot() : nullptr;
+  if (!snapshot) return json_response(503, "{\"ready\":false,\"config_loaded\":false}\n");
+  if (path == "/ready") {
+    bool ready = false;
+    std::string body = readiness_json(*snapshot, &ready);
+    return json_response(ready ? 200 : 503, std::move(body));
+  }
+  if (path == "/stats/prometheus" || path == "/metrics") {
+    update_scrape_gauges(*snapshot, context.active_connections ? context.active_connections() : 0);
+    if (context.update_worker_gauges) context.update_worker_gauges();
+    AdminResponse r;
+    r.content_type = std::string(kPrometheusContentType);
+    r.body = metrics::render_all();
+    return r;
+  }
+  if (path == "/config_dump") return json_response(200, config_dump_json(*snapshot->config));
+  if (path == "/jwks_status") return json_response(200, jwks_status_json(*snapshot));
+  return json_response(404,
+                       "{\"error\":\"not_found\",\"endpoints\":[\"/healthz\",\"/ready\","
+                       "\"/stats/prometheus\",\"/config_dump\",\"/jwks_status\"]}\n");
+}
+
+AdminServer::AdminServer(event_base* base, AdminContext context)
+    : context_(std::move(context)),
+      server_(base,
+              [this](http::ServerStream& stream) -> std::unique_ptr<http::ServerStreamHandler> {
+                return std::make_unique<AdminStream>(stream, context_);
+              }) {}
+
+bool AdminServer::listen(const std::string& address, std::string* error) {
+  return server_.listen(address, error);
+}
+
+}  // namespace mag::proxy

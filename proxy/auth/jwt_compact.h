@@ -1,0 +1,65 @@
+// Our own parser for the JWS compact serialisation. It runs before cjose sees
+// a token because Debian's cjose 0.6.2.1 aborts the process on some malformed
+// base64url segments (`A=AA`), accepts non-canonical encodings, trailing
+// `=junk`, over-long ECDSA signatures and duplicate header members
+// (security-cases.md §0.2). Everything here is pure and allocation-bounded by
+// the size cap that is checked first.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <jansson.h>
+
+#include <memory>
+#include "proxy/auth/jwt_verifier.h"
+
+namespace mag::auth {
+
+// Owns one jansson reference. (mag::JsonPtr cannot be a member of a struct in
+// a header: json_decref is `static inline`, so GCC flags -Wsubobject-linkage.)
+struct JsonDeleter {
+  void operator()(json_t* j) const noexcept { json_decref(j); }
+};
+using OwnedJson = std::unique_ptr<json_t, JsonDeleter>;
+
+// Strict, unpadded, canonical base64url (RFC 7515 §2): only [A-Za-z0-9_-],
+// no '=', length % 4 != 1, unused trailing bits zero. Anything else: nullopt.
+std::optional<std::string> base64url_decode(std::string_view in);
+std::string base64url_encode(std::string_view bytes);
+
+// The JWS algorithms this gateway can verify (asymmetric only). HS*, none and
+// every JWE algorithm are absent on purpose.
+bool is_supported_jws_alg(std::string_view alg);
+// Exact raw R||S length for ES256/384/512; 0 for other algorithms.
+size_t ecdsa_signature_bytes(std::string_view alg);
+// "RSA" for RS*/PS*, "EC" for ES*, "OKP" for EdDSA, "" otherwise.
+std::string_view kty_for_alg(std::string_view alg);
+// "P-256"/"P-384"/"P-521" for ES256/384/512, "Ed25519" for EdDSA, "" otherwise.
+std::string_view curve_for_alg(std::string_view alg);
+
+// A token that passed the compact-form and header checks.
+struct CompactJws {
+  std::string_view signing_input;  // header "." payload, as received
+  std::string alg;
+  std::string kid;
+  bool has_kid = false;
+  OwnedJson header;       // the decoded protected header (a JSON object)
+  std::string payload;    // decoded payload bytes
+  std::string signature;  // decoded signature bytes
+};
+
+// Size cap, shape, canonical base64url of every segment, header JSON
+// (duplicates rejected, must be an object), alg in `allowed_algs` and
+// supported, refused header members, kid type/length, and the ECDSA signature
+// length. RSA signature length needs the key and is checked later.
+Reason parse_compact_jws(std::string_view token, size_t max_token_bytes,
+                         const std::vector<std::string>& allowed_algs, CompactJws* out);
+
+// Parses JSON text that must be an object, rejecting duplicate members.
+OwnedJson parse_json_object(std::string_view text);
+
+}  // namespace mag::auth

@@ -1,0 +1,28 @@
+// Syntax checks of config values: addresses, URLs, ports. Each returns the
+// reason on failure (an empty string when the value is fine).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace mag::config {
+
+bool has_control_or_space(std::string_view s);
+// Letters, digits, '.', '-' and '_': what a host name may hold.
+bool is_host_char(char c);
+bool parse_port(std::string_view digits, uint16_t* port);
+// "host:port" or "[v6]:port"; returns an empty string when fine, else the reason.
+std::string check_host_port(std::string_view address);
+
+struct Url {
+  std::string scheme, host, authority, path;
+  uint16_t port = 0;  // 0 when absent
+};
+
+// Splits an absolute http(s) URL with http_parser_parse_url. Refuses
+// userinfo, query, fragment, whitespace and control characters. Returns the
+// reason on failure.
+std::string parse_url(std::string_view text, Url* url);
+
+}  // namespace mag::config

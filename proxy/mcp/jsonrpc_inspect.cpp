@@ -1,0 +1,141 @@
+#include "proxy/mcp/jsonrpc_inspect.h"
+
+#include <jansson.h>
+
+#include "common/c_handles.h"
+
+namespace mag::mcp {
+namespace {
+
+using Status = InspectResult::Status;
+
+InspectResult failure(Status status, std::string detail) {
+  InspectResult result;
+  result.status = status;
+  result.detail = std::move(detail);
+  return result;
+}
+
+std::string compact_id(json_t* id) {
+  char* text = json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY);
+  std::string out = text ? text : "";
+  free(text);
+  return out;
+}
+
+// One element: a request (method + id), a notification (method, no id) or a
+// response (result/error + id). A tools/call must name its tool with a
+// string: otherwise the gateway could not know what it is authorizing.
+bool read_message(json_t* element, JsonRpcMessage* out, std::string* detail) {
+  if (!json_is_object(element)) {
+    *detail = "a JSON-RPC message must be an object";
+    return false;
+  }
+  json_t* method = json_object_get(element, "method");
+  const bool has_id = json_object_get(element, "id") != nullptr;
+  if (!method) {
+    if (json_object_get(element, "result") || json_object_get(element, "error")) {
+      out->kind = JsonRpcMessage::Kind::kResponse;
+      return true;
+    }
+    *detail = "a JSON-RPC message without method, result or error";
+    return false;
+  }
+  if (!json_is_string(method)) {
+    *detail = "method must be a string";
+    return false;
+  }
+  out->kind = has_id ? JsonRpcMessage::Kind::kRequest : JsonRpcMessage::Kind::kNotification;
+  if (has_id) out->id = compact_id(json_object_get(element, "id"));
+  out->method.assign(json_string_value(method), json_string_length(method));
+  if (out->method != "tools/call") return true;
+  json_t* params = json_object_get(element, "params");
+  json_t* name = json_is_object(params) ? json_object_get(params, "name") : nullptr;
+  if (!json_is_string(name) || json_string_length(name) == 0) {
+    *detail = "tools/call without a tool name in params.name";
+    return false;
+  }
+  out->tool_name.assign(json_string_value(name), json_string_length(name));
+  return true;
+}
+
+}  // namespace
+
+size_t json_nesting_depth(std::string_view text, size_t cap) {
+  size_t depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    switch (c) {
+      case '"':
+        in_string = true;
+        break;
+      case '[':
+      case '{':
+        if (++depth > deepest) deepest = depth;
+        if (deepest > cap) return cap + 1;
+        break;
+      case ']':
+      case '}':
+        if (depth > 0) --depth;
+        break;
+      default:
+        break;
+    }
+  }
+  return deepest;
+}
+
+InspectResult inspect_jsonrpc(std::string_view body, const InspectLimits& limits) {
+  if (body.size() > limits.max_bytes) {
+    return failure(Status::kTooLarge,
+                   "request body over " + std::to_string(limits.max_bytes) + " bytes");
+  }
+  // jansson recurses per nesting level; refuse deep documents before it sees them.
+  if (json_nesting_depth(body, limits.max_depth) > limits.max_depth) {
+    return failure(Status::kTooDeep,
+                   "JSON nested deeper than " + std::to_string(limits.max_depth) + " levels");
+  }
+  json_error_t error;
+  JsonPtr doc(json_loadb(body.data(), body.size(), JSON_REJECT_DUPLICATES, &error));
+  if (!doc) return failure(Status::kMalformed, "request body is not valid JSON");
+
+  InspectResult result;
+  result.status = Status::kOk;
+  if (json_is_array(doc.get())) {
+    result.batch = true;
+    const size_t count = json_array_size(doc.get());
+    if (count == 0) return failure(Status::kMalformed, "empty JSON-RPC batch");
+    if (count > limits.max_batch) {
+      return failure(Status::kInvalidRequest,
+                     "JSON-RPC batch over " + std::to_string(limits.max_batch) + " messages");
+    }
+    for (size_t i = 0; i < count; ++i) {
+      JsonRpcMessage message;
+      std::string detail;
+      if (!read_message(json_array_get(doc.get(), i), &message, &detail)) {
+        return failure(Status::kInvalidRequest, "batch[" + std::to_string(i) + "]: " + detail);
+      }
+      result.messages.push_back(std::move(message));
+    }
+    return result;
+  }
+  JsonRpcMessage message;
+  std::string detail;
+  if (!read_message(doc.get(), &message, &detail)) {
+    return failure(Status::kInvalidRequest, detail);
+  }
+  result.messages.push_back(std::move(message));
+  return result;
+}
+
+}  // namespace mag::mcp
