@@ -18,9 +18,9 @@
 #include "backend/json_block_cache.h"
 #include "backend/mcp_endpoint.h"
 #include "backend/mcp_http_handler.h"
-#include "common/c_handles.h"
-#include "common/http_server.h"
-#include "common/log.h"
+#include "common/core/c_handles.h"
+#include "common/core/log.h"
+#include "common/http/http_server.h"
 
 namespace {
 

@@ -16,7 +16,7 @@
 
 #include "backend/jsonrpc.h"
 #include "backend/session_table.h"
-#include "common/http_message.h"
+#include "common/http/http_message.h"
 
 namespace mag::backend {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/http_message.h"
+#include "common/http/http_message.h"
 #include "proxy/header_forwarding.h"
 #include "proxy/jsonrpc_inspect.h"
 #include "proxy/token_cache.h"

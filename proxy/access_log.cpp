@@ -7,8 +7,8 @@
 #include <ctime>
 #include <unordered_map>
 
-#include "common/log.h"
-#include "common/random_mix.h"
+#include "common/core/log.h"
+#include "common/core/random_mix.h"
 #include "proxy/metrics.h"
 
 namespace mag::proxy {

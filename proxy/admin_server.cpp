@@ -3,8 +3,8 @@
 #include <array>
 #include <chrono>
 
-#include "common/c_handles.h"
-#include "common/log.h"
+#include "common/core/c_handles.h"
+#include "common/core/log.h"
 #include "proxy/metrics.h"
 
 namespace mag::proxy {

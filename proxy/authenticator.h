@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "common/http_message.h"
+#include "common/http/http_message.h"
 #include "proxy/config.h"
 #include "proxy/jwt_verifier.h"
 #include "proxy/key_provider.h"

@@ -1,6 +1,6 @@
 #include "proxy/config_reload.h"
 
-#include "common/log.h"
+#include "common/core/log.h"
 #include "proxy/metrics.h"
 
 namespace mag::proxy {

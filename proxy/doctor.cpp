@@ -5,9 +5,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "common/c_handles.h"
-#include "common/http_server.h"
-#include "common/log.h"
+#include "common/core/c_handles.h"
+#include "common/core/log.h"
+#include "common/http/http_server.h"
 #include "proxy/jwks.h"
 #include "proxy/protected_resource_metadata.h"
 

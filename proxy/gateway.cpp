@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "common/log.h"
+#include "common/core/log.h"
 #include "proxy/admin_server.h"
 #include "proxy/proxy_stream.h"
 #include "proxy/upstream_shared.h"

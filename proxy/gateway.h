@@ -14,9 +14,9 @@
 #include <thread>
 #include <vector>
 
-#include "common/event_loop.h"
-#include "common/http_server.h"
-#include "common/upstream_pool.h"
+#include "common/core/event_loop.h"
+#include "common/http/http_server.h"
+#include "common/upstream/upstream_pool.h"
 #include "proxy/access_log.h"
 #include "proxy/authenticator.h"
 #include "proxy/config.h"

@@ -3,7 +3,7 @@
 #include <cstdlib>
 #include <memory>
 
-#include "common/log.h"
+#include "common/core/log.h"
 #include "proxy/jwt_compact.h"
 #include "proxy/metrics.h"
 

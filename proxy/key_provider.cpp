@@ -9,7 +9,7 @@
 #include <set>
 #include <sstream>
 
-#include "common/log.h"
+#include "common/core/log.h"
 #include "proxy/jwt_compact.h"
 #include "proxy/metrics.h"
 

@@ -2,7 +2,7 @@
 
 #include <jansson.h>
 
-#include "common/c_handles.h"
+#include "common/core/c_handles.h"
 
 namespace mag::proxy {
 

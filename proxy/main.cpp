@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "common/c_handles.h"
-#include "common/event_loop.h"
-#include "common/log.h"
+#include "common/core/c_handles.h"
+#include "common/core/event_loop.h"
+#include "common/core/log.h"
 #include "proxy/config.h"
 #include "proxy/config_reload.h"
 #include "proxy/dev_token_cli.h"

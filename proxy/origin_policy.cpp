@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cctype>
 
-#include "common/c_handles.h"
+#include "common/core/c_handles.h"
 
 namespace mag::proxy {
 namespace {

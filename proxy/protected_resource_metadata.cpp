@@ -7,7 +7,7 @@
 #include <memory>
 #include <vector>
 
-#include "common/c_handles.h"
+#include "common/core/c_handles.h"
 
 namespace mag::proxy {
 namespace {

@@ -19,7 +19,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/event_loop.h"
+#include "common/core/event_loop.h"
 #include "proxy/key_provider.h"
 #include "proxy/metrics.h"
 #include "proxy/token_cache.h"

@@ -4,7 +4,7 @@
 #include <chrono>
 #include <ctime>
 
-#include "common/log.h"
+#include "common/core/log.h"
 #include "proxy/header_forwarding.h"
 #include "proxy/origin_policy.h"
 #include "proxy/protected_resource_metadata.h"

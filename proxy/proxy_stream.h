@@ -8,9 +8,9 @@
 #include <optional>
 #include <string>
 
-#include "common/c_handles.h"
-#include "common/http_server.h"
-#include "common/upstream_pool.h"
+#include "common/core/c_handles.h"
+#include "common/http/http_server.h"
+#include "common/upstream/upstream_pool.h"
 #include "proxy/access_log.h"
 #include "proxy/authenticator.h"
 #include "proxy/gateway.h"

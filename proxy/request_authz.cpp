@@ -2,7 +2,7 @@
 
 #include <charconv>
 
-#include "common/log.h"
+#include "common/core/log.h"
 #include "proxy/bearer_token.h"
 #include "proxy/identity_headers.h"
 #include "proxy/jsonrpc_inspect.h"

@@ -15,7 +15,7 @@
 #include <mutex>
 #include <string>
 
-#include "common/idle_lru_map.h"
+#include "common/core/idle_lru_map.h"
 
 namespace mag::proxy {
 

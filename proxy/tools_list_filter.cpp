@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "common/c_handles.h"
+#include "common/core/c_handles.h"
 
 namespace mag::mcp {
 namespace {

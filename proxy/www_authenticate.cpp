@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <memory>
 
-#include "common/c_handles.h"
+#include "common/core/c_handles.h"
 
 namespace mag::auth {
 namespace {

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "common/c_handles.h"
+#include "common/core/c_handles.h"
 #include "proxy/access_log.h"
 #include "proxy/access_log_identity.h"
 #include "proxy/admin_server.h"

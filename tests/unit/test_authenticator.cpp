@@ -7,8 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "common/c_handles.h"
-#include "common/event_loop.h"
+#include "common/core/c_handles.h"
+#include "common/core/event_loop.h"
 #include "proxy/authenticator.h"
 #include "proxy/dev_token.h"
 #include "proxy/metrics.h"

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/http1_codec.h"
+#include "common/http/http1_codec.h"
 #include "proxy/bearer_token.h"
 #include "proxy/header_forwarding.h"
 

@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "common/event_loop.h"
+#include "common/core/event_loop.h"
 #include "jwt_test_util.h"
 #include "proxy/config.h"
 #include "proxy/jwks.h"

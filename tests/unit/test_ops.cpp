@@ -9,7 +9,7 @@
 #include <string>
 #include <thread>
 
-#include "common/c_handles.h"
+#include "common/core/c_handles.h"
 #include "proxy/access_log.h"
 #include "proxy/admin_server.h"
 #include "proxy/config.h"

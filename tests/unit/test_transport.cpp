@@ -1,7 +1,7 @@
 // Transport configuration (issue 5): drain_timeout and per-upstream limits.
 #include <doctest/doctest.h>
 
-#include "common/http_server.h"
+#include "common/http/http_server.h"
 #include "proxy/config.h"
 
 namespace {

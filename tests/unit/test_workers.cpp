@@ -12,8 +12,8 @@
 #include <thread>
 #include <vector>
 
-#include "common/event_loop.h"
-#include "common/http_server.h"
+#include "common/core/event_loop.h"
+#include "common/http/http_server.h"
 #include "jwt_test_util.h"
 #include "proxy/config.h"
 #include "proxy/gateway.h"
