@@ -13,6 +13,7 @@
 #include "common/core/log.h"
 #include "common/fetch/fetch_completion.h"
 #include "common/http/http1_codec.h"
+#include "common/tls/tls_client_context.h"
 
 namespace mag::http {
 namespace {
@@ -24,69 +25,6 @@ struct DnsDeleter {
   void operator()(evdns_base* d) const noexcept { evdns_base_free(d, 0); }
 };
 using DnsPtr = std::unique_ptr<evdns_base, DnsDeleter>;
-
-std::string openssl_errors() {
-  std::string out;
-  while (unsigned long e = ERR_get_error()) {
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    if (!out.empty()) out += "; ";
-    out += buf;
-  }
-  return out;
-}
-
-bool is_ip_literal(const std::string& host) {
-  sockaddr_storage ss{};
-  int len = sizeof ss;
-  const std::string probe = host.find(':') != std::string::npos ? "[" + host + "]:1" : host + ":1";
-  return evutil_parse_sockaddr_port(probe.c_str(), reinterpret_cast<sockaddr*>(&ss), &len) == 0;
-}
-
-// Context per fetch: fetches are rare (minutes apart), and a per-provider CA
-// file must never leak into another provider's trust.
-SslCtxPtr make_context(const std::string& ca_file, std::string* error) {
-  SslCtxPtr ctx(SSL_CTX_new(TLS_client_method()));
-  if (!ctx) {
-    *error = "SSL_CTX_new failed";
-    return nullptr;
-  }
-  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
-  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
-  const int loaded = ca_file.empty()
-                         ? SSL_CTX_set_default_verify_paths(ctx.get())
-                         : SSL_CTX_load_verify_locations(ctx.get(), ca_file.c_str(), nullptr);
-  if (loaded != 1) {
-    *error = "cannot load CA certificates" + (ca_file.empty() ? "" : " from " + ca_file) + ": " +
-             openssl_errors();
-    return nullptr;
-  }
-  return ctx;
-}
-
-// SNI for names (not for IP literals, RFC 6066 §3), and the identity the
-// certificate must carry.
-SslPtr make_session(SSL_CTX* ctx, const std::string& host, std::string* error) {
-  SslPtr ssl(SSL_new(ctx));
-  if (!ssl) {
-    *error = "SSL_new failed";
-    return nullptr;
-  }
-  X509_VERIFY_PARAM* param = SSL_get0_param(ssl.get());
-  X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-  int ok;
-  if (is_ip_literal(host)) {
-    ok = X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str());
-  } else {
-    ok = X509_VERIFY_PARAM_set1_host(param, host.c_str(), host.size()) &&
-         SSL_set_tlsext_host_name(ssl.get(), host.c_str());
-  }
-  if (ok != 1) {
-    *error = "cannot set the expected host name";
-    return nullptr;
-  }
-  return ssl;
-}
 
 class HttpsFetch final : public Fetch, public Http1Parser::Callbacks {
  public:
@@ -108,8 +46,8 @@ class HttpsFetch final : public Fetch, public Http1Parser::Callbacks {
   void start(const ParsedUrl& url) {
     if (!completion_.usable()) return;  // nothing can be reported; done never runs
     std::string error;
-    ctx_ = make_context(options_.ca_file, &error);
-    SslPtr ssl = ctx_ ? make_session(ctx_.get(), url.host, &error) : nullptr;
+    ctx_ = tls::make_client_context(options_.ca_file, &error);
+    SslPtr ssl = ctx_ ? tls::make_client_session(ctx_.get(), url.host, &error) : nullptr;
     if (!ssl) return completion_.fail_later(std::move(error));
     // BEV_OPT_CLOSE_ON_FREE: the bufferevent owns the SSL from here on.
     bev_.reset(bufferevent_openssl_socket_new(base_, -1, ssl.get(), BUFFEREVENT_SSL_CONNECTING,
@@ -151,7 +89,7 @@ class HttpsFetch final : public Fetch, public Http1Parser::Callbacks {
 
  private:
   int connect(const ParsedUrl& url) {
-    if (is_ip_literal(url.host)) {
+    if (tls::is_ip_literal(url.host)) {
       sockaddr_storage ss{};
       int len = sizeof ss;
       const std::string text = url.host.find(':') != std::string::npos

@@ -11,24 +11,11 @@
 #include <memory>
 
 #include "common/core/c_handles.h"
-#include "common/http/http_server.h"
+#include "common/http/server_connection.h"
+#include "common/http/server_options.h"
+#include "common/http/server_stream.h"
 
 namespace mag::http {
-
-// What HttpServer keeps per accepted connection, whatever its codec.
-class ServerConnection {
- public:
-  virtual ~ServerConnection() = default;
-  // The server is being destroyed: abort every exchange now.
-  virtual void shutdown_from_server() = 0;
-  // Graceful shutdown: finish the exchanges in flight, accept no new ones,
-  // close when idle.
-  virtual void drain() = 0;
-};
-
-// Called (from a deferred event, never from inside a callback of the
-// connection) when the connection has finished and may be destroyed.
-using ConnectionDone = std::function<void(ServerConnection*)>;
 
 class Http2Connection final : public ServerConnection {
  public:
