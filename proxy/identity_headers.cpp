@@ -4,19 +4,15 @@
 #include <memory>
 
 #include "common/core/log.h"
+#include "common/json/json_text.h"
 #include "proxy/jwt_compact.h"
 #include "proxy/metrics.h"
 
 namespace mag::proxy {
 namespace {
 
-struct FreeDeleter {
-  void operator()(char* p) const noexcept { std::free(p); }
-};
-
 std::string dump(const json_t* value, size_t flags) {
-  std::unique_ptr<char, FreeDeleter> text(json_dumps(value, flags | JSON_ENCODE_ANY));
-  return text ? std::string(text.get()) : std::string();
+  return json::to_json_string(value, flags | JSON_ENCODE_ANY).value_or("");
 }
 
 // The shortest of jansson's renderings (15..17 significant digits) that reads
@@ -87,7 +83,7 @@ void add_identity_headers(const config::Route& route, std::string_view token,
   }
   if (route.claim_to_headers.empty()) return;
   const auto json = auth::base64url_decode(segment);
-  const auth::OwnedJson payload = json ? auth::parse_json_object(*json) : nullptr;
+  const JsonPtr payload = json ? auth::parse_json_object(*json) : nullptr;
   if (!payload) return;
   for (const auto& mapping : route.claim_to_headers) {
     ClaimRendering rendered = render_claim(payload.get(), mapping.claim);

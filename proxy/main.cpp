@@ -12,6 +12,7 @@
 #include "common/core/c_handles.h"
 #include "common/core/event_loop.h"
 #include "common/core/log.h"
+#include "common/core/version.h"
 #include "proxy/config.h"
 #include "proxy/config_reload.h"
 #include "proxy/dev_token_cli.h"
@@ -183,7 +184,7 @@ int main(int argc, char** argv) {
     } else if (a == "--log-level" && has_value) {
       log_level = args[++i];
     } else if (a == "--version") {
-      printf("mcp-auth-gateway 0.1.0\n");
+      printf("mcp-auth-gateway %s\n", mag::kProjectVersion);
       return 0;
     } else if (a == "--help" || a == "-h") {
       printf("%s", kUsage);

@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "common/core/c_handles.h"
+#include "common/json/json_text.h"
 
 namespace mag::proxy {
 namespace {
@@ -127,10 +128,7 @@ std::string jsonrpc_error_without_id(int code, const std::string& message) {
   JsonPtr error(json_pack("{s:i,s:s%}", "code", code, "message", message.data(), message.size()));
   JsonPtr doc(json_pack("{s:s,s:O}", "jsonrpc", "2.0", "error", error.get()));
   if (!doc) return "{}";
-  char* text = json_dumps(doc.get(), JSON_COMPACT);
-  std::string out = text ? text : "{}";
-  free(text);
-  return out;
+  return json::to_json_string(doc.get(), JSON_COMPACT).value_or("{}");
 }
 
 }  // namespace mag::proxy

@@ -1,8 +1,7 @@
 #include "proxy/request_authz.h"
 
-#include <charconv>
-
 #include "common/core/log.h"
+#include "common/http/content_length.h"
 #include "proxy/bearer_token.h"
 #include "proxy/identity_headers.h"
 #include "proxy/jsonrpc_inspect.h"
@@ -80,9 +79,8 @@ std::optional<LocalReply> RequestAuthz::check_head(const http::RequestHead& requ
   wants_body_ = request.method == "POST" && mcp::needs_body(route_.auth);
   if (!wants_body_) return refuse(mcp::authorize_route(route_.auth, scopes()));
   if (const std::string_view* length = request.headers.get("content-length")) {
-    size_t value = 0;
-    auto [end, ec] = std::from_chars(length->data(), length->data() + length->size(), value);
-    if (ec != std::errc() || value > body_cap()) return body_too_large();
+    const auto value = http::parse_content_length(*length);
+    if (!value || *value > body_cap()) return body_too_large();
   }
   return std::nullopt;
 }

@@ -13,11 +13,9 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
-#include <jansson.h>
 #include <openssl/ssl.h>
 
 #include <algorithm>
-#include <charconv>
 #include <exception>
 #include <optional>
 
@@ -26,8 +24,11 @@
 #include "common/core/exception_barrier.h"
 #include "common/core/log.h"
 #include "common/http/body_deadline.h"
+#include "common/http/content_length.h"
 #include "common/http/direct_write.h"
+#include "common/http/hop_by_hop.h"
 #include "common/http/http1_codec.h"
+#include "common/json/json_error_body.h"
 
 namespace mag::http {
 
@@ -67,23 +68,6 @@ std::string_view error_code(int status) {
     default:
       return "internal_error";
   }
-}
-
-std::string error_body(int status, std::string_view description) {
-  std::string code(error_code(status));
-  std::string desc(description);
-  JsonPtr obj = json_own(json_object());
-  json_object_set_new(obj.get(), "error", json_stringn(code.data(), code.size()));
-  json_object_set_new(obj.get(), "error_description", json_stringn(desc.data(), desc.size()));
-  std::unique_ptr<char, CDeleter<free>> text(json_dumps(obj.get(), JSON_COMPACT));
-  return text ? std::string(text.get()) : std::string("{}");
-}
-
-std::optional<uint64_t> parse_content_length(std::string_view v) {
-  uint64_t n = 0;
-  auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (v.empty() || ec != std::errc() || end != v.data() + v.size()) return std::nullopt;
-  return n;
 }
 
 // RFC 9113 §3.4: what a client speaking h2c with prior knowledge sends first.
@@ -155,9 +139,7 @@ class Http1Connection final : public ServerConnection,
     if (!writable() || head_sent_) return;
     head_sent_ = true;
     bool handler_wants_close = head.headers.has_token("Connection", "close");
-    for (auto name : {"Connection", "Keep-Alive", "Transfer-Encoding", "Proxy-Connection"}) {
-      head.headers.remove(name);
-    }
+    for (std::string_view name : kServerFramingFields) head.headers.remove(name);
     int status = head.status;
     no_response_body_ = head_request_ || status < 200 || status == 204 || status == 304;
     if (status < 200 || status == 204) head.headers.remove("Content-Length");
@@ -656,7 +638,7 @@ class Http1Connection final : public ServerConnection,
     if (closing_ || !bev_) return;
     exchange_active_ = false;
     retire_handler();
-    std::string body = error_body(status, description);
+    std::string body = json::json_error_body(error_code(status), description);
     ResponseHead head;
     head.status = status;
     head.headers.add("Content-Type", "application/json");

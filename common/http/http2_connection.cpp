@@ -17,7 +17,6 @@
 #include "common/core/exception_barrier.h"
 
 #include <event2/buffer.h>
-#include <jansson.h>
 #include <nghttp2/nghttp2.h>
 
 #include <algorithm>
@@ -29,6 +28,8 @@
 #include "common/core/event_loop.h"
 #include "common/core/log.h"
 #include "common/http/body_deadline.h"
+#include "common/http/hop_by_hop.h"
+#include "common/json/json_error_body.h"
 
 namespace mag::http {
 
@@ -48,18 +49,7 @@ std::string lowercase(std::string_view s) {
 
 // RFC 9113 §8.2.2: these never appear in an HTTP/2 message.
 bool is_connection_specific(std::string_view lower_name) {
-  return lower_name == "connection" || lower_name == "keep-alive" ||
-         lower_name == "proxy-connection" || lower_name == "transfer-encoding" ||
-         lower_name == "upgrade" || lower_name == "te";
-}
-
-std::string error_body(std::string_view code, std::string_view description) {
-  JsonPtr obj = json_own(json_object());
-  json_object_set_new(obj.get(), "error", json_stringn(code.data(), code.size()));
-  json_object_set_new(obj.get(), "error_description",
-                      json_stringn(description.data(), description.size()));
-  std::unique_ptr<char, CDeleter<free>> text(json_dumps(obj.get(), JSON_COMPACT));
-  return text ? std::string(text.get()) : std::string("{}");
+  return std::ranges::find(kHttp2ConnectionFields, lower_name) != kHttp2ConnectionFields.end();
 }
 
 using SessionPtr = std::unique_ptr<nghttp2_session, CDeleter<nghttp2_session_del>>;
@@ -539,7 +529,7 @@ class Http2Connection::Stream final : public ServerStream {
     head.status = status;
     head.headers.add("content-type", "application/json");
     head.headers.add("cache-control", "no-store");
-    std::string body = error_body(code, description);
+    std::string body = json::json_error_body(code, description);
     head.headers.add("content-length", std::to_string(body.size()));
     const bool was_head = head_request_;
     send_head(std::move(head), false);

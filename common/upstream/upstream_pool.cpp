@@ -23,7 +23,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
 #include <optional>
 #include <unordered_map>
@@ -33,6 +32,7 @@
 #include "common/core/c_handles.h"
 #include "common/core/event_loop.h"
 #include "common/core/log.h"
+#include "common/http/content_length.h"
 #include "common/http/direct_write.h"
 
 namespace mag::http {
@@ -78,14 +78,6 @@ bool is_retryable_method(std::string_view m) {
 
 bool method_expects_body(std::string_view m) {
   return m == "POST" || m == "PUT" || m == "PATCH";
-}
-
-std::optional<uint64_t> parse_content_length(std::string_view v) {
-  uint64_t n = 0;
-  if (v.empty()) return std::nullopt;
-  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-  if (ec != std::errc() || p != v.data() + v.size()) return std::nullopt;
-  return n;
 }
 
 class Conn;
