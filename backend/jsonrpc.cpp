@@ -1,4 +1,5 @@
 #include "backend/jsonrpc.h"
+#include "common/json/json_text.h"
 
 #include <charconv>
 #include <cstdlib>
@@ -90,8 +91,7 @@ JsonValue make_error(json_t* id, int code, std::string_view message) {
 }
 
 std::string dump(const json_t* value) {
-  std::unique_ptr<char, decltype(&free)> text(json_dumps(value, kDumpFlags), &free);
-  return text ? std::string(text.get()) : std::string("null");
+  return json::to_json_string(value, kDumpFlags).value_or("null");
 }
 
 void append_dump(std::string* out, const json_t* value) {

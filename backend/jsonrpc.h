@@ -10,7 +10,7 @@
 
 namespace mag::backend {
 
-// Owns one jansson reference. Not common/c_handles.h's JsonPtr: that one's
+// Owns one jansson reference. Not common/core/c_handles.h's JsonPtr: that one's
 // deleter names json_decref, a static inline function, which gives every
 // function with JsonPtr in its signature internal linkage (unusable across
 // translation units).

@@ -18,14 +18,15 @@
 #include "backend/json_block_cache.h"
 #include "backend/mcp_endpoint.h"
 #include "backend/mcp_http_handler.h"
-#include "common/c_handles.h"
-#include "common/http_server.h"
-#include "common/log.h"
+#include "common/core/c_handles.h"
+#include "common/core/log.h"
+#include "common/core/version.h"
+#include "common/http/http_server.h"
 
 namespace {
 
 constexpr size_t kMaxBodyBytes = 1 << 20;
-constexpr const char* kVersion = "0.1.0";
+constexpr const char* kVersion = mag::kProjectVersion;
 
 struct Options {
   std::string listen = "127.0.0.1:9000";

@@ -5,7 +5,7 @@
 
 #include "backend/add_tool.h"
 #include "backend/jsonrpc.h"
-#include "common/log.h"
+#include "common/core/log.h"
 
 namespace mag::backend {
 namespace {

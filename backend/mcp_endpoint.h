@@ -16,7 +16,8 @@
 
 #include "backend/jsonrpc.h"
 #include "backend/session_table.h"
-#include "common/http_message.h"
+#include "common/core/version.h"
+#include "common/http/http_message.h"
 
 namespace mag::backend {
 
@@ -39,7 +40,7 @@ struct Reply {
 struct EndpointOptions {
   std::string path = "/mcp";
   bool sse = false;  // answer POST requests with an SSE stream; allow GET streams
-  std::string server_version = "0.1.0";
+  std::string server_version = kProjectVersion;
   size_t max_sessions = 10000;
   std::chrono::seconds idle_timeout{3600};
   size_t max_batch = 100;

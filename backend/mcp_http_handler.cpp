@@ -5,7 +5,7 @@
 #include <exception>
 
 #include "backend/jsonrpc.h"
-#include "common/log.h"
+#include "common/core/log.h"
 
 namespace mag::backend {
 namespace {

@@ -9,8 +9,8 @@
 #include <string>
 
 #include "backend/mcp_endpoint.h"
-#include "common/c_handles.h"
-#include "common/http_server.h"
+#include "common/core/c_handles.h"
+#include "common/http/http_server.h"
 
 namespace mag::backend {
 

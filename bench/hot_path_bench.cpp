@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/http_message.h"
+#include "common/http/http_message.h"
 #include "proxy/auth/token_cache.h"
 #include "proxy/auth/www_authenticate.h"
 #include "proxy/mcp/jsonrpc_inspect.h"

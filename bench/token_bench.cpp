@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "common/event_loop.h"
+#include "common/core/event_loop.h"
 #include "jwt_test_util.h"
 #include "proxy/auth/key_provider.h"
 #include "proxy/auth/provider_view.h"

@@ -9,9 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "common/c_handles.h"
-#include "common/event_loop.h"
-#include "common/log.h"
+#include "common/core/c_handles.h"
+#include "common/core/event_loop.h"
+#include "common/core/log.h"
+#include "common/core/version.h"
 #include "proxy/admin/admin_server.h"
 #include "proxy/admin/doctor.h"
 #include "proxy/config/config.h"
@@ -187,7 +188,7 @@ int main(int argc, char** argv) {
     } else if (a == "--log-level" && has_value) {
       log_level = args[++i];
     } else if (a == "--version") {
-      printf("mcp-auth-gateway 0.1.0\n");
+      printf("mcp-auth-gateway %s\n", mag::kProjectVersion);
       return 0;
     } else if (a == "--help" || a == "-h") {
       printf("%s", kUsage);

@@ -3,8 +3,9 @@
 #include <array>
 #include <chrono>
 
-#include "common/c_handles.h"
-#include "common/log.h"
+#include "common/core/c_handles.h"
+#include "common/core/log.h"
+#include "common/json/json_text.h"
 #include "proxy/telemetry/metrics.h"
 
 namespace mag::proxy {
@@ -13,11 +14,9 @@ namespace {
 constexpr std::string_view kPrometheusContentType = "text/plain; version=0.0.4; charset=utf-8";
 
 std::string dump(json_t* doc) {
-  char* text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+  auto text = json::to_json_string(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
   if (!text) return "{}";
-  std::string out(text);
-  free(text);
-  return out + "\n";
+  return *text + "\n";
 }
 
 json_t* string_array(const std::vector<std::string>& values) {

@@ -20,7 +20,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/http_server.h"
+#include "common/http/http_server.h"
 #include "proxy/server/admin_listener.h"
 #include "proxy/server/snapshot.h"
 

@@ -5,9 +5,10 @@
 #include <fstream>
 #include <sstream>
 
-#include "common/c_handles.h"
-#include "common/http_server.h"
-#include "common/log.h"
+#include "common/core/c_handles.h"
+#include "common/core/log.h"
+#include "common/http/http_server.h"
+#include "common/json/json_text.h"
 #include "proxy/auth/jwks.h"
 #include "proxy/router/protected_resource_metadata.h"
 
@@ -486,10 +487,8 @@ std::string format_report_json(const DoctorReport& report) {
   json_object_set_new(summary, "ok",
                       json_integer(static_cast<json_int_t>(report.count(Severity::kOk))));
   json_object_set_new(doc.get(), "summary", summary);
-  char* text = json_dumps(doc.get(), JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-  std::string out = text ? text : "{}";
-  free(text);
-  return out + "\n";
+  return json::to_json_string(doc.get(), JSON_INDENT(2) | JSON_PRESERVE_ORDER).value_or("{}") +
+         "\n";
 }
 
 int doctor_main(const std::vector<std::string>& args) {

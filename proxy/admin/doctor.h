@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "common/http_fetch.h"
+#include "common/fetch/http_fetch.h"
 #include "proxy/config/config.h"
 
 namespace mag::proxy {

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "common/http_message.h"
+#include "common/http/http_message.h"
 #include "proxy/auth/jwt_verifier.h"
 #include "proxy/auth/key_provider.h"
 #include "proxy/auth/provider_view.h"

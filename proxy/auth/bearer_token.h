@@ -5,7 +5,7 @@
 
 #include <string_view>
 
-#include "common/http_message.h"
+#include "common/http/http_message.h"
 
 namespace mag::auth {
 

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <set>
 
+#include "common/json/json_text.h"
 #include "proxy/auth/jws_signature.h"
 #include "proxy/auth/jwt_compact.h"
 
@@ -66,7 +67,7 @@ std::optional<std::string> decoded_member(json_t* jwk, const char* name) {
   return base64url_decode(std::string_view(json_string_value(v), json_string_length(v)));
 }
 
-SkipReason rsa_material(json_t* jwk, OwnedJson* minimal, size_t* bits, EvpPkeyPtr* pkey) {
+SkipReason rsa_material(json_t* jwk, JsonPtr* minimal, size_t* bits, EvpPkeyPtr* pkey) {
   auto n = decoded_member(jwk, "n");
   auto e = decoded_member(jwk, "e");
   if (!n || !e) return "RSA n/e missing or not canonical base64url";
@@ -85,7 +86,7 @@ SkipReason rsa_material(json_t* jwk, OwnedJson* minimal, size_t* bits, EvpPkeyPt
   return {};
 }
 
-SkipReason ec_material(json_t* jwk, const std::string& crv, OwnedJson* minimal, size_t* bits,
+SkipReason ec_material(json_t* jwk, const std::string& crv, JsonPtr* minimal, size_t* bits,
                        EvpPkeyPtr* pkey) {
   size_t coord_bytes = 0;
   if (crv == "P-256") {
@@ -112,7 +113,7 @@ SkipReason ec_material(json_t* jwk, const std::string& crv, OwnedJson* minimal, 
 
 // RFC 8037 Ed25519 public key. cjose 0.6.2.1 has no OKP support, so these
 // keys only get an OpenSSL key.
-SkipReason okp_material(json_t* jwk, const std::string& crv, OwnedJson* minimal, size_t* bits,
+SkipReason okp_material(json_t* jwk, const std::string& crv, JsonPtr* minimal, size_t* bits,
                         EvpPkeyPtr* pkey) {
   if (crv != "Ed25519") return "unsupported OKP curve '" + crv + "'";
   auto x = decoded_member(jwk, "x");
@@ -156,7 +157,7 @@ SkipReason import_key(json_t* jwk, VerificationKey* key) {
 
   // Only public members go to cjose: private material in a published JWKS is
   // a mistake we do not want to keep in memory.
-  OwnedJson minimal;
+  JsonPtr minimal;
   SkipReason r;
   if (key->kty == "RSA") {
     r = rsa_material(jwk, &minimal, &key->key_bits, &key->pkey);
@@ -167,10 +168,9 @@ SkipReason import_key(json_t* jwk, VerificationKey* key) {
   }
   if (!r.empty()) return r;
   if (!minimal) return "out of memory";
-  char* text = json_dumps(minimal.get(), JSON_COMPACT | JSON_SORT_KEYS);
-  if (text == nullptr) return "out of memory";
-  const std::string canonical(text);
-  free(text);
+  const auto text = json::to_json_string(minimal.get(), JSON_COMPACT | JSON_SORT_KEYS);
+  if (!text) return "out of memory";
+  const std::string& canonical = *text;
   // RFC 7638 thumbprint input (required members, sorted, no whitespace).
   key->fingerprint = hex(sha256(canonical));
   if (key->kty == "OKP") return {};
@@ -209,7 +209,7 @@ JwksParseResult parse_jwks(const std::string& document) {
     return result;
   }
   json_error_t jerr;
-  OwnedJson root(json_loadb(document.data(), document.size(), JSON_REJECT_DUPLICATES, &jerr));
+  JsonPtr root(json_loadb(document.data(), document.size(), JSON_REJECT_DUPLICATES, &jerr));
   if (!root) {
     result.error = std::string("JWKS is not valid JSON: ") + jerr.text;
     return result;

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "common/c_handles.h"
+#include "common/core/c_handles.h"
 
 namespace mag::auth {
 

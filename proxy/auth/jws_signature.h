@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/c_handles.h"
+#include "common/core/c_handles.h"
 
 namespace mag::auth {
 

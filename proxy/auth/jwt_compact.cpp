@@ -161,9 +161,9 @@ std::string_view curve_for_alg(std::string_view alg) {
   return a ? a->crv : std::string_view();
 }
 
-OwnedJson parse_json_object(std::string_view text) {
+JsonPtr parse_json_object(std::string_view text) {
   json_error_t error;
-  OwnedJson json(json_loadb(text.data(), text.size(), JSON_REJECT_DUPLICATES, &error));
+  JsonPtr json(json_loadb(text.data(), text.size(), JSON_REJECT_DUPLICATES, &error));
   if (!json_is_object(json.get())) return nullptr;
   return json;
 }
@@ -179,7 +179,7 @@ Reason parse_compact_jws(std::string_view token, size_t max_token_bytes,
   auto signature = base64url_decode(parts[2]);
   if (!header_bytes || !payload || !signature) return Reason::kMalformed;
 
-  OwnedJson header = parse_json_object(*header_bytes);
+  JsonPtr header = parse_json_object(*header_bytes);
   if (!header) return Reason::kMalformed;
   if (Reason r = check_header_members(header.get(), out, allowed_algs); r != Reason::kOk) return r;
 

@@ -15,16 +15,10 @@
 #include <jansson.h>
 
 #include <memory>
+#include "common/core/c_handles.h"
 #include "proxy/auth/jwt_verifier.h"
 
 namespace mag::auth {
-
-// Owns one jansson reference. (mag::JsonPtr cannot be a member of a struct in
-// a header: json_decref is `static inline`, so GCC flags -Wsubobject-linkage.)
-struct JsonDeleter {
-  void operator()(json_t* j) const noexcept { json_decref(j); }
-};
-using OwnedJson = std::unique_ptr<json_t, JsonDeleter>;
 
 // Strict, unpadded, canonical base64url (RFC 7515 §2): only [A-Za-z0-9_-],
 // no '=', length % 4 != 1, unused trailing bits zero. Anything else: nullopt.
@@ -47,7 +41,7 @@ struct CompactJws {
   std::string alg;
   std::string kid;
   bool has_kid = false;
-  OwnedJson header;       // the decoded protected header (a JSON object)
+  JsonPtr header;         // the decoded protected header (a JSON object)
   std::string payload;    // decoded payload bytes
   std::string signature;  // decoded signature bytes
 };
@@ -60,6 +54,6 @@ Reason parse_compact_jws(std::string_view token, size_t max_token_bytes,
                          const std::vector<std::string>& allowed_algs, CompactJws* out);
 
 // Parses JSON text that must be an object, rejecting duplicate members.
-OwnedJson parse_json_object(std::string_view text);
+JsonPtr parse_json_object(std::string_view text);
 
 }  // namespace mag::auth

@@ -349,7 +349,7 @@ VerifyResult verify_jwt(std::string_view token, const KeySet& keys, const Verify
   result.reason = parse_compact_jws(token, policy.max_token_bytes, policy.algorithms, &jws);
   if (result.reason != Reason::kOk) return result;
   // Parse the payload before any RSA/ECDSA work: cheap rejections first.
-  OwnedJson payload = parse_json_object(jws.payload);
+  JsonPtr payload = parse_json_object(jws.payload);
   if (!payload) {
     result.reason = Reason::kMalformed;
     return result;

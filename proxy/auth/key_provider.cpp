@@ -9,7 +9,7 @@
 #include <set>
 #include <sstream>
 
-#include "common/log.h"
+#include "common/core/log.h"
 #include "proxy/auth/jwt_compact.h"
 #include "proxy/telemetry/metrics.h"
 
@@ -280,7 +280,7 @@ std::vector<std::string> discovery_urls(const std::string& issuer) {
 
 bool jwks_uri_from_metadata(const std::string& document, const std::string& issuer,
                             std::string* jwks_uri, std::string* error) {
-  OwnedJson root = parse_json_object(document);
+  JsonPtr root = parse_json_object(document);
   if (!root) {
     *error = "metadata is not a JSON object (or has duplicate members)";
     return false;

@@ -30,8 +30,8 @@
 #include <string_view>
 #include <vector>
 
-#include "common/c_handles.h"
-#include "common/http_fetch.h"
+#include "common/core/c_handles.h"
+#include "common/fetch/http_fetch.h"
 #include "proxy/auth/jwks.h"
 #include "proxy/auth/jwt_verifier.h"
 #include "proxy/config/config.h"

@@ -19,7 +19,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/event_loop.h"
+#include "common/core/event_loop.h"
 #include "proxy/auth/key_provider.h"
 #include "proxy/auth/token_cache.h"
 #include "proxy/telemetry/metrics.h"

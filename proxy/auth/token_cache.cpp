@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "common/random_mix.h"
+#include "common/core/random_mix.h"
 #include "proxy/auth/jws_signature.h"
 
 namespace mag::auth {

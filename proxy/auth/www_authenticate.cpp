@@ -5,16 +5,13 @@
 #include <cstdlib>
 #include <memory>
 
-#include "common/c_handles.h"
+#include "common/core/c_handles.h"
+#include "common/json/json_text.h"
 
 namespace mag::auth {
 namespace {
 
 constexpr size_t kMaxDescription = 200;
-
-struct FreeDeleter {
-  void operator()(char* p) const noexcept { std::free(p); }
-};
 
 bool is_quoted_safe(unsigned char c) {
   return c == 0x20 || c == 0x21 || (c >= 0x23 && c <= 0x5B) || (c >= 0x5D && c <= 0x7E);
@@ -190,9 +187,8 @@ std::string error_body_json(const Challenge& challenge) {
       json_object_set_new(body.get(), "error_description", json_string(description.c_str())) != 0) {
     return R"({"error":"server_error"})";
   }
-  std::unique_ptr<char, FreeDeleter> text(
-      json_dumps(body.get(), JSON_COMPACT | JSON_PRESERVE_ORDER));
-  return text ? std::string(text.get()) : R"({"error":"server_error"})";
+  return json::to_json_string(body.get(), JSON_COMPACT | JSON_PRESERVE_ORDER)
+      .value_or(R"({"error":"server_error"})");
 }
 
 }  // namespace mag::auth

@@ -1,6 +1,6 @@
 #include "proxy/config/listeners_loader.h"
 
-#include "common/uri_authority.h"
+#include "common/http/uri_authority.h"
 #include "proxy/config/value_syntax.h"
 
 namespace mag::config {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/http/hop_by_hop.h"
 #include "proxy/config/value_syntax.h"
 
 namespace mag::config {
@@ -118,13 +119,11 @@ Route RoutesLoader::load_route(const YAML::Node& node, const std::string& path,
         // framing, routing and credentials
         "host", "authorization", "content-length", "transfer-encoding", "content-type",
         "content-encoding", "expect", "cookie",
-        // hop-by-hop (RFC 9110 §7.6.1)
-        "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade",
-        "proxy-authorization", "proxy-authenticate",
         // MCP and the gateway's own fields
         "origin", "accept", "last-event-id", "mcp-session-id", "mcp-protocol-version", "forwarded",
         "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip", "x-request-id"};
-    if (std::find(std::begin(kReserved), std::end(kReserved), lower) != std::end(kReserved)) {
+    if (std::find(std::begin(kReserved), std::end(kReserved), lower) != std::end(kReserved) ||
+        std::ranges::find(http::kHopByHopFields, lower) != http::kHopByHopFields.end()) {
       yaml_.fail(value, where, "'" + name + "' is a header the gateway must not overwrite");
     }
     if (std::find(identity_names.begin(), identity_names.end(), lower) != identity_names.end()) {

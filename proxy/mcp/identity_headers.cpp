@@ -3,20 +3,16 @@
 #include <cstdlib>
 #include <memory>
 
-#include "common/log.h"
+#include "common/core/log.h"
+#include "common/json/json_text.h"
 #include "proxy/auth/jwt_compact.h"
 #include "proxy/telemetry/metrics.h"
 
 namespace mag::proxy {
 namespace {
 
-struct FreeDeleter {
-  void operator()(char* p) const noexcept { std::free(p); }
-};
-
 std::string dump(const json_t* value, size_t flags) {
-  std::unique_ptr<char, FreeDeleter> text(json_dumps(value, flags | JSON_ENCODE_ANY));
-  return text ? std::string(text.get()) : std::string();
+  return json::to_json_string(value, flags | JSON_ENCODE_ANY).value_or("");
 }
 
 // The shortest of jansson's renderings (15..17 significant digits) that reads
@@ -87,7 +83,7 @@ void add_identity_headers(const config::Route& route, std::string_view token,
   }
   if (route.claim_to_headers.empty()) return;
   const auto json = auth::base64url_decode(segment);
-  const auth::OwnedJson payload = json ? auth::parse_json_object(*json) : nullptr;
+  const JsonPtr payload = json ? auth::parse_json_object(*json) : nullptr;
   if (!payload) return;
   for (const auto& mapping : route.claim_to_headers) {
     ClaimRendering rendered = render_claim(payload.get(), mapping.claim);

@@ -22,7 +22,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/http_message.h"
+#include "common/http/http_message.h"
 #include "proxy/config/config.h"
 
 namespace mag::proxy {

@@ -2,7 +2,8 @@
 
 #include <jansson.h>
 
-#include "common/c_handles.h"
+#include "common/core/c_handles.h"
+#include "common/json/json_text.h"
 
 namespace mag::mcp {
 namespace {
@@ -17,10 +18,7 @@ InspectResult failure(Status status, std::string detail) {
 }
 
 std::string compact_id(json_t* id) {
-  char* text = json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY);
-  std::string out = text ? text : "";
-  free(text);
-  return out;
+  return json::to_json_string(id, JSON_COMPACT | JSON_ENCODE_ANY).value_or("");
 }
 
 // One element: a request (method + id), a notification (method, no id) or a

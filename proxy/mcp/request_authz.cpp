@@ -3,7 +3,8 @@
 #include <algorithm>
 #include <charconv>
 
-#include "common/log.h"
+#include "common/core/log.h"
+#include "common/http/content_length.h"
 #include "proxy/auth/bearer_token.h"
 #include "proxy/auth/www_authenticate.h"
 #include "proxy/mcp/identity_headers.h"
@@ -134,9 +135,8 @@ std::optional<LocalReply> RequestAuthz::check_head(const http::RequestHead& requ
     return refuse(mcp::authorize_route(route_.auth, scopes()));
   }
   if (const std::string_view* length = request.headers.get("content-length")) {
-    size_t value = 0;
-    auto [end, ec] = std::from_chars(length->data(), length->data() + length->size(), value);
-    if (ec != std::errc() || value > body_cap()) return body_too_large();
+    const auto value = http::parse_content_length(*length);
+    if (!value || *value > body_cap()) return body_too_large();
   }
   return std::nullopt;
 }

@@ -12,8 +12,8 @@
 #include <string_view>
 #include <vector>
 
-#include "common/http_message.h"
-#include "common/http_server.h"
+#include "common/http/http_message.h"
+#include "common/http/http_server.h"
 #include "proxy/auth/jwt_verifier.h"
 #include "proxy/config/config.h"
 #include "proxy/mcp/mcp_authz.h"

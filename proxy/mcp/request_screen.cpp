@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/http/content_length.h"
 #include "proxy/router/media_type.h"
 #include "proxy/router/origin_policy.h"
 
@@ -38,10 +39,8 @@ bool announces_body(const http::HeaderMap& headers) {
   if (headers.has("transfer-encoding")) return true;
   for (const auto& field : headers) {
     if (!http::iequals(field.name, "content-length")) continue;
-    const std::string_view value = field.value;
-    size_t length = 0;
-    auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), length);
-    if (ec != std::errc() || end != value.data() + value.size() || length != 0) return true;
+    const auto length = http::parse_content_length(field.value);
+    if (!length || *length != 0) return true;
   }
   return false;
 }

@@ -8,7 +8,7 @@
 
 #include <optional>
 
-#include "common/http_message.h"
+#include "common/http/http_message.h"
 #include "proxy/router/local_reply.h"
 
 namespace mag::proxy {

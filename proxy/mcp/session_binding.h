@@ -30,7 +30,7 @@
 #include <unordered_map>
 #include <utility>
 
-#include "common/idle_lru_map.h"
+#include "common/core/idle_lru_map.h"
 
 namespace mag::proxy {
 

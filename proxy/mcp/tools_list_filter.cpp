@@ -4,17 +4,14 @@
 
 #include <cstring>
 
-#include "common/c_handles.h"
+#include "common/core/c_handles.h"
+#include "common/json/json_text.h"
 
 namespace mag::mcp {
 namespace {
 
 std::string dump_compact(json_t* value) {
-  char* text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
-  if (!text) return {};
-  std::string out(text);
-  free(text);
-  return out;
+  return json::to_json_string(value, JSON_COMPACT | JSON_ENCODE_ANY).value_or("");
 }
 
 JsonPtr parse_id(const std::string& id) {

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/http_message.h"
+#include "common/http/http_message.h"
 
 namespace mag::proxy {
 

@@ -5,12 +5,12 @@
 #include <string_view>
 #include <vector>
 
+#include "common/http/hop_by_hop.h"
+
 namespace mag::proxy {
 namespace {
 
-constexpr std::array<std::string_view, 9> kHopByHop = {
-    "connection", "keep-alive",          "proxy-connection",  "te", "trailer", "transfer-encoding",
-    "upgrade",    "proxy-authorization", "proxy-authenticate"};
+constexpr const auto& kHopByHop = http::kHopByHopFields;
 
 // Fields a client must not be able to set for the upstream: the gateway
 // derives them itself (or, for credentials, never forwards them).

@@ -5,15 +5,15 @@
 
 #include <string>
 
-#include "common/http_message.h"
+#include "common/http/http_message.h"
 
 namespace mag::proxy {
 
 struct ForwardContext {
-  std::string peer_address;       // the client's address
-  bool tls = false;               // the downstream connection's scheme
-  std::string upstream_host;      // "127.0.0.1:9000": the upstream sees its own Host
-  std::string upstream_base_path; // prefixed to the request target, may be empty
+  std::string peer_address;        // the client's address
+  bool tls = false;                // the downstream connection's scheme
+  std::string upstream_host;       // "127.0.0.1:9000": the upstream sees its own Host
+  std::string upstream_base_path;  // prefixed to the request target, may be empty
   // When set, sent as X-Request-Id in place of the client's (ops, issue 7).
   std::string request_id;
 };

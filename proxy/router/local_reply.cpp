@@ -1,20 +1,11 @@
 #include "proxy/router/local_reply.h"
 
-#include <jansson.h>
-
-#include "common/c_handles.h"
+#include "common/json/json_error_body.h"
 
 namespace mag::proxy {
 
 LocalReply json_error(int status, std::string_view error, std::string_view description) {
-  JsonPtr doc(json_object());
-  json_object_set_new(doc.get(), "error", json_stringn(error.data(), error.size()));
-  json_object_set_new(doc.get(), "error_description",
-                      json_stringn(description.data(), description.size()));
-  char* text = json_dumps(doc.get(), JSON_COMPACT);
-  std::string body = text ? text : "{}";
-  free(text);
-  LocalReply reply = json_document(status, std::move(body));
+  LocalReply reply = json_document(status, json::json_error_body(error, description));
   reply.head.headers.add("Cache-Control", "no-store");
   return reply;
 }

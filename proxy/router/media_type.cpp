@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "common/http_message.h"
+#include "common/http/http_message.h"
 
 namespace mag::proxy {
 namespace {

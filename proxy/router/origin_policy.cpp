@@ -5,7 +5,8 @@
 
 #include <algorithm>
 
-#include "common/c_handles.h"
+#include "common/core/c_handles.h"
+#include "common/json/json_text.h"
 
 namespace mag::proxy {
 namespace {
@@ -105,10 +106,7 @@ std::string jsonrpc_error_without_id(int code, const std::string& message) {
   JsonPtr error(json_pack("{s:i,s:s%}", "code", code, "message", message.data(), message.size()));
   JsonPtr doc(json_pack("{s:s,s:O}", "jsonrpc", "2.0", "error", error.get()));
   if (!doc) return "{}";
-  char* text = json_dumps(doc.get(), JSON_COMPACT);
-  std::string out = text ? text : "{}";
-  free(text);
-  return out;
+  return json::to_json_string(doc.get(), JSON_COMPACT).value_or("{}");
 }
 
 }  // namespace mag::proxy

@@ -14,18 +14,18 @@
 #include <string_view>
 #include <vector>
 
-#include "common/uri_authority.h"
+#include "common/http/uri_authority.h"
 #include "proxy/config/config.h"
 
 namespace mag::proxy {
 
 struct OriginPolicy {
-  bool any_origin = false;           // any well-formed origin
-  bool null_origin = false;          // `Origin: null`, only when listed as "null"
-  std::vector<std::string> origins;  // normalise_origin() forms
-  bool loopback_origins = false;     // http(s)://localhost|127.x.y.z|[::1] with any port
-  bool any_host = false;             // any well-formed Host
-  std::vector<http::Authority> hosts;      // an entry without port matches any port
+  bool any_origin = false;             // any well-formed origin
+  bool null_origin = false;            // `Origin: null`, only when listed as "null"
+  std::vector<std::string> origins;    // normalise_origin() forms
+  bool loopback_origins = false;       // http(s)://localhost|127.x.y.z|[::1] with any port
+  bool any_host = false;               // any well-formed Host
+  std::vector<http::Authority> hosts;  // an entry without port matches any port
 
   bool origin_allowed(std::string_view origin) const;
   bool host_allowed(std::string_view host_header) const;

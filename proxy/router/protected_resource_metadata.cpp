@@ -7,14 +7,11 @@
 #include <memory>
 #include <vector>
 
-#include "common/c_handles.h"
+#include "common/core/c_handles.h"
+#include "common/json/json_text.h"
 
 namespace mag::proxy {
 namespace {
-
-struct FreeDeleter {
-  void operator()(char* p) const noexcept { std::free(p); }
-};
 
 void add_unique(std::vector<std::string>* list, const std::string& value) {
   if (std::find(list->begin(), list->end(), value) == list->end()) list->push_back(value);
@@ -81,9 +78,7 @@ std::string protected_resource_metadata_json(const config::Route& route,
                                              const config::Config& config) {
   JsonPtr doc = build_document(route, config);
   if (!doc) return "";
-  std::unique_ptr<char, FreeDeleter> text(
-      json_dumps(doc.get(), JSON_COMPACT | JSON_PRESERVE_ORDER));
-  return text ? std::string(text.get()) : "";
+  return json::to_json_string(doc.get(), JSON_COMPACT | JSON_PRESERVE_ORDER).value_or("");
 }
 
 const config::Route* find_metadata_route(std::string_view path, const config::Config& config) {

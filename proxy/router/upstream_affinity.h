@@ -7,9 +7,9 @@
 
 #include <optional>
 
-#include "common/http_message.h"
-#include "common/upstream_endpoints.h"
-#include "common/upstream_pool.h"
+#include "common/http/http_message.h"
+#include "common/upstream/upstream_endpoints.h"
+#include "common/upstream/upstream_pool.h"
 #include "proxy/config/config.h"
 #include "proxy/router/local_reply.h"
 

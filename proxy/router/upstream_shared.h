@@ -1,5 +1,5 @@
 // The per-upstream object every worker's UpstreamPool of one upstream holds
-// (common/upstream_endpoints.h: endpoint list, round-robin, passive health,
+// (common/upstream/upstream_endpoints.h: endpoint list, round-robin, passive health,
 // Mcp-Session-Id affinity). One per upstream per config snapshot; a reload
 // that keeps an upstream's name and endpoints gets the same object back, so
 // sessions keep their endpoint across SIGHUP.
@@ -7,7 +7,7 @@
 
 #include <memory>
 
-#include "common/upstream_endpoints.h"
+#include "common/upstream/upstream_endpoints.h"
 #include "proxy/config/config.h"
 
 namespace mag::proxy {

@@ -7,7 +7,7 @@
 
 #include <memory>
 
-#include "common/upstream_pool.h"
+#include "common/upstream/upstream_pool.h"
 #include "proxy/auth/authenticator.h"
 #include "proxy/config/config.h"
 

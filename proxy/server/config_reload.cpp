@@ -1,6 +1,6 @@
 #include "proxy/server/config_reload.h"
 
-#include "common/log.h"
+#include "common/core/log.h"
 #include "proxy/telemetry/metrics.h"
 
 namespace mag::proxy {

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "common/log.h"
+#include "common/core/log.h"
 #include "proxy/router/upstream_affinity.h"
 #include "proxy/router/upstream_shared.h"
 #include "proxy/server/proxy_stream.h"

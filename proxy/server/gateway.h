@@ -14,8 +14,9 @@
 #include <thread>
 #include <vector>
 
-#include "common/event_loop.h"
-#include "common/http_server.h"
+#include "common/core/event_loop.h"
+#include "common/http/http_server.h"
+#include "common/upstream/upstream_pool.h"
 #include "proxy/config/config.h"
 #include "proxy/server/admin_listener.h"
 #include "proxy/server/snapshot.h"

@@ -4,7 +4,7 @@
 #include <chrono>
 #include <ctime>
 
-#include "common/log.h"
+#include "common/core/log.h"
 #include "proxy/auth/www_authenticate.h"
 #include "proxy/router/header_forwarding.h"
 #include "proxy/router/media_type.h"

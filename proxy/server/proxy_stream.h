@@ -8,9 +8,9 @@
 #include <optional>
 #include <string>
 
-#include "common/c_handles.h"
-#include "common/http_server.h"
-#include "common/upstream_pool.h"
+#include "common/core/c_handles.h"
+#include "common/http/http_server.h"
+#include "common/upstream/upstream_pool.h"
 #include "proxy/auth/authenticator.h"
 #include "proxy/mcp/request_authz.h"
 #include "proxy/router/local_reply.h"

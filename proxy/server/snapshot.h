@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
-#include "common/event_loop.h"
-#include "common/upstream_pool.h"
+#include "common/core/event_loop.h"
+#include "common/upstream/upstream_pool.h"
 #include "proxy/auth/authenticator.h"
 #include "proxy/config/config.h"
 #include "proxy/mcp/session_binding.h"

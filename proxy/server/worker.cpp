@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "common/log.h"
+#include "common/core/log.h"
 #include "proxy/server/proxy_stream.h"
 
 namespace mag::proxy {

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "common/event_loop.h"
-#include "common/http_server.h"
+#include "common/core/event_loop.h"
+#include "common/http/http_server.h"
 #include "proxy/server/gateway.h"
 #include "proxy/telemetry/metrics.h"
 

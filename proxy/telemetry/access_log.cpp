@@ -7,8 +7,9 @@
 #include <ctime>
 #include <unordered_map>
 
-#include "common/log.h"
-#include "common/random_mix.h"
+#include "common/core/log.h"
+#include "common/core/random_mix.h"
+#include "common/json/json_text.h"
 #include "proxy/telemetry/metrics.h"
 
 namespace mag::proxy {
@@ -109,11 +110,7 @@ std::string format_access_json(const AccessRecord& r, const AccessLogIdentity& i
     json_object_set_new(doc.get(), "mcp_tool",
                         r.mcp_tool.empty() ? json_null() : json_text(r.mcp_tool));
   }
-  char* text = json_dumps(doc.get(), JSON_COMPACT | JSON_PRESERVE_ORDER);
-  if (!text) return "{}";
-  std::string out(text);
-  free(text);
-  return out;
+  return json::to_json_string(doc.get(), JSON_COMPACT | JSON_PRESERVE_ORDER).value_or("{}");
 }
 
 std::string format_access_text(const AccessRecord& r, const AccessLogIdentity& identity) {

@@ -14,8 +14,8 @@
 #include <string>
 #include <string_view>
 
-#include "common/c_handles.h"
-#include "common/http_message.h"
+#include "common/core/c_handles.h"
+#include "common/http/http_message.h"
 #include "proxy/telemetry/access_log_identity.h"
 
 namespace mag::proxy {

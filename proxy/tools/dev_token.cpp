@@ -9,6 +9,7 @@
 #include <memory>
 #include <sstream>
 
+#include "common/json/json_text.h"
 #include "proxy/auth/jwks.h"
 #include "proxy/auth/jwt_compact.h"
 
@@ -26,13 +27,9 @@ struct HeaderDeleter {
 struct JwsDeleter {
   void operator()(cjose_jws_t* j) const noexcept { cjose_jws_release(j); }
 };
-struct CharFree {
-  void operator()(char* p) const noexcept { free(p); }
-};
 
 std::string dump(json_t* json) {
-  std::unique_ptr<char, CharFree> text(json_dumps(json, JSON_COMPACT));
-  return text ? std::string(text.get()) : std::string();
+  return json::to_json_string(json, JSON_COMPACT).value_or("");
 }
 
 std::string random_hex(size_t bytes) {
@@ -66,8 +63,8 @@ bool read_small_file(const std::string& path, std::string* out, std::string* err
 }
 
 // The claims of a dev token; iat/nbf now, exp now + ttl.
-OwnedJson build_payload(const DevTokenRequest& r, int64_t now) {
-  OwnedJson payload(json_object());
+JsonPtr build_payload(const DevTokenRequest& r, int64_t now) {
+  JsonPtr payload(json_object());
   json_object_set_new(payload.get(), "iss", json_string(r.issuer.c_str()));
   json_object_set_new(payload.get(), "aud", json_string(r.audience.c_str()));
   if (!r.subject.empty()) json_object_set_new(payload.get(), "sub", json_string(r.subject.c_str()));
@@ -116,7 +113,7 @@ std::string mint_dev_token_with_jwk(const std::string& private_jwk_json,
     *error = why;
     return {};
   }
-  OwnedJson jwk_json = parse_json_object(private_jwk_json);
+  JsonPtr jwk_json = parse_json_object(private_jwk_json);
   json_t* kty = jwk_json ? json_object_get(jwk_json.get(), "kty") : nullptr;
   if (!json_is_string(kty) || std::string_view(json_string_value(kty)) != "RSA" ||
       !json_is_string(json_object_get(jwk_json.get(), "d"))) {
@@ -140,7 +137,7 @@ std::string mint_dev_token_with_jwk(const std::string& private_jwk_json,
     kid = json_string_value(k);
   const int64_t now =
       request.now_seconds != 0 ? request.now_seconds : static_cast<int64_t>(std::time(nullptr));
-  OwnedJson payload = build_payload(request, now);
+  JsonPtr payload = build_payload(request, now);
   return sign(jwk.get(), kid, dump(payload.get()), error);
 }
 
@@ -158,14 +155,14 @@ GeneratedKey generate_rsa_jwk(const std::string& kid) {
   std::unique_ptr<char, CjoseFree> priv(cjose_jwk_to_json(jwk.get(), true, &err));
   std::unique_ptr<char, CjoseFree> pub(cjose_jwk_to_json(jwk.get(), false, &err));
   if (!priv || !pub) return {};
-  OwnedJson priv_json = parse_json_object(priv.get());
-  OwnedJson pub_json = parse_json_object(pub.get());
+  JsonPtr priv_json = parse_json_object(priv.get());
+  JsonPtr pub_json = parse_json_object(pub.get());
   if (!priv_json || !pub_json) return {};
   for (json_t* j : {priv_json.get(), pub_json.get()}) {
     json_object_set_new(j, "alg", json_string("RS256"));
     json_object_set_new(j, "use", json_string("sig"));
   }
-  OwnedJson jwks(json_pack("{s:[O]}", "keys", pub_json.get()));
+  JsonPtr jwks(json_pack("{s:[O]}", "keys", pub_json.get()));
   GeneratedKey out;
   out.private_jwk = dump(priv_json.get());
   out.public_jwks = dump(jwks.get());

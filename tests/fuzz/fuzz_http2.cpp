@@ -1,5 +1,5 @@
 // libFuzzer target: raw client bytes (preface + frames) into the gateway's
-// HTTP/2 server connection (common/http2_connection.cpp), exactly as
+// HTTP/2 server connection (common/http/http2_connection.cpp), exactly as
 // HttpServer hands a connection over, but on an in-memory bufferevent pair
 // instead of a socket, with the event loop run until idle after every slice.
 //
@@ -25,9 +25,9 @@
 #include <string>
 #include <string_view>
 
-#include "common/c_handles.h"
-#include "common/http2_connection.h"
-#include "common/log.h"
+#include "common/core/c_handles.h"
+#include "common/core/log.h"
+#include "common/http/http2_connection.h"
 
 namespace {
 

@@ -11,7 +11,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "common/http1_codec.h"
+#include "common/http/http1_codec.h"
 
 namespace mag::fuzz {
 

@@ -31,7 +31,7 @@ const WORKERS = 2;
 // Per worker: small, so that the floods evict many times over.
 // MAG_FLOOD_CACHE_SIZE=1000000 shows the RSS check failing without a bound.
 const CACHE_SIZE = Number(process.env.MAG_FLOOD_CACHE_SIZE ?? 100);
-// The gateway's own rate limit for per-request diagnostics (common/log.h).
+// The gateway's own rate limit for per-request diagnostics (common/core/log.h).
 const LOG_BURST = 10;
 const LOG_INTERVAL_S = 10;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "common/c_handles.h"
+#include "common/core/c_handles.h"
 
 namespace mag::test {
 

@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "common/c_handles.h"
+#include "common/core/c_handles.h"
 #include "proxy/auth/jwt_compact.h"
 
 namespace mag::auth::testing {

@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
-#include "common/c_handles.h"
-#include "common/http1_codec.h"
+#include "common/core/c_handles.h"
+#include "common/http/http1_codec.h"
 
 namespace mag::testing {
 

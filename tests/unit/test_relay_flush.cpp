@@ -15,9 +15,9 @@
 #include <thread>
 #include <vector>
 
-#include "common/c_handles.h"
-#include "common/http_server.h"
-#include "common/upstream_pool.h"
+#include "common/core/c_handles.h"
+#include "common/http/http_server.h"
+#include "common/upstream/upstream_pool.h"
 #include "raw_test_server.h"
 
 using namespace std::chrono_literals;

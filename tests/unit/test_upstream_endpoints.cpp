@@ -1,5 +1,5 @@
 // Several endpoints per upstream (issue 5): the affinity table, round-robin
-// and passive health (common/upstream_endpoints.h), the pool spreading and
+// and passive health (common/upstream/upstream_endpoints.h), the pool spreading and
 // failing over between real sockets, the config keys, and the router's
 // affinity rules (proxy/upstream_affinity.h, proxy/upstream_shared.h).
 #include <doctest/doctest.h>
@@ -10,10 +10,10 @@
 #include <thread>
 #include <vector>
 
-#include "common/affinity_table.h"
-#include "common/c_handles.h"
-#include "common/upstream_endpoints.h"
-#include "common/upstream_pool.h"
+#include "common/core/c_handles.h"
+#include "common/upstream/affinity_table.h"
+#include "common/upstream/upstream_endpoints.h"
+#include "common/upstream/upstream_pool.h"
 #include "proxy/config/config.h"
 #include "proxy/router/upstream_affinity.h"
 #include "proxy/router/upstream_shared.h"

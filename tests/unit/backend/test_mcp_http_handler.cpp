@@ -6,7 +6,7 @@
 #include <string>
 
 #include "backend/mcp_http_handler.h"
-#include "common/c_handles.h"
+#include "common/core/c_handles.h"
 
 using namespace std::chrono_literals;
 using mag::backend::EndpointOptions;

@@ -7,8 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
-#include "common/c_handles.h"
-#include "common/event_loop.h"
+#include "common/core/c_handles.h"
+#include "common/core/event_loop.h"
 #include "proxy/auth/authenticator.h"
 #include "proxy/telemetry/metrics.h"
 #include "proxy/tools/dev_token.h"

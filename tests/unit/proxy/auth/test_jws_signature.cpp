@@ -49,7 +49,7 @@ bool run_vectors(const std::string& file, const char* jwk_member, const std::str
     return false;
   }
   json_error_t err;
-  OwnedJson root(json_loadb(text.data(), text.size(), 0, &err));
+  mag::JsonPtr root(json_loadb(text.data(), text.size(), 0, &err));
   REQUIRE(root);
   size_t gi;
   json_t* group;

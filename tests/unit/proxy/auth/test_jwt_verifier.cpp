@@ -44,7 +44,7 @@ std::string good_payload() {
 
 // A payload from the good one with `member` replaced (or removed when value is empty).
 std::string payload_with(const std::string& member, const std::string& value) {
-  OwnedJson p = parse_json_object(good_payload());
+  mag::JsonPtr p = parse_json_object(good_payload());
   json_object_del(p.get(), member.c_str());
   char* raw = json_dumps(p.get(), JSON_COMPACT);
   std::string text = raw;
@@ -584,7 +584,7 @@ TEST_CASE("jwt_verifier: Wycheproof json_web_signature_test.json") {
     MESSAGE("skipped: " << path << " not found");
     return;
   }
-  OwnedJson root(json_loadb(text.data(), text.size(), 0, nullptr));
+  mag::JsonPtr root(json_loadb(text.data(), text.size(), 0, nullptr));
   REQUIRE(root);
   // Expected outcomes that differ from the file's label, with the reason.
   const std::map<int, std::pair<bool, const char*>> overrides = {
@@ -646,7 +646,7 @@ TEST_CASE("jwt_verifier: Wycheproof json_web_key_test.json (asymmetric key sets)
     MESSAGE("skipped: " << path << " not found");
     return;
   }
-  OwnedJson root(json_loadb(text.data(), text.size(), 0, nullptr));
+  mag::JsonPtr root(json_loadb(text.data(), text.size(), 0, nullptr));
   REQUIRE(root);
   int ran = 0;
   size_t i;

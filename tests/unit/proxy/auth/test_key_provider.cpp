@@ -17,7 +17,7 @@
 #include <thread>
 #include <vector>
 
-#include "common/event_loop.h"
+#include "common/core/event_loop.h"
 #include "proxy/auth/jwks.h"
 #include "proxy/auth/key_provider.h"
 #include "proxy/config/config.h"

@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/core/event_loop.h"
+#include "common/http/http_server.h"
 #include "proxy/auth/provider_view.h"
 #include "proxy/server/gateway.h"
 #include "tests/unit/jwt_test_util.h"

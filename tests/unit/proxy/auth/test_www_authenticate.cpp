@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "common/c_handles.h"
+#include "common/core/c_handles.h"
 #include "proxy/auth/www_authenticate.h"
 
 namespace {

@@ -105,7 +105,7 @@ TEST_CASE("claim_to_headers: strings are copied only as valid field values") {
   // NUL: a token's payload with \u0000 is refused by the verifier's parser
   // (the token is malformed); a string holding one is still not sent.
   CHECK_FALSE(mag::auth::parse_json_object(R"({"sub":"nul\u0000byte"})"));
-  const mag::auth::OwnedJson with_nul(json_object());
+  const mag::JsonPtr with_nul(json_object());
   json_object_set_new(with_nul.get(), "sub", json_stringn("nul\0byte", 8));
   CHECK(render_claim(with_nul.get(), "sub").reason == "control_character");
 

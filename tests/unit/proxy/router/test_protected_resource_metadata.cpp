@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "common/c_handles.h"
+#include "common/core/c_handles.h"
 #include "proxy/config/config.h"
 #include "proxy/router/protected_resource_metadata.h"
 

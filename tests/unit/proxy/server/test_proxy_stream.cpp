@@ -12,9 +12,9 @@
 #include <string>
 #include <thread>
 
-#include "common/c_handles.h"
-#include "common/event_loop.h"
-#include "common/http_server.h"
+#include "common/core/c_handles.h"
+#include "common/core/event_loop.h"
+#include "common/http/http_server.h"
 #include "proxy/auth/authenticator.h"
 #include "proxy/config/config.h"
 #include "proxy/mcp/session_binding.h"

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "common/c_handles.h"
+#include "common/core/c_handles.h"
 #include "proxy/admin/admin_server.h"
 #include "proxy/config/config.h"
 #include "proxy/telemetry/access_log.h"
