@@ -86,10 +86,10 @@ bool run_vectors(const std::string& file, const char* jwk_member, const std::str
     }
   }
   MESSAGE("Wycheproof " << file << ": ran "
-                         << counts->valid_accepted + counts->invalid_rejected + counts->acceptable
-                         << " vectors, " << counts->valid_accepted << " valid accepted, " << counts->invalid_rejected
-               << " invalid rejected, " << counts->acceptable << " acceptable, "
-               << counts->skipped_groups << " groups skipped");
+                        << counts->valid_accepted + counts->invalid_rejected + counts->acceptable
+                        << " vectors, " << counts->valid_accepted << " valid accepted, "
+                        << counts->invalid_rejected << " invalid rejected, " << counts->acceptable
+                        << " acceptable, " << counts->skipped_groups << " groups skipped");
   return true;
 }
 

@@ -1,5 +1,5 @@
 // The token check end to end: pre-validation, key selection, signature,
-// claims. Cases follow security-cases.md §1 (ids in comments).
+// claims. Case ids (JWT-*) are those of the catalogue in docs/security.md.
 #include <doctest/doctest.h>
 
 #include <openssl/pem.h>
@@ -576,7 +576,8 @@ bool has_asymmetric_key(json_t* key) {
 }  // namespace
 
 TEST_CASE("jwt_verifier: Wycheproof json_web_signature_test.json") {
-  const std::string path = std::string(MAG_TESTDATA_DIR) + "/wycheproof/json_web_signature_test.json";
+  const std::string path =
+      std::string(MAG_TESTDATA_DIR) + "/wycheproof/json_web_signature_test.json";
   const std::string text = read_file(path);
   if (text.empty()) FAIL("Wycheproof vectors missing or empty: " << path);
   OwnedJson root(json_loadb(text.data(), text.size(), 0, nullptr));
@@ -661,7 +662,7 @@ TEST_CASE("jwt_verifier: Wycheproof json_web_key_test.json (asymmetric key sets)
       CAPTURE(comment);
       const bool got = accepted(dump_json(keyset), jws_text(test));
       if (tc == 7) {
-        // ROCA-weak modulus: no fingerprint check (optional per §1.G JWT-KEY-03).
+        // ROCA-weak modulus: no fingerprint check (JWT-KEY-03, a documented exception).
         MESSAGE("jwk tc7 (ROCA key) accepted=" << got << " (no ROCA check, documented gap)");
       } else {
         CHECK(got == (std::string(json_string_value(json_object_get(test, "result"))) == "valid"));
