@@ -1,4 +1,4 @@
-// access_log.identity (issue 7, docs/operations.md "Personal data in the
+// access_log.identity (docs/operations.md "Personal data in the
 // access log"): the token's sub and client_id written plain, as a keyed hash
 // (checked against node:crypto's HMAC-SHA-256, an implementation independent
 // of the gateway's OpenSSL call) or left out — in the log lines a real gateway

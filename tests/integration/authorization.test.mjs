@@ -1,4 +1,4 @@
-// MCP-aware authorization through the gateway (issue 4), against the real
+// MCP-aware authorization through the gateway, against the real
 // mcp-add-server (JSON and SSE mode, with its own DNS-rebinding protection on):
 // per-tool scopes with the 403 step-up challenge the official TS SDK client
 // acts on, tools/list filtered per token, sessions bound to their user,

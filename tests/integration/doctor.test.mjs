@@ -1,4 +1,4 @@
-// `mcp-auth-gateway doctor` (issue 7): the discovery chain a client walks,
+// `mcp-auth-gateway doctor`: the discovery chain a client walks,
 // against the oidc-provider dev IdP with a running gateway (good: exit 0),
 // and against a mock AS that gets things wrong (wrong issuer, no S256, no
 // registration, JWKS down, resource/port mismatch: findings, exit 1).

@@ -1,4 +1,4 @@
-// Faults of the gateway's neighbours (security-cases.md §8, REL-UP-*, REL-CLI-*):
+// Faults of the gateway's neighbours (REL-UP-*, REL-CLI-* in docs/security.md):
 // a raw-TCP upstream that resets, sends malformed responses or closes
 // keep-alive connections; clients that vanish mid-request and mid-stream; and
 // descriptor exhaustion (EMFILE) under `ulimit -n 256`. JWKS faults are in

@@ -1,4 +1,4 @@
-// Hostile HTTP/1.1 (security-cases.md §5, H1-*): raw bytes to a running
+// Hostile HTTP/1.1 (H1-* in docs/security.md): raw bytes to a running
 // gateway in front of a raw-TCP upstream that records exactly what it
 // receives. Every rejected case carries a VALID token, so a rejection proves
 // the framing check and not the authentication; each must answer the pinned
@@ -113,7 +113,7 @@ describe('hostile HTTP/1.1 requests', () => {
     ['H1-14 NUL in the URI', `GET /mcp\x00x HTTP/1.1\r\n${H}\r\n`, [400]],
     ['H1-15 header line without colon', post(`Content-Length: ${BODY.length}\r\nNoColonHere\r\n`), [400]],
     ['H1-16 empty header name', post(`Content-Length: ${BODY.length}\r\n: v\r\n`), [400]],
-    ['H1-13b control char in a name', post(`Content-Length: ${BODY.length}\r\nX-\x01A: v\r\n`), [400]],
+    ['H1-16 control character in a name', post(`Content-Length: ${BODY.length}\r\nX-\x01A: v\r\n`), [400]],
     ['H1-17 chunk size 0x3', post(`Transfer-Encoding: chunked\r\n`, `0x3\r\nabc\r\n0\r\n\r\n`), [400]],
     ['H1-18 chunk size +3', post(`Transfer-Encoding: chunked\r\n`, `+3\r\nabc\r\n0\r\n\r\n`), [400]],
     ['H1-18 chunk size " 3"', post(`Transfer-Encoding: chunked\r\n`, ` 3\r\nabc\r\n0\r\n\r\n`), [400]],

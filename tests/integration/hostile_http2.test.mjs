@@ -1,4 +1,4 @@
-// Hostile HTTP/2 (security-cases.md §6, H2-*): raw frames over a TCP socket to
+// Hostile HTTP/2 (H2-* in docs/security.md): raw frames over a TCP socket to
 // the gateway's cleartext listener (h2c with prior knowledge), built by
 // lib/h2raw.mjs. Each case must end in a bounded-cost connection error
 // (GOAWAY and/or close) or a stream reset, never a crash; after every case

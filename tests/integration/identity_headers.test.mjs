@@ -149,7 +149,7 @@ describe('claim_to_headers: what the upstream receives', () => {
     assert.ok(!gateway.proc.stderr.includes('secret-value'), 'the claim value is not logged');
   }));
 
-  test('a claim with NUL never gets that far: the token is refused as malformed, nothing is forwarded', withLogs(async () => {
+  test('JWT-CLM-16: a claim with NUL never gets that far: the token is refused as malformed, nothing is forwarded', withLogs(async () => {
     const before = upstream.requests.length;
     const res = await httpRequest(`${gateway.origin}/mcp`, {
       method: 'POST',

@@ -1,4 +1,4 @@
-// Hostile key sets under load (security-cases.md §8.1), against real
+// Hostile key sets under load (catalogue: docs/security.md), against real
 // gateway processes with `workers: 2` and JWKS servers on loopback:
 // - REL-JWKS-13: the JWKS reuses a kid for new key material. Once the
 //   refresh is in, the old key's tokens get 401 although both workers had

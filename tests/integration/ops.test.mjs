@@ -1,4 +1,4 @@
-// Operating the gateway (issue 7): the admin listener, Prometheus metrics
+// Operating the gateway: the admin listener, Prometheus metrics
 // (checked by promtool, Prometheus's own parser), the access log and hot
 // reload on SIGHUP.
 import assert from 'node:assert/strict';

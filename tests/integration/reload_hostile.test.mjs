@@ -1,4 +1,4 @@
-// Hostile reloads (security-cases.md §8.4), against real gateway processes
+// Hostile reloads (REL-CFG-* in docs/security.md), against real gateway processes
 // with `workers: 2`, real JWKS servers and recording upstreams:
 // - REL-CFG-11: 10 SIGHUPs per second for 5 s, alternating two configs
 //   (B adds a required scope, routes to another upstream and changes the

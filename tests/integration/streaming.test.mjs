@@ -52,7 +52,7 @@ describe('SSE streaming through the gateway', () => {
     await fixture?.close();
   });
 
-  test('a POST answered with 5 events arrives event by event', { timeout: 20000 }, withLogs(async (t) => {
+  test('REL-UP-06: a POST answered with 5 events arrives event by event', { timeout: 20000 }, withLogs(async (t) => {
     // The upstream writes event i+1 only once the client has received event
     // i, so a gateway that held events back until the stream ended (or until
     // some buffer filled) would deadlock this exchange and fail it by

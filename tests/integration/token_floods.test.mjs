@@ -1,4 +1,4 @@
-// Token floods (issue 8, security-cases §8): what many requests with tokens
+// Token floods (REL-CLI-07, REL-RES-01/02 in docs/security.md): what many requests with tokens
 // cost the gateway, read from its own metrics on the admin listener, its
 // RSS and its stderr.
 //   REL-CLI-07  one valid token on 1 000 concurrent HTTP/2 streams (h2load)

@@ -1,4 +1,4 @@
-// The hostile-token corpus of security-cases.md §1 (JWT-SYN/ALG/HDR/JSON/CLM/SIG),
+// The hostile-token corpus (JWT-SYN/ALG/HDR/JSON/CLM/SIG in docs/security.md),
 // generated here with node:crypto, sent to a running gateway. Every case must
 // be a 401 invalid_token with the expected reason (error_description), none
 // accepted, the gateway alive afterwards, and no token text in its log.
@@ -195,7 +195,6 @@ describe('hostile-token corpus against a running gateway', () => {
       ['SIG-10 RS256 with a leading zero byte', `${gh}.${gp}.${Buffer.concat([Buffer.from([0]), Buffer.from(gs, 'base64url')]).toString('base64url')}`, 'bad_signature'],
       ['SIG bad signature (payload swapped)', `${gh}.${b64u(claims({ sub: 'admin' }))}.${gs}`, 'bad_signature'],
       ['TRN-04 two tokens in one header', `${good}, Bearer ${good}`, 'header'],
-      // Added by the hardening work (issue 8): the remaining corpus ids.
       ['SYN-01 empty token', '', 'header'],
       ['SYN-13 a space inside the token', `${gh} .${gp}.${gs}`, 'header'],
       ['ALG-06 HS256 keyed with the EC public key bytes', hmac('{"alg":"HS256","kid":"ec1"}', claims(), ec.publicKey.export({ format: 'der', type: 'spki' })), 'alg_not_allowed'],

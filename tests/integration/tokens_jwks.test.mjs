@@ -3,7 +3,7 @@
 // rotation, the token cache dropping tokens of removed keys, stale-on-error
 // for 500 / garbage / 10 MiB / slow / redirect / server gone, TLS failures,
 // and discovery (OpenID Connect and RFC 8414 path-inserted).
-// Spec: security-cases.md §8.1 (REL-JWKS-*), checklist C.
+// Cases: REL-JWKS-* in docs/security.md.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startEchoUpstream } from './lib/echo_upstream.mjs';
@@ -112,8 +112,15 @@ describe('JWKS over HTTPS, rotation, stale-on-error, discovery', () => {
     assert.equal(jwks.count(), before);
   });
 
-  for (const mode of ['status500', 'garbage', 'empty_keys', 'huge', 'redirect', 'slow']) {
-    test(`JWKS answering ${mode}: the last good keys are kept`, { timeout: 60000 }, async () => {
+  for (const [id, mode] of [
+    ['REL-JWKS-05', 'status500'],
+    ['REL-JWKS-06', 'garbage'],
+    ['REL-JWKS-06', 'empty_keys'],
+    ['REL-JWKS-07', 'huge'],
+    ['REL-JWKS-08', 'redirect'],
+    ['REL-JWKS-03', 'slow'],
+  ]) {
+    test(`${id}: JWKS answering ${mode}: the last good keys are kept`, { timeout: 60000 }, async () => {
       jwks.state.mode = mode;
       const before = jwks.count();
       await jwks.waitForRequest(before, '/jwks', 30000);
@@ -170,7 +177,7 @@ describe('JWKS over HTTPS, rotation, stale-on-error, discovery', () => {
     assert.ok(jwks.count('/tenant-b/.well-known/openid-configuration') >= 1, 'OIDC path tried first');
   });
 
-  test('JWKS server gone: known keys keep working', { timeout: 60000 }, async () => {
+  test('REL-JWKS-02: JWKS server gone: known keys keep working', { timeout: 60000 }, async () => {
     const token = await mintToken(k2, { iss: ISSUER, aud: gw.resource, claims: { phase: 'gone' } });
     await jwks.close();
     // At least one scheduled refresh (every 10 s) fails meanwhile.

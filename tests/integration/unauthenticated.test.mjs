@@ -1,7 +1,6 @@
 // Requests without a (valid) token: the 401 challenge (RFC 6750 + RFC 9728),
 // the protected-resource metadata it points to, bad-token rejections, the
 // SDK client's reaction, and CORS for browser clients.
-// Checklist: /work/shared/spec/mcp-auth-checklist.md sections A and B (+ H 78).
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';

@@ -1,4 +1,4 @@
-// Several endpoints per upstream (issue 5, docs/transport.md "Several
+// Several endpoints per upstream (docs/transport.md "Several
 // endpoints"): two real mcp-add-server backends behind one upstream.
 // - requests without a session alternate between them (round-robin);
 // - an official SDK client's session always reaches the backend that created

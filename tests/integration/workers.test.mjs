@@ -1,5 +1,5 @@
-// Worker threads (issue 5, `workers: 2`) and key carry-over on reload
-// (issue 7), against real processes: mcp-add-server behind the gateway, a
+// Worker threads (`workers: 2`) and key carry-over on reload,
+// against real processes: mcp-add-server behind the gateway, a
 // JWKS served over http (so a refetch would be visible), real SDK clients
 // and plain node:http requests, one connection per request.
 //

