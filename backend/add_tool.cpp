@@ -7,38 +7,38 @@
 namespace mag::backend {
 namespace {
 
-JsonValue number_schema(const char* description) {
-  JsonValue schema = own(json_object());
+JsonPtr number_schema(const char* description) {
+  JsonPtr schema = json_own(json_object());
   json_object_set_new(schema.get(), "type", json_string("number"));
   if (description) json_object_set_new(schema.get(), "description", json_string(description));
   return schema;
 }
 
-JsonValue object_schema(std::initializer_list<std::pair<const char*, const char*>> properties) {
-  JsonValue props = own(json_object());
-  JsonValue required = own(json_array());
+JsonPtr object_schema(std::initializer_list<std::pair<const char*, const char*>> properties) {
+  JsonPtr props = json_own(json_object());
+  JsonPtr required = json_own(json_array());
   for (const auto& [name, description] : properties) {
     json_object_set_new(props.get(), name, number_schema(description).release());
     json_array_append_new(required.get(), json_string(name));
   }
-  JsonValue schema = own(json_object());
+  JsonPtr schema = json_own(json_object());
   json_object_set_new(schema.get(), "type", json_string("object"));
   json_object_set_new(schema.get(), "properties", props.release());
   json_object_set_new(schema.get(), "required", required.release());
   return schema;
 }
 
-JsonValue text_content(std::string_view text) {
-  JsonValue item = own(json_object());
+JsonPtr text_content(std::string_view text) {
+  JsonPtr item = json_own(json_object());
   json_object_set_new(item.get(), "type", json_string("text"));
   json_object_set_new(item.get(), "text", json_stringn(text.data(), text.size()));
-  JsonValue content = own(json_array());
+  JsonPtr content = json_own(json_array());
   json_array_append_new(content.get(), item.release());
   return content;
 }
 
-JsonValue error_result(std::string_view text) {
-  JsonValue result = own(json_object());
+JsonPtr error_result(std::string_view text) {
+  JsonPtr result = json_own(json_object());
   json_object_set_new(result.get(), "content", text_content(text).release());
   json_object_set_new(result.get(), "isError", json_true());
   return result;
@@ -49,7 +49,7 @@ JsonValue error_result(std::string_view text) {
 struct Sum {
   bool is_integer = false;
   json_int_t integer = 0;
-  JsonValue real;
+  JsonPtr real;
 };
 
 bool sum(const json_t* a, const json_t* b, Sum* out) {
@@ -60,7 +60,7 @@ bool sum(const json_t* a, const json_t* b, Sum* out) {
   }
   const double total = json_number_value(a) + json_number_value(b);
   if (!std::isfinite(total)) return false;
-  out->real = own(json_real(total));
+  out->real = json_own(json_real(total));
   return out->real != nullptr;
 }
 
@@ -78,14 +78,14 @@ std::string argument_problem(const json_t* arguments) {
 
 }  // namespace
 
-JsonValue add_tool_definition() {
-  JsonValue annotations = own(json_object());
+JsonPtr add_tool_definition() {
+  JsonPtr annotations = json_own(json_object());
   json_object_set_new(annotations.get(), "readOnlyHint", json_true());
   json_object_set_new(annotations.get(), "destructiveHint", json_false());
   json_object_set_new(annotations.get(), "idempotentHint", json_true());
   json_object_set_new(annotations.get(), "openWorldHint", json_false());
 
-  JsonValue tool = own(json_object());
+  JsonPtr tool = json_own(json_object());
   json_object_set_new(tool.get(), "name", json_string(kAddToolName));
   json_object_set_new(tool.get(), "title", json_string("Add two numbers"));
   json_object_set_new(tool.get(), "description",

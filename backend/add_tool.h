@@ -14,7 +14,7 @@ inline constexpr const char* kAddToolName = "add";
 
 // The Tool object listed by tools/list: name, title, description,
 // inputSchema, outputSchema and annotations.
-JsonValue add_tool_definition();
+JsonPtr add_tool_definition();
 
 // A CallToolResult for `arguments` (may be null), as compact JSON text. Bad
 // input is not a protocol error: it yields {isError: true} with a text that

@@ -77,13 +77,13 @@ std::string render_result(const json_t* id, std::string_view result_json) {
   return out;
 }
 
-JsonValue make_error(json_t* id, int code, std::string_view message) {
-  JsonValue error = own(json_object());
+JsonPtr make_error(json_t* id, int code, std::string_view message) {
+  JsonPtr error = json_own(json_object());
   json_object_set_new(error.get(), "code", json_integer(code));
   // json_stringn refuses invalid UTF-8; never lose the member over that.
   json_t* text = json_stringn(message.data(), message.size());
   json_object_set_new(error.get(), "message", text ? text : json_string("error"));
-  JsonValue out = own(json_object());
+  JsonPtr out = json_own(json_object());
   json_object_set_new(out.get(), "jsonrpc", json_string("2.0"));
   json_object_set(out.get(), "id", id ? id : json_null());
   json_object_set_new(out.get(), "error", error.release());

@@ -8,23 +8,7 @@
 #include <string>
 #include <string_view>
 
-namespace mag::backend {
-
-// Owns one jansson reference. Not common/core/c_handles.h's JsonPtr: that one's
-// deleter names json_decref, a static inline function, which gives every
-// function with JsonPtr in its signature internal linkage (unusable across
-// translation units).
-struct JsonRelease {
-  void operator()(json_t* j) const noexcept { json_decref(j); }
-};
-using JsonValue = std::unique_ptr<json_t, JsonRelease>;
-inline JsonValue own(json_t* j) {
-  return JsonValue(j);
-}
-inline JsonValue share(json_t* j) {
-  return JsonValue(json_incref(j));
-}
-}  // namespace mag::backend
+#include "common/core/c_handles.h"
 
 namespace mag::backend::jsonrpc {
 
@@ -58,7 +42,7 @@ Message classify(json_t* value);
 // jansson tree per request (issue 9).
 std::string render_result(const json_t* id, std::string_view result_json);
 // {"jsonrpc":"2.0","id":<id or null>,"error":{"code":..,"message":..}}.
-JsonValue make_error(json_t* id, int code, std::string_view message);
+JsonPtr make_error(json_t* id, int code, std::string_view message);
 
 // Compact serialisation (no newlines, so it fits one SSE data line).
 std::string dump(const json_t* value);

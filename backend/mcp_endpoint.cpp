@@ -88,16 +88,16 @@ bool batch_contains_initialize(json_t* batch) {
 }
 
 // The initialize result: capabilities, serverInfo, the negotiated version.
-JsonValue initialize_result(std::string_view version, const std::string& server_version) {
-  JsonValue tools = own(json_object());
+JsonPtr initialize_result(std::string_view version, const std::string& server_version) {
+  JsonPtr tools = json_own(json_object());
   json_object_set_new(tools.get(), "listChanged", json_false());
-  JsonValue capabilities = own(json_object());
+  JsonPtr capabilities = json_own(json_object());
   json_object_set_new(capabilities.get(), "tools", tools.release());
-  JsonValue info = own(json_object());
+  JsonPtr info = json_own(json_object());
   json_object_set_new(info.get(), "name", json_string("mcp-add-server"));
   json_object_set_new(info.get(), "title", json_string("MCP add server"));
   json_object_set_new(info.get(), "version", json_string(server_version.c_str()));
-  JsonValue result = own(json_object());
+  JsonPtr result = json_own(json_object());
   json_object_set_new(result.get(), "protocolVersion",
                       json_stringn(version.data(), version.size()));
   json_object_set_new(result.get(), "capabilities", capabilities.release());
@@ -107,10 +107,10 @@ JsonValue initialize_result(std::string_view version, const std::string& server_
   return result;
 }
 
-JsonValue tools_list_result() {
-  JsonValue tools = own(json_array());
+JsonPtr tools_list_result() {
+  JsonPtr tools = json_own(json_array());
   json_array_append_new(tools.get(), add_tool_definition().release());
-  JsonValue result = own(json_object());
+  JsonPtr result = json_own(json_object());
   json_object_set_new(result.get(), "tools", tools.release());
   return result;
 }
@@ -166,7 +166,7 @@ std::string host_of_origin(std::string_view origin) {
 }
 
 Reply json_error_reply(int status, int code, std::string_view message) {
-  JsonValue error = jsonrpc::make_error(nullptr, code, message);
+  JsonPtr error = jsonrpc::make_error(nullptr, code, message);
   return json_reply(status, error.get());
 }
 
@@ -248,7 +248,7 @@ Reply McpEndpoint::handle_post(const http::RequestHead& head, std::string_view b
   }
   json_error_t parse_error;
   // Duplicate keys are refused: a gateway in front may read the first and we the last.
-  JsonValue parsed = own(
+  JsonPtr parsed = json_own(
       json_loadb(body.data(), body.size(), JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &parse_error));
   if (!parsed) return json_error_reply(400, jsonrpc::kParseError, "Parse error: Invalid JSON");
 
@@ -270,8 +270,8 @@ Reply McpEndpoint::handle_post(const http::RequestHead& head, std::string_view b
   if (!batch) {
     jsonrpc::Message message = jsonrpc::classify(parsed.get());
     if (message.kind == jsonrpc::Kind::kInvalid) {
-      JsonValue invalid = jsonrpc::make_error(message.id, jsonrpc::kInvalidRequest,
-                                              "Invalid Request: " + message.invalid_reason);
+      JsonPtr invalid = jsonrpc::make_error(message.id, jsonrpc::kInvalidRequest,
+                                            "Invalid Request: " + message.invalid_reason);
       return json_reply(400, invalid.get());
     }
     return respond(dispatch(message));
@@ -306,15 +306,15 @@ Reply McpEndpoint::handle_initialize(const http::RequestHead& head, json_t* mess
   }
   jsonrpc::Message parsed = jsonrpc::classify(message);
   if (parsed.kind != jsonrpc::Kind::kRequest) {
-    JsonValue invalid =
+    JsonPtr invalid =
         jsonrpc::make_error(parsed.id, jsonrpc::kInvalidRequest,
                             "Invalid Request: initialize must be a request with an id");
     return json_reply(400, invalid.get());
   }
   const json_t* requested = json_object_get(parsed.params, "protocolVersion");
   if (!json_is_string(requested)) {
-    JsonValue invalid = jsonrpc::make_error(parsed.id, jsonrpc::kInvalidParams,
-                                            "Invalid params: protocolVersion must be a string");
+    JsonPtr invalid = jsonrpc::make_error(parsed.id, jsonrpc::kInvalidParams,
+                                          "Invalid params: protocolVersion must be a string");
     return json_reply(400, invalid.get());
   }
   const std::string_view asked(json_string_value(requested), json_string_length(requested));

@@ -704,15 +704,7 @@ class Http1Connection final : public ServerConnection,
     exchange_active_ = false;
     stop_body_deadline();
     if (handler_ && notify && !response_complete_) {
-      try {
-        if (refused_status != 0) {
-          handler_->on_refused(refused_status);
-        } else {
-          handler_->on_reset();
-        }
-      } catch (...) {
-        log::error(kLog, "handler threw from on_reset");
-      }
+      notify_exchange_ended(*handler_, refused_status, kLog);
     }
     retire_handler();
   }

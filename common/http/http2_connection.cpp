@@ -478,15 +478,7 @@ class Http2Connection::Stream final : public ServerStream {
   void abort_handler(int refused_status = 0) {
     if (handler_ && !handler_gone_ && !response_complete_) {
       handler_gone_ = true;
-      try {
-        if (refused_status != 0) {
-          handler_->on_refused(refused_status);
-        } else {
-          handler_->on_reset();
-        }
-      } catch (...) {
-        log::error(kLog, "handler threw from on_reset");
-      }
+      notify_exchange_ended(*handler_, refused_status, kLog);
     }
   }
 

@@ -86,4 +86,12 @@ class ServerStreamHandler {
 
 using HandlerFactory = std::function<std::unique_ptr<ServerStreamHandler>(ServerStream&)>;
 
+// Tells `handler` that its exchange ended before a complete response went
+// out: on_refused(status) when the server answered the client itself
+// (`refused_status` != 0), on_reset() otherwise. An exception from the
+// handler is logged under `log_tag`, never passed on (the caller is a C
+// callback of the codec).
+void notify_exchange_ended(ServerStreamHandler& handler, int refused_status,
+                           std::string_view log_tag);
+
 }  // namespace mag::http

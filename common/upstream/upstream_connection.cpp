@@ -350,14 +350,7 @@ void UpstreamConnection::process_input() {
       fail(ClientError::kProtocolError, "malformed upstream response: " + parser_.error_message());
       return;
     }
-    if (parser_.message_complete()) {
-      finish_exchange();
-      return;
-    }
-    if (pending_head_) {
-      deliver_pending_head();
-      if (!stream_) return;
-    }
+    if (settle_parsed()) return;
     if (used < vec.iov_len) {
       fail(ClientError::kProtocolError, "upstream response parser stalled");
       return;
@@ -396,16 +389,24 @@ void UpstreamConnection::note_input() {
 void UpstreamConnection::handle_eof() {
   parser_.feed_eof();    // completes a read-until-close body
   if (!stream_) return;  // a body callback ended the exchange
+  if (settle_parsed()) return;
+  fail_transport(head_received_ ? "upstream closed the connection mid-response"
+                                : "upstream closed the connection before responding");
+}
+
+// After the parser has taken input: a complete response finishes the
+// exchange; otherwise a head held back until now goes to the stream. True
+// when the exchange is over (finished, or ended by the stream's callback).
+bool UpstreamConnection::settle_parsed() {
   if (parser_.message_complete()) {
     finish_exchange();
-    return;
+    return true;
   }
   if (pending_head_) {
     deliver_pending_head();
-    if (!stream_) return;
+    if (!stream_) return true;
   }
-  fail_transport(head_received_ ? "upstream closed the connection mid-response"
-                                : "upstream closed the connection before responding");
+  return false;
 }
 
 void UpstreamConnection::on_response_head(ResponseHead&& head) {

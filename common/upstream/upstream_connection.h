@@ -79,6 +79,7 @@ class UpstreamConnection final : public Http1Parser::Callbacks,
   void process_input();
   void handle_eof();
   void deliver_pending_head();
+  bool settle_parsed();
   void finish_exchange();
   void fail(ClientError error, std::string detail);
   void fail_transport(std::string detail);

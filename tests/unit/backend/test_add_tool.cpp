@@ -13,16 +13,16 @@
 #include "backend/json_block_cache.h"
 #include "backend/jsonrpc.h"
 
+using mag::json_own;
+using mag::JsonPtr;
 using mag::backend::call_add_tool;
-using mag::backend::JsonValue;
-using mag::backend::own;
 namespace jsonrpc = mag::backend::jsonrpc;
 
 namespace {
 
-JsonValue parse(const std::string& text) {
+JsonPtr parse(const std::string& text) {
   json_error_t error;
-  return own(json_loadb(text.data(), text.size(), JSON_DECODE_ANY, &error));
+  return json_own(json_loadb(text.data(), text.size(), JSON_DECODE_ANY, &error));
 }
 
 std::string appended(const json_t* value) {
@@ -34,18 +34,19 @@ std::string appended(const json_t* value) {
 }  // namespace
 
 TEST_CASE("backend render: append_dump is dump for every kind of value") {
-  std::vector<JsonValue> values;
+  std::vector<JsonPtr> values;
   for (json_int_t i : {json_int_t{0}, json_int_t{-1}, json_int_t{7}, json_int_t{INT64_MIN},
                        json_int_t{INT64_MAX}}) {
-    values.push_back(own(json_integer(i)));
+    values.push_back(json_own(json_integer(i)));
   }
   for (double d : {2.5, -0.0, 0.1, 1e300, -1e-300, 9.223372036854776e18}) {
-    values.push_back(own(json_real(d)));
+    values.push_back(json_own(json_real(d)));
   }
-  values.push_back(own(json_string("quote \" backslash \\ newline \n tab \t é \x01")));
-  values.push_back(own(json_string(std::string(1000, 'x').c_str())));  // beyond the stack buffer
-  values.push_back(own(json_null()));
-  values.push_back(own(json_true()));
+  values.push_back(json_own(json_string("quote \" backslash \\ newline \n tab \t é \x01")));
+  values.push_back(
+      json_own(json_string(std::string(1000, 'x').c_str())));  // beyond the stack buffer
+  values.push_back(json_own(json_null()));
+  values.push_back(json_own(json_true()));
   values.push_back(parse(R"({"b":[1,2.5,"x"],"a":{}})"));
   for (const auto& v : values) {
     const std::string expected = jsonrpc::dump(v.get());
@@ -57,10 +58,10 @@ TEST_CASE("backend render: append_dump is dump for every kind of value") {
 TEST_CASE("backend render: render_result is the dump of the response object") {
   for (const char* id_json : {"7", "-9223372036854775808", R"("req-1")", R"("a\"b\\c\u00e9\n")"}) {
     CAPTURE(id_json);
-    JsonValue id = parse(id_json);
+    JsonPtr id = parse(id_json);
     REQUIRE(id);
-    JsonValue expected =
-        own(json_pack("{s:s,s:O,s:{s:b}}", "jsonrpc", "2.0", "id", id.get(), "result", "ok", 1));
+    JsonPtr expected = json_own(
+        json_pack("{s:s,s:O,s:{s:b}}", "jsonrpc", "2.0", "id", id.get(), "result", "ok", 1));
     CHECK(jsonrpc::render_result(id.get(), R"({"ok":true})") == jsonrpc::dump(expected.get()));
   }
   CHECK(jsonrpc::render_result(nullptr, "{}") == R"({"jsonrpc":"2.0","id":null,"result":{}})");
@@ -86,13 +87,13 @@ TEST_CASE("backend render: call_add_tool renders what the equivalent tree dumps 
   };
   for (const Case& c : cases) {
     CAPTURE(c.arguments);
-    JsonValue arguments = parse(c.arguments);
+    JsonPtr arguments = parse(c.arguments);
     REQUIRE(arguments);
     json_t* sum = c.integer ? json_integer(c.integer_sum) : json_real(c.real_sum);
-    JsonValue expected =
-        own(json_pack("{s:[{s:s,s:s}],s:{s:O,s:O,s:o},s:b}", "content", "type", "text", "text",
-                      c.text, "structuredContent", "a", json_object_get(arguments.get(), "a"), "b",
-                      json_object_get(arguments.get(), "b"), "result", sum, "isError", 0));
+    JsonPtr expected = json_own(
+        json_pack("{s:[{s:s,s:s}],s:{s:O,s:O,s:o},s:b}", "content", "type", "text", "text", c.text,
+                  "structuredContent", "a", json_object_get(arguments.get(), "a"), "b",
+                  json_object_get(arguments.get(), "b"), "result", sum, "isError", 0));
     REQUIRE(expected);
     CHECK(call_add_tool(arguments.get()) == jsonrpc::dump(expected.get()));
   }
@@ -101,9 +102,9 @@ TEST_CASE("backend render: call_add_tool renders what the equivalent tree dumps 
 TEST_CASE("backend render: call_add_tool errors are tool results, rendered by jansson") {
   for (const char* arguments : {R"({"a":1e308,"b":1e308})", R"({"a":"2","b":3})", "null"}) {
     CAPTURE(arguments);
-    JsonValue args = parse(arguments);
+    JsonPtr args = parse(arguments);
     const std::string text = call_add_tool(json_is_null(args.get()) ? nullptr : args.get());
-    JsonValue result = parse(text);
+    JsonPtr result = parse(text);
     REQUIRE(result);
     CHECK(json_is_true(json_object_get(result.get(), "isError")));
     CHECK(json_object_get(result.get(), "structuredContent") == nullptr);

@@ -8,11 +8,11 @@
 #include "backend/jsonrpc.h"
 #include "backend/mcp_endpoint.h"
 
+using mag::json_ref;
+using mag::JsonPtr;
 using mag::backend::EndpointOptions;
-using mag::backend::JsonValue;
 using mag::backend::McpEndpoint;
 using mag::backend::Reply;
-using mag::backend::share;
 using mag::http::RequestHead;
 
 namespace {
@@ -33,9 +33,9 @@ RequestHead with_method(RequestHead head, const char* method) {
   return head;
 }
 
-JsonValue parse(const std::string& text) {
+JsonPtr parse(const std::string& text) {
   json_error_t error;
-  return JsonValue(json_loads(text.c_str(), 0, &error));
+  return JsonPtr(json_loads(text.c_str(), 0, &error));
 }
 
 std::string request(int id, const std::string& method, const std::string& params = "{}") {
@@ -59,24 +59,24 @@ std::string initialize(McpEndpoint& endpoint, const std::string& version = "2025
 }
 
 // POSTs within a session and returns the parsed JSON body (status checked).
-JsonValue call(McpEndpoint& endpoint, const std::string& session, const std::string& body,
-               int expected_status = 200) {
+JsonPtr call(McpEndpoint& endpoint, const std::string& session, const std::string& body,
+             int expected_status = 200) {
   Reply reply = endpoint.handle(post(session, "2025-11-25"), body);
   CHECK(reply.status == expected_status);
-  JsonValue json = parse(reply.body);
+  JsonPtr json = parse(reply.body);
   REQUIRE(json);
   return json;
 }
 
-long long error_code(const JsonValue& response) {
+long long error_code(const JsonPtr& response) {
   return json_integer_value(json_object_get(json_object_get(response.get(), "error"), "code"));
 }
 
-const json_t* result_of(const JsonValue& response) {
+const json_t* result_of(const JsonPtr& response) {
   return json_object_get(response.get(), "result");
 }
 
-JsonValue call_add(McpEndpoint& endpoint, const std::string& session, const std::string& args) {
+JsonPtr call_add(McpEndpoint& endpoint, const std::string& session, const std::string& args) {
   return call(endpoint, session,
               request(7, "tools/call", R"({"name":"add","arguments":)" + args + "}"));
 }
@@ -118,7 +118,7 @@ TEST_CASE("mcp_endpoint: initialize echoes each supported version and issues a s
     REQUIRE(session);
     CHECK(session->size() == 32);
     CHECK(session->find_first_not_of("0123456789abcdef") == std::string::npos);
-    JsonValue body = parse(reply.body);
+    JsonPtr body = parse(reply.body);
     REQUIRE(body);
     CHECK(json_integer_value(json_object_get(body.get(), "id")) == 1);
     const json_t* result = result_of(body);
@@ -135,7 +135,7 @@ TEST_CASE("mcp_endpoint: initialize with an unknown version answers with the lat
   McpEndpoint endpoint(EndpointOptions{});
   Reply reply = endpoint.handle(post(), init_body("1999-01-01"));
   CHECK(reply.status == 200);
-  JsonValue body = parse(reply.body);
+  JsonPtr body = parse(reply.body);
   CHECK(std::string(json_string_value(json_object_get(result_of(body), "protocolVersion"))) ==
         "2025-11-25");
 }
@@ -159,7 +159,7 @@ TEST_CASE("mcp_endpoint: requests need a known session") {
   SUBCASE("before initialize: 400") {
     Reply reply = endpoint.handle(post(), request(2, "ping"));
     CHECK(reply.status == 400);
-    JsonValue body = parse(reply.body);
+    JsonPtr body = parse(reply.body);
     REQUIRE(body);
     CHECK(json_is_null(json_object_get(body.get(), "id")));
     CHECK(error_code(body) == -32000);
@@ -202,7 +202,7 @@ TEST_CASE("mcp_endpoint: MCP-Protocol-Version header") {
 TEST_CASE("mcp_endpoint: ping answers an empty result with the request id") {
   McpEndpoint endpoint(EndpointOptions{});
   const std::string session = initialize(endpoint);
-  JsonValue body = call(endpoint, session, R"({"jsonrpc":"2.0","id":"abc","method":"ping"})");
+  JsonPtr body = call(endpoint, session, R"({"jsonrpc":"2.0","id":"abc","method":"ping"})");
   CHECK(std::string(json_string_value(json_object_get(body.get(), "id"))) == "abc");
   const json_t* result = result_of(body);
   CHECK(json_is_object(result));
@@ -212,7 +212,7 @@ TEST_CASE("mcp_endpoint: ping answers an empty result with the request id") {
 TEST_CASE("mcp_endpoint: tools/list describes add with input and output schemas") {
   McpEndpoint endpoint(EndpointOptions{});
   const std::string session = initialize(endpoint);
-  JsonValue body = call(endpoint, session, request(3, "tools/list"));
+  JsonPtr body = call(endpoint, session, request(3, "tools/list"));
   const json_t* tools = json_object_get(result_of(body), "tools");
   REQUIRE(json_array_size(tools) == 1);
   const json_t* tool = json_array_get(tools, 0);
@@ -239,7 +239,7 @@ TEST_CASE("mcp_endpoint: tools/list describes add with input and output schemas"
 TEST_CASE("mcp_endpoint: add(2, 3) is 5 as structured content and text") {
   McpEndpoint endpoint(EndpointOptions{});
   const std::string session = initialize(endpoint);
-  JsonValue body = call_add(endpoint, session, R"({"a":2,"b":3})");
+  JsonPtr body = call_add(endpoint, session, R"({"a":2,"b":3})");
   CHECK(json_integer_value(json_object_get(body.get(), "id")) == 7);
   const json_t* result = result_of(body);
   CHECK(json_is_false(json_object_get(result, "isError")));
@@ -261,15 +261,16 @@ TEST_CASE("mcp_endpoint: add with reals, mixed and overflowing numbers") {
   McpEndpoint endpoint(EndpointOptions{});
   const std::string session = initialize(endpoint);
   auto structured_result = [&](const std::string& args) {
-    JsonValue body = call_add(endpoint, session, args);
-    return share(json_object_get(json_object_get(result_of(body), "structuredContent"), "result"));
+    JsonPtr body = call_add(endpoint, session, args);
+    return json_ref(
+        json_object_get(json_object_get(result_of(body), "structuredContent"), "result"));
   };
   auto text = [&](const std::string& args) {
-    JsonValue body = call_add(endpoint, session, args);
+    JsonPtr body = call_add(endpoint, session, args);
     const json_t* content = json_array_get(json_object_get(result_of(body), "content"), 0);
     return std::string(json_string_value(json_object_get(content, "text")));
   };
-  JsonValue r = structured_result(R"({"a":2.5,"b":0.25})");
+  JsonPtr r = structured_result(R"({"a":2.5,"b":0.25})");
   CHECK(json_is_real(r.get()));
   CHECK(json_real_value(r.get()) == 2.75);
   CHECK(text(R"({"a":2.5,"b":0.25})") == "2.75");
@@ -280,7 +281,7 @@ TEST_CASE("mcp_endpoint: add with reals, mixed and overflowing numbers") {
   CHECK(json_is_real(r.get()));
   CHECK(json_real_value(r.get()) > 9.2e18);
   // A non-finite sum is a tool error, not a crash or an invalid JSON number.
-  JsonValue inf = call_add(endpoint, session, R"({"a":1e308,"b":1e308})");
+  JsonPtr inf = call_add(endpoint, session, R"({"a":1e308,"b":1e308})");
   CHECK(json_is_true(json_object_get(result_of(inf), "isError")));
 }
 
@@ -290,7 +291,7 @@ TEST_CASE("mcp_endpoint: add with bad arguments is a tool error result") {
   for (const std::string args : {R"({"a":2})", R"({"a":"2","b":3})", R"({"a":true,"b":3})",
                                  R"({"a":null,"b":3})", R"([2,3])", R"("x")"}) {
     CAPTURE(args);
-    JsonValue body = call_add(endpoint, session, args);
+    JsonPtr body = call_add(endpoint, session, args);
     CHECK(json_object_get(body.get(), "error") == nullptr);
     const json_t* result = result_of(body);
     CHECK(json_is_true(json_object_get(result, "isError")));
@@ -299,20 +300,20 @@ TEST_CASE("mcp_endpoint: add with bad arguments is a tool error result") {
           std::string::npos);
     CHECK(json_object_get(result, "structuredContent") == nullptr);
   }
-  JsonValue no_args = call(endpoint, session, request(9, "tools/call", R"({"name":"add"})"));
+  JsonPtr no_args = call(endpoint, session, request(9, "tools/call", R"({"name":"add"})"));
   CHECK(json_is_true(json_object_get(result_of(no_args), "isError")));
 }
 
 TEST_CASE("mcp_endpoint: unknown tool -32602, unknown method -32601") {
   McpEndpoint endpoint(EndpointOptions{});
   const std::string session = initialize(endpoint);
-  JsonValue tool =
+  JsonPtr tool =
       call(endpoint, session, request(4, "tools/call", R"({"name":"sub","arguments":{}})"));
   CHECK(error_code(tool) == -32602);
   CHECK(json_integer_value(json_object_get(tool.get(), "id")) == 4);
-  JsonValue no_name = call(endpoint, session, request(4, "tools/call", "{}"));
+  JsonPtr no_name = call(endpoint, session, request(4, "tools/call", "{}"));
   CHECK(error_code(no_name) == -32602);
-  JsonValue method = call(endpoint, session, request(5, "resources/list"));
+  JsonPtr method = call(endpoint, session, request(5, "resources/list"));
   CHECK(error_code(method) == -32601);
   CHECK(json_integer_value(json_object_get(method.get(), "id")) == 5);
 }
@@ -323,7 +324,7 @@ TEST_CASE("mcp_endpoint: malformed JSON is 400 with -32700 and a null id") {
   for (const std::string text :
        {"{", "", "not json", R"({"a":1,"a":2})", "[[[[[[[[[[[[[[[[[[", "\xff\xfe"}) {
     CAPTURE(text);
-    JsonValue body = call(endpoint, session, text, 400);
+    JsonPtr body = call(endpoint, session, text, 400);
     CHECK(error_code(body) == -32700);
     CHECK(json_is_null(json_object_get(body.get(), "id")));
   }
@@ -343,7 +344,7 @@ TEST_CASE("mcp_endpoint: invalid request objects are -32600") {
     CAPTURE(text);
     CHECK(error_code(call(endpoint, session, text, 400)) == -32600);
   }
-  JsonValue with_id = call(endpoint, session, R"({"jsonrpc":"1.0","id":9,"method":"ping"})", 400);
+  JsonPtr with_id = call(endpoint, session, R"({"jsonrpc":"1.0","id":9,"method":"ping"})", 400);
   CHECK(json_integer_value(json_object_get(with_id.get(), "id")) == 9);
 }
 
@@ -440,7 +441,7 @@ TEST_CASE("mcp_endpoint: --sse answers POST requests with one SSE event") {
   }
   CHECK(event == "message");
   CHECK_FALSE(id.empty());
-  JsonValue json = parse(data);
+  JsonPtr json = parse(data);
   REQUIRE(json);
   CHECK(json_integer_value(
             json_object_get(json_object_get(result_of(json), "structuredContent"), "result")) == 5);
@@ -495,7 +496,7 @@ TEST_CASE("mcp_endpoint: batches are served for 2025-03-26 sessions only") {
       request(3, "nope") + ",42]";
   SUBCASE("2025-03-26: one response per request, in order") {
     const std::string session = initialize(endpoint, "2025-03-26");
-    JsonValue body = call(endpoint, session, batch);
+    JsonPtr body = call(endpoint, session, batch);
     REQUIRE(json_is_array(body.get()));
     REQUIRE(json_array_size(body.get()) == 4);
     CHECK(json_integer_value(json_object_get(json_array_get(body.get(), 0), "id")) == 1);
