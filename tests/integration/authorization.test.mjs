@@ -191,7 +191,7 @@ for (const sse of [false, true]) {
       }
     }));
 
-    test("a session used with a second user's token → 404; its owner keeps it", withLogs(async () => {
+    test("MCP-09: a session used with a second user's token → 404; its owner keeps it", withLogs(async () => {
       const alice = await token('mcp:access math:add', { sub: 'alice' });
       const bob = await token('mcp:access math:add', { sub: 'bob' });
       const session = await openSession(gateway.url, alice);
@@ -208,7 +208,7 @@ for (const sse of [false, true]) {
       assert.ok(gone.status >= 200 && gone.status < 300, `DELETE ${gone.status} ${gone.body}`);
     }));
 
-    test('Origin https://evil.example → 403 JSON-RPC error without id; allowed origins pass with CORS', withLogs(async () => {
+    test('MCP-19: Origin https://evil.example → 403 JSON-RPC error without id; allowed origins pass with CORS', withLogs(async () => {
       const t = await token('mcp:access');
       const evil = await httpRequest(gateway.url, {
         method: 'POST',
@@ -233,7 +233,7 @@ for (const sse of [false, true]) {
       }
     }));
 
-    test('a Host outside the allow-list → 421', withLogs(async () => {
+    test('MCP-20: a Host outside the allow-list → 421', withLogs(async () => {
       const t = await token('mcp:access');
       const res = await httpRequest(gateway.url, {
         method: 'POST',
@@ -470,14 +470,14 @@ describe('authorization: tools/list filtering cannot be bypassed by framing', ()
     sock.write(CHUNKED_SSE + [...text].map(chunk).join('') + '0\r\n\r\n');
   };
 
-  test('SSE: CR, LF, CRLF and mixed line ends, a BOM, split events: each filtered', withLogs(async () => {
+  test('MCP-12/MCP-14: SSE: CR, LF, CRLF and mixed line ends, a BOM, split events: each filtered', withLogs(async () => {
     for (const eol of ['\n', '\r\n', '\r']) {
       assertFiltered(await list(sseBytes(`\uFEFF: hi${eol}${eol}id: 4${eol}data: ${listResult(1)}${eol}${eol}`)));
     }
     assertFiltered(await list(sseBytes(`data: {"jsonrpc":"2.0",\r\ndata: "id":1,\rdata: "result":${TOOLS}}\n\r\n`)));
   }));
 
-  test('SSE: a last event ended by CR, or not ended at all, at end of stream is filtered', withLogs(async () => {
+  test('MCP-13: SSE: a last event ended by CR, or not ended at all, at end of stream is filtered', withLogs(async () => {
     assertFiltered(await list(sseBytes(`data: ${listResult(1)}\r\r`, { close: true })));
     assertFiltered(await list(sseBytes(`data: ${listResult(1)}\r`, { close: true })));
     assertFiltered(await list(sseBytes(`data: ${listResult(1)}`, { close: true })));
@@ -486,7 +486,7 @@ describe('authorization: tools/list filtering cannot be bypassed by framing', ()
     assertRefused(await list(sseBytes(`data: ${listResult(1).slice(0, -1)}`, { close: true })));
   }));
 
-  test('SSE: an event over the size cap becomes an error; later events still pass', withLogs(async () => {
+  test('MCP-15: SSE: an event over the size cap becomes an error; later events still pass', withLogs(async () => {
     const big = `data: {"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"rm","pad":"${'x'.repeat(5 << 20)}"}]}}\n\n`;
     const next = 'data: {"jsonrpc":"2.0","method":"notifications/message"}\n\n';
     const res = await list((sock) => sock.write(CHUNKED_SSE + chunk(big) + chunk(next) + '0\r\n\r\n'));
@@ -495,14 +495,14 @@ describe('authorization: tools/list filtering cannot be bypassed by framing', ()
     assert.ok(res.body.length < 4096, `the oversized event was dropped (${res.body.length} bytes)`);
   }));
 
-  test('SSE: unreadable data (duplicate keys, not JSON) becomes an error, comments pass', withLogs(async () => {
+  test('MCP-17: SSE: unreadable data (duplicate keys, not JSON) becomes an error, comments pass', withLogs(async () => {
     assertRefused(await list(sseBytes(`: keep\n\ndata: {"jsonrpc":"2.0","id":1,"result":${TOOLS},"result":{"tools":[]}}\n\n`)));
     const res = await list(sseBytes(': keep\n\ndata: not json\n\n'));
     assertRefused(res);
     assert.ok(res.body.startsWith(': keep\n\n'));
   }));
 
-  test('JSON: ids written differently match by value; a string id does not match a number', withLogs(async () => {
+  test('MCP-16: JSON: ids written differently match by value; a string id does not match a number', withLogs(async () => {
     for (const id of ['1.0', '1e0', '10E-1']) assertFiltered(await list(json(listResult(id))));
     // Request id 1.0, response id 1.
     assertFiltered(await list(json(listResult(1)), LIST.replace('"id":1', '"id":1.0')));
@@ -510,7 +510,7 @@ describe('authorization: tools/list filtering cannot be bypassed by framing', ()
     assert.match(other.body, /"name":"rm"/, 'a response to another id passes unchanged');
   }));
 
-  test('JSON: duplicate keys, invalid UTF-8, \\u0000, a BOM, not JSON → a JSON-RPC error', withLogs(async () => {
+  test('MCP-17: JSON: duplicate keys, invalid UTF-8, \\u0000, a BOM, not JSON → a JSON-RPC error', withLogs(async () => {
     const bodies = [
       `{"jsonrpc":"2.0","id":1,"result":{"tools":[]},"result":${TOOLS}}`,
       listResult(1).replace('"sub"', '"s\xffb"'),
@@ -539,7 +539,7 @@ describe('authorization: tools/list filtering cannot be bypassed by framing', ()
     assertRefused(res, 500);
   }));
 
-  test('JSON: a compressed response or one over the hold cap is refused; the upstream is asked for identity', withLogs(async () => {
+  test('MCP-18: JSON: a compressed response or one over the hold cap is refused; the upstream is asked for identity', withLogs(async () => {
     const before = upstream.state.bytes.length;
     assertRefused(await list(json(listResult(1), 'Content-Type: application/json\r\nContent-Encoding: gzip\r\n')));
     assert.match(upstream.state.bytes.subarray(before).toString('latin1'), /\r\naccept-encoding: identity\r\n/i);
@@ -601,7 +601,7 @@ describe('authorization: hostile Origin and Host forms', () => {
   };
   const h2fields = (authority, extra = []) => [[':method', 'POST'], [':scheme', 'http'], [':path', '/mcp'], [':authority', authority], ['content-type', 'application/json'], ...extra];
 
-  test('HTTP/1.1: malformed or foreign Host → 421, Origin → 403, a second Origin → 403', withLogs(async () => {
+  test('MCP-19/MCP-20: HTTP/1.1: malformed or foreign Host → 421, Origin → 403, a second Origin → 403', withLogs(async () => {
     assert.equal(await h1([`Host: 127.0.0.1:${port}`]), 200);
     assert.equal(await h1([`Host: LOCALHOST.:${port}`, 'Origin: http://localhost:6274']), 200);
     for (const host of HOSTS) assert.equal(await h1([`Host: ${host}`]), 421, `Host: ${host}`);
@@ -610,7 +610,7 @@ describe('authorization: hostile Origin and Host forms', () => {
     assert.equal(await h1([`Host: 127.0.0.1:${port}`, `Host: 127.0.0.1:${port}`]), 400, 'two Host fields: the codec refuses');
   }));
 
-  test('h2: malformed or foreign :authority → 421, Origin → 403, a second Host or Origin refused', withLogs(async () => {
+  test('MCP-19/MCP-20: h2: malformed or foreign :authority → 421, Origin → 403, a second Host or Origin refused', withLogs(async () => {
     assert.equal(await h2(h2fields(`127.0.0.1:${port}`)), 200);
     for (const host of HOSTS.filter((h) => !h.includes('%'))) {
       const status = await h2(h2fields(host));

@@ -279,14 +279,14 @@ describe('differential: no reader runs what the gateway did not authorize', () =
     }
   }));
 
-  test('corpus: known reader disagreements', withLogs(async () => {
+  test('MCP-21: corpus: known reader disagreements', withLogs(async () => {
     const first = nextId + 1;
     await runPool(CORPUS.flatMap((c) => [...expand(c)]));
     await flushReaders();
     report('corpus', judge(first));
   }));
 
-  test(`mutations (seeded, ${MUTATION_SECONDS} s)`, withLogs(async () => {
+  test(`MCP-21: mutations (seeded, ${MUTATION_SECONDS} s)`, withLogs(async () => {
     const first = nextId + 1;
     const r = prng(SEED);
     const deadline = Date.now() + MUTATION_SECONDS * 1000;

@@ -162,7 +162,7 @@ describe('hostile MCP requests: one reading of every request', () => {
     'application/vnd.api+json',
   ];
 
-  test('HTTP/1.1: a body read otherwise than as UTF-8 JSON is refused with 415, nothing forwarded', { timeout: 120000 }, withLogs(async () => {
+  test('MCP-01/MCP-02: HTTP/1.1: a body read otherwise than as UTF-8 JSON is refused with 415, nothing forwarded', { timeout: 120000 }, withLogs(async () => {
     for (const path of ['/guarded', '/anon']) {
       const token = path === '/anon' ? null : tokens[path];
       for (const type of unsupportedTypes) {
@@ -180,7 +180,7 @@ describe('hostile MCP requests: one reading of every request', () => {
     }
   }));
 
-  test('HTTP/1.1: GET and DELETE with a body are refused with 400 where rules read bodies', { timeout: 60000 }, withLogs(async () => {
+  test('MCP-03: HTTP/1.1: GET and DELETE with a body are refused with 400 where rules read bodies', { timeout: 60000 }, withLogs(async () => {
     const chunked = `${PING.length.toString(16)}\r\n${PING}\r\n0\r\n\r\n`;
     for (const path of ['/guarded', '/anon']) {
       const token = path === '/anon' ? null : tokens[path];
@@ -210,7 +210,7 @@ describe('hostile MCP requests: one reading of every request', () => {
 
   const mcpHeaders = ['Mcp-Session-Id', 'MCP-Protocol-Version', 'Mcp-Method', 'Mcp-Name'];
 
-  test('HTTP/1.1: two values of an MCP header are refused with 400 on every route', { timeout: 120000 }, withLogs(async () => {
+  test('MCP-04/MCP-05/MCP-06: HTTP/1.1: two values of an MCP header are refused with 400 on every route', { timeout: 120000 }, withLogs(async () => {
     for (const path of ['/guarded', '/anon', '/plain', '/public']) {
       const token = path === '/anon' || path === '/public' ? null : tokens[path];
       for (const name of mcpHeaders) {
@@ -225,7 +225,7 @@ describe('hostile MCP requests: one reading of every request', () => {
     }
   }));
 
-  test('HTTP/1.1: header names with an underscore never reach the upstream', { timeout: 30000 }, withLogs(async () => {
+  test('MCP-07: HTTP/1.1: header names with an underscore never reach the upstream', { timeout: 30000 }, withLogs(async () => {
     const bytes = await forwardedH1('underscores', h1('POST', '/plain', ['Content-Type: application/json', 'X_MCP_Subject: root', 'x-mcp_subject: root', 'Mcp_Session_Id: other', 'X-Kept: yes'], PING));
     const head = bytes.slice(0, bytes.indexOf('\r\n\r\n'));
     assert.ok(!head.includes('_'), `no field name with '_' upstream:\n${head}`);
@@ -244,7 +244,7 @@ describe('hostile MCP requests: one reading of every request', () => {
     return httpRequest(`${gw.origin}${path}`, { method: 'POST', headers: h, body });
   };
 
-  test('UTF-7 exploit: the SDK server runs `secret` from a UTF-7 body; through the gateway it is a 415', { timeout: 60000 }, withLogs(async () => {
+  test('MCP-21: UTF-7 exploit: the SDK server runs `secret` from a UTF-7 body; through the gateway it is a 415', { timeout: 60000 }, withLogs(async () => {
     // Control, straight to the upstream: its body parser honours the
     // charset, so the ASCII bytes the gateway would read as "+AHM-ecret"
     // run `secret`. Without the screen the gateway would have forwarded
@@ -332,7 +332,7 @@ describe('hostile MCP requests: one reading of every request', () => {
     return bytes;
   }
 
-  test('HTTP/2: the same screens on DATA frames', { timeout: 120000 }, withLogs(async () => {
+  test('MCP-01..07: HTTP/2: the same screens on DATA frames', { timeout: 120000 }, withLogs(async () => {
     for (const path of ['/guarded', '/anon']) {
       const token = path === '/anon' ? null : tokens[path];
       const fields = (method, extra) => h2Fields(method, path, extra, { token });
@@ -369,7 +369,7 @@ describe('hostile MCP requests: one reading of every request', () => {
     assert.match(head, /\r\nX-MCP-Subject: alice(\r\n|$)/, head);
   }));
 
-  test('HTTP/2: the UTF-7 exploit is a 415 with a JSON-RPC error and no tool runs', { timeout: 30000 }, withLogs(async () => {
+  test('MCP-21: HTTP/2: the UTF-7 exploit is a 415 with a JSON-RPC error and no tool runs', { timeout: 30000 }, withLogs(async () => {
     const requests = express.requests.length;
     const calls = express.calls.length;
     for (const [path, token] of [['/mcp', tokens['/mcp']], ['/open', null]]) {

@@ -117,7 +117,7 @@ describe('session binding', () => {
     await removeTempDir(tmp);
   });
 
-  test("a user's session through any other route to the same server: 404 for everyone else", withLogs(async () => {
+  test("MCP-08/MCP-09: a user's session through any other route to the same server: 404 for everyone else", withLogs(async () => {
     const alice = await token(refuse, 'main', 'alice-routes');
     const session = await openSession(refuse.url('main'), alice);
     const bob = await token(refuse, 'second', 'bob-routes');
@@ -137,7 +137,7 @@ describe('session binding', () => {
     assert.equal(JSON.parse(elsewhere.body).result?.structuredContent?.result, 5, elsewhere.body);
   }));
 
-  test("an anonymous session on an 'auth: none' route is bound too: a token holder gets 404", withLogs(async () => {
+  test("MCP-09: an anonymous session on an 'auth: none' route is bound too: a token holder gets 404", withLogs(async () => {
     const session = await openSession(refuse.url('none'), null);
     const again = await callAdd(refuse.url('none'), null, session);
     assert.equal(again.status, 200, again.body);
@@ -153,7 +153,7 @@ describe('session binding', () => {
     assertSessionNotFound(await callAdd(refuse.url('main'), alice, session), 'after DELETE');
   }));
 
-  test('an id the gateway never bound → 404 -32001, though the backend knows it (refuse)', withLogs(async () => {
+  test('MCP-10: an id the gateway never bound → 404 -32001, though the backend knows it (refuse)', withLogs(async () => {
     // Opened through the other gateway: like a session from before a restart.
     const aliceAdopt = await token(adopt, 'main', 'alice-unknown');
     const session = await openSession(adopt.url('main'), aliceAdopt);
@@ -178,7 +178,7 @@ describe('session binding', () => {
     assert.equal(still.status, 200, still.body);
   }));
 
-  test(`per-principal cap (${PER_PRINCIPAL}): one user opening more sessions evicts only their own`, withLogs(async () => {
+  test(`MCP-11: per-principal cap (${PER_PRINCIPAL}): one user opening more sessions evicts only their own`, withLogs(async () => {
     const bob = await token(refuse, 'main', 'bob-cap');
     const bobSession = await openSession(refuse.url('main'), bob);
     const alice = await token(refuse, 'main', 'alice-cap');
@@ -196,7 +196,7 @@ describe('session binding', () => {
     }
   }));
 
-  test('a reload keeps the bindings and applies a smaller per-principal cap to them', withLogs(async () => {
+  test('MCP-11: a reload keeps the bindings and applies a smaller per-principal cap to them', withLogs(async () => {
     const gw = await startSessionGateway(tmp, backend.origin, 'gw-sessions-reload', { max_sessions_per_principal: 3 });
     const alice = await token(gw, 'main', 'alice-reload');
     const bob = await token(gw, 'main', 'bob-reload');

@@ -5,7 +5,7 @@
 
 #include "common/http/uri_authority.h"
 
-TEST_CASE("uri_authority: authorities are parsed by the RFC 3986 grammar, strictly") {
+TEST_CASE("uri_authority: authorities are parsed by the RFC 3986 grammar, strictly (MCP-20)") {
   using mag::http::parse_authority;
   const auto text = [](std::string_view in) {
     auto parsed = parse_authority(in);
@@ -76,7 +76,7 @@ TEST_CASE("uri_authority: authorities are parsed by the RFC 3986 grammar, strict
   CHECK_FALSE(parse_authority(std::string(64, 'a') + ".example"));  // a label over 63
 }
 
-TEST_CASE("uri_authority: origins are scheme://authority and nothing else") {
+TEST_CASE("uri_authority: origins are scheme://authority and nothing else (MCP-19)") {
   using mag::http::normalise_origin;
   CHECK(normalise_origin("HTTPS://Claude.AI") == "https://claude.ai");
   CHECK(normalise_origin("https://claude.ai:443") == "https://claude.ai");

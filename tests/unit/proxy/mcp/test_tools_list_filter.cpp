@@ -104,7 +104,7 @@ TEST_CASE("tools_list_filter: other ids and nothing-to-remove are read and stay 
         Outcome::kUnchanged);
 }
 
-TEST_CASE("tools_list_filter: numeric ids match by value, string ids exactly") {
+TEST_CASE("tools_list_filter: numeric ids match by value, string ids exactly (MCP-16)") {
   for (const std::string response_id : {"1.0", "1e0", "10E-1", "1.00", "0.1e1"}) {
     INFO("response id " << response_id);
     auto out = filter_tools_list_json(list_response(response_id), {"1"}, only_add);
@@ -123,7 +123,8 @@ TEST_CASE("tools_list_filter: numeric ids match by value, string ids exactly") {
   CHECK(filter_tools_list_json(list_response("2"), {"1"}, only_add).outcome == Outcome::kUnchanged);
 }
 
-TEST_CASE("tools_list_filter: a body the filter cannot read is unfilterable, never unchanged") {
+TEST_CASE(
+    "tools_list_filter: a body the filter cannot read is unfilterable, never unchanged (MCP-17)") {
   const std::vector<std::string> hostile = {
       "not json",
       "",
@@ -272,7 +273,7 @@ TEST_CASE("tools_list_filter: the SSE rewriter rewrites only the tools/list even
   CHECK(out == before);
 }
 
-TEST_CASE("tools_list_filter: SSE line endings CR, LF, CRLF and mixed all get filtered") {
+TEST_CASE("tools_list_filter: SSE line endings CR, LF, CRLF and mixed all get filtered (MCP-12)") {
   for (const std::string eol : {"\n", "\r\n", "\r"}) {
     INFO("eol size " << eol.size() << " first " << int(eol[0]));
     const std::string input = ": hi" + eol + eol + "data: " + kList + eol + eol;
@@ -283,7 +284,7 @@ TEST_CASE("tools_list_filter: SSE line endings CR, LF, CRLF and mixed all get fi
   CHECK(rewrite_every_split(mixed + "\n") == "id: 1\ndata: " + kFiltered + "\n\n");
 }
 
-TEST_CASE("tools_list_filter: an event ended by a CR at end of stream is filtered") {
+TEST_CASE("tools_list_filter: an event ended by a CR at end of stream is filtered (MCP-13)") {
   const std::string input = "data: " + kList + "\r\r";
   CHECK(rewrite_every_split(input) == "data: " + kFiltered + "\n\n");
   // The LF that may follow in a later read is the rest of a CRLF: dropped.
@@ -299,7 +300,7 @@ TEST_CASE("tools_list_filter: an incomplete last event is filtered as if complet
   CHECK(rewrite_every_split(": tail") == ": tail");
 }
 
-TEST_CASE("tools_list_filter: a BOM at stream start does not hide the first event") {
+TEST_CASE("tools_list_filter: a BOM at stream start does not hide the first event (MCP-14)") {
   const std::string bom = "\xEF\xBB\xBF";
   CHECK(rewrite_every_split(bom + "data: " + kList + "\n\n") ==
         bom + "data: " + kFiltered + "\n\n");
@@ -309,7 +310,8 @@ TEST_CASE("tools_list_filter: a BOM at stream start does not hide the first even
   CHECK(rewrite_every_split(twice) == twice);
 }
 
-TEST_CASE("tools_list_filter: an unreadable event becomes an error for the pending ids only") {
+TEST_CASE(
+    "tools_list_filter: an unreadable event becomes an error for the pending ids only (MCP-17)") {
   const std::string bad = "data: {\"jsonrpc\":\"2.0\",\"id\":1,\"id\":1}\n\n";
   CHECK(rewrite_every_split(bad) == kErrorEventFor1);
   // Once answered (by the error), further unreadable events are dropped.
@@ -319,7 +321,9 @@ TEST_CASE("tools_list_filter: an unreadable event becomes an error for the pendi
   CHECK(rewrite_every_split("data: " + kList + "\n\n" + bad) == "data: " + kFiltered + "\n\n");
 }
 
-TEST_CASE("tools_list_filter: an event over the cap becomes an error and its bytes are dropped") {
+TEST_CASE(
+    "tools_list_filter: an event over the cap becomes an error and its bytes are dropped "
+    "(MCP-15)") {
   const std::string big =
       "data: " + list_response("1").substr(0, 40) + std::string(100, ' ') + "\ndata: more\n\n";
   const std::string next = "data: {\"jsonrpc\":\"2.0\",\"method\":\"x\"}\n\n";

@@ -22,7 +22,7 @@ Config config_with(std::vector<std::string> cors, std::string resource) {
 
 }  // namespace
 
-TEST_CASE("origin_policy: loopback defaults refuse foreign origins and hosts") {
+TEST_CASE("origin_policy: loopback defaults refuse foreign origins and hosts (MCP-19/20)") {
   Listener listener;
   listener.address = "127.0.0.1:8000";
   auto policy = origin_policy_for(listener, config_with({"*"}, "http://localhost:8000/mcp"));
@@ -67,7 +67,8 @@ TEST_CASE("origin_policy: the 403 body is a JSON-RPC error without id") {
         R"({"jsonrpc":"2.0","error":{"code":-32000,"message":"Forbidden"}})");
 }
 
-TEST_CASE("origin_policy: hostile Host and Origin forms are refused on a loopback listener") {
+TEST_CASE(
+    "origin_policy: hostile Host and Origin forms are refused on a loopback listener (MCP-19/20)") {
   Listener listener;
   listener.address = "127.0.0.1:8000";
   auto policy = origin_policy_for(listener, config_with({"*"}, "http://localhost:8000/mcp"));
