@@ -22,7 +22,7 @@ JsonPtr add_tool_definition();
 // guidance). Integers add as integers (2+3 -> 5); anything else, or an
 // integer overflow, as doubles; a non-finite sum is reported as an error
 // result. A sum is rendered from constant text around the three numbers
-// (each printed as jansson prints it): no jansson tree per call (issue 9).
+// (each printed as jansson prints it): no jansson tree per call.
 std::string call_add_tool(const json_t* arguments);
 
 // Shortest text that reads back as the same number ("5", "2.75", "1e+300").

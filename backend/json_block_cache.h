@@ -1,4 +1,4 @@
-// A cache of freed jansson blocks for mcp-add-server (issue 9). Each request
+// A cache of freed jansson blocks for mcp-add-server. Each request
 // parses a small JSON tree: ~30 blocks of a few sizes, allocated together and
 // freed together. glibc's per-thread cache keeps only 7 blocks per size, so
 // most of those frees took its slower paths (~170 instructions per

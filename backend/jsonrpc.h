@@ -39,7 +39,7 @@ Message classify(json_t* value);
 // {"jsonrpc":"2.0","id":<id or null>,"result":<result_json>}, where
 // `result_json` is compact JSON text (dump() of a value, or a pre-rendered
 // result). Responses are rendered as text so that the common results need no
-// jansson tree per request (issue 9).
+// jansson tree per request.
 std::string render_result(const json_t* id, std::string_view result_json);
 // {"jsonrpc":"2.0","id":<id or null>,"error":{"code":..,"message":..}}.
 JsonPtr make_error(json_t* id, int code, std::string_view message);

@@ -1,4 +1,4 @@
-// Micro-benchmarks of the per-request work on the gateway's hot path other
+// Micro-benchmarks of the per-request work of the gateway other
 // than signature verification (bench/token_bench.cpp covers that and the
 // token-cache hit): JSON-RPC inspection of a tools/call body, header
 // forwarding (the upstream request head), WWW-Authenticate formatting, the

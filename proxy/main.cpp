@@ -57,7 +57,7 @@ int check_config(const std::string& path) {
   return 0;
 }
 
-// Graceful shutdown (issue 5): the first SIGTERM/SIGINT stops accepting and
+// Graceful shutdown: the first SIGTERM/SIGINT stops accepting and
 // lets the exchanges in flight finish; the loop ends when none is left or
 // at the drain timeout (long SSE streams are then closed by the gateway's
 // destructor). A second signal stops at once.

@@ -1,4 +1,5 @@
-// Event loops and the only ways work crosses between them (issue 5, workers).
+// Event loops and the only ways work crosses between them (worker threads,
+// docs/transport.md "Workers").
 //
 // - new_event_base(): every event_base of the process is made here, so a
 //   change of backend flags is one line. It turns on libevent's pthread

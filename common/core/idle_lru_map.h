@@ -1,7 +1,7 @@
 // A bounded string-keyed map whose entries expire when idle: at most
 // `max_entries`; an entry not used for `idle_timeout` goes; when full, the
 // least recently used entry goes. The bookkeeping shared by the session
-// tables (common/upstream/affinity_table.h, proxy/session_binding.h), which add their
+// tables (common/upstream/affinity_table.h, proxy/mcp/session_binding.h), which add their
 // own rules and their own lock: this class is not thread-safe.
 //
 // Expiry is lazy: every find and insert first drops the idle entries at the

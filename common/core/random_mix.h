@@ -2,9 +2,9 @@
 
 // Two small building blocks for values an outsider must not predict: a
 // random 64-bit key drawn once (per thread, per cache) and a bijective
-// mixer to key a value with. Used by the request ids (proxy/access_log.cpp)
+// mixer to key a value with. Used by the request ids (proxy/telemetry/access_log.cpp)
 // and the keyed buckets of the token cache's negative side
-// (proxy/token_cache.cpp).
+// (proxy/auth/token_cache.cpp).
 
 #include <openssl/rand.h>
 

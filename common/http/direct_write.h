@@ -1,4 +1,4 @@
-// Write-first for cleartext bufferevents (issue 9): what a bufferevent has
+// Write-first for cleartext bufferevents: what a bufferevent has
 // queued is written straight to its socket in one writev, and EV_WRITE is
 // armed only when the socket could not take it all. libevent's own scheme
 // (enable EV_WRITE on every write, disable it when drained) costs two

@@ -15,7 +15,7 @@ inline constexpr std::array<std::string_view, 9> kHopByHopFields = {
     "connection", "keep-alive", "proxy-connection",    "transfer-encoding", "upgrade",
     "te",         "trailer",    "proxy-authorization", "proxy-authenticate"};
 
-// Set by the HTTP/1.1 server from its own framing, whatever a response carries.
+// Set by the HTTP/1.1 connection from its own framing, whatever a response carries.
 inline constexpr std::span<const std::string_view> kServerFramingFields =
     std::span(kHopByHopFields).first<4>();
 

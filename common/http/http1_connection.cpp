@@ -176,7 +176,7 @@ class Http1Connection final : public ServerConnection,
     write(serialize_response_head(head));
     touch();
     // A response of unknown length (SSE) may hold the connection for hours:
-    // the request head's raw bytes go back to the allocator now (issue 9).
+    // the request head's raw bytes go back to the allocator now.
     if (!end_stream && (body_mode_ == BodyMode::kChunked || body_mode_ == BodyMode::kClose)) {
       parser_.release_head_buffer();
     }
@@ -220,7 +220,7 @@ class Http1Connection final : public ServerConnection,
   }
 
   // The flush queued for the end of the loop turn happens now (a relayed
-  // upstream read: issue 9). Same path as the queued one, so a full socket
+  // upstream read). Same path as the queued one, so a full socket
   // still leaves the rest to libevent and the watermarks still apply.
   void flush() override {
     if (!flush_queued_) return;

@@ -10,7 +10,7 @@
 //   its owner, called last from the work event.
 // - Every ServerStream method is a no-op once the stream is closed.
 //
-// Limits the library does not enforce (security-cases.md §6.1): header-list
+// Limits the library does not enforce (H2-* in docs/security.md): header-list
 // size (counted in on_header), frames without progress (a budget), outbound
 // queue growth, and bytes buffered towards the socket.
 #include "common/http/http2_connection.h"

@@ -21,13 +21,14 @@ struct Header {
 // ASCII case-insensitive equality of two strings of the same length.
 bool iequals_same_size(const char* a, const char* b, size_t size);
 // Inline so that the common case of a header scan, names of different
-// lengths, costs a compare and no call (issue 9: ~260 calls per request).
+// lengths, costs a compare and no call (a proxied request makes
+// ~260 of them).
 inline bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && iequals_same_size(a.data(), b.data(), a.size());
 }
 
 // Ordered fields, every name and value kept in one storage string per map
-// rather than two std::strings per field (issue 9: those were most of the
+// rather than two std::strings per field (which would be most of the
 // malloc/free of a proxied request). A removed field's bytes stay until the
 // storage next grows, which compacts it.
 class HeaderMap {
@@ -47,7 +48,7 @@ class HeaderMap {
   void remove(std::string_view name);
   // First field with this name, or nullptr. Valid until the map changes.
   // Most lookups are for names the message does not have: one bit test
-  // answers those without scanning the fields (issue 9).
+  // answers those without scanning the fields.
   const std::string_view* get(std::string_view name) const {
     return (names_ & name_bit(name)) != 0 ? find(name) : nullptr;
   }

@@ -11,7 +11,8 @@
 
 namespace mag::http {
 
-// Limits specific to HTTP/2 (see spec/security-cases.md §6).
+// Limits specific to HTTP/2 (docs/transport.md "HTTP/2 limits and attack
+// mitigations"; cases H2-* in docs/security.md).
 struct Http2Limits {
   uint32_t max_concurrent_streams = 100;
   uint32_t initial_window_size = 256 * 1024;  // per stream, request bodies

@@ -1,6 +1,6 @@
 // Session id → endpoint index, for the upstreams that have several endpoints
 // (docs/transport.md "Several endpoints"): a session created on one endpoint
-// must come back to it. Bounded like proxy/session_binding.h: at most
+// must come back to it. Bounded like proxy/mcp/session_binding.h: at most
 // `max_entries`; an idle entry expires; when full, the least recently used
 // entry goes (its session then goes wherever round-robin sends it, and the
 // endpoint that does not know it answers 404, so the client re-initializes).

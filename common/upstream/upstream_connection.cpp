@@ -94,7 +94,7 @@ void UpstreamConnection::flush() {
 }
 
 void UpstreamConnection::connect(std::chrono::milliseconds timeout) {
-  // No BEV_OPT_DEFER_CALLBACKS (issue 9): with it libevent reads every
+  // No BEV_OPT_DEFER_CALLBACKS: with it libevent reads every
   // ready socket of an epoll batch before any read callback runs, so a
   // fan-out's relayed events wait for the whole batch and every stream's
   // buffers are allocated before one is freed. A connect that fails

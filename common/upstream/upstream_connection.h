@@ -86,7 +86,7 @@ class UpstreamConnection final : public Http1Parser::Callbacks,
   void arm(Timer kind, std::chrono::milliseconds ms);
   // Mid-body silence: the timer is armed once and, when it fires, re-armed
   // for what is left after the last input (last_input_), instead of being
-  // re-armed on every piece (an event_add per SSE event, issue 9).
+  // re-armed on every piece (which would be an event_add per SSE event).
   void restart_idle_clock();
   void note_input();
   void detach_stream();
@@ -122,7 +122,7 @@ class UpstreamConnection final : public Http1Parser::Callbacks,
   std::string deferred_detail_;
   // Inside bufferevent_socket_connect*(): an event callback arriving now
   // (a name that fails to resolve at once) is replayed from the loop, never
-  // run into the half-started connect (callbacks are not deferred: issue 9).
+  // run into the half-started connect (callbacks are not deferred, see connect()).
   bool in_connect_ = false;
   short deferred_what_ = 0;
   bool body_delivered_ = false;  // this read delivered body bytes

@@ -3,7 +3,7 @@
 // and the session-affinity table (docs/transport.md "Several endpoints").
 //
 // Created once per upstream per config snapshot and carried across reloads
-// when the upstream's endpoints are unchanged (proxy/upstream_shared.h), so
+// when the upstream's endpoints are unchanged (proxy/router/upstream_shared.h), so
 // sessions keep their endpoint. Thread-safe: the endpoint list is immutable,
 // round-robin and health are atomics, the affinity table has its own mutex.
 #pragma once

@@ -44,7 +44,7 @@ class UpstreamStream final : public ClientStream {
 
   // A response head arrived: the request can no longer be retried, and a
   // streamed response may stay open for hours; its serialised head goes
-  // (issue 9).
+  // now.
   void response_began() { std::string().swap(head_bytes_); }
 
   // Ends the exchange with `error`, delivered from the event loop.

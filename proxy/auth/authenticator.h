@@ -46,7 +46,7 @@ VerifyPolicy policy_for(const config::Route& route, const config::Provider& prov
 
 // What a route checks a token against with one of its providers, in the
 // route's order: built once per configuration snapshot rather than copied
-// (issuer, audiences, algorithms) and re-joined per request (issue 9).
+// (issuer, audiences, algorithms) and re-joined per request.
 struct RoutePolicy {
   std::string provider;       // name in `providers`
   VerifyPolicy policy;        // policy_for(route, that provider)

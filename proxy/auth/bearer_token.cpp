@@ -25,7 +25,7 @@ ExtractedToken extract_bearer_token(const http::HeaderMap& headers) {
   if (rest.front() != ' ') return {};  // "Bearer-x" is another scheme name
   rest.remove_prefix(1);
   // Three memchr scans, not find_first_of: libstdc++ runs one memchr per
-  // token byte for a needle set (perf, issue 9).
+  // token byte for a needle set.
   const bool has_separator = std::any_of(kSeparators.begin(), kSeparators.end(), [rest](char sep) {
     return std::memchr(rest.data(), sep, rest.size()) != nullptr;
   });

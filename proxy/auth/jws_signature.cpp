@@ -85,7 +85,7 @@ std::string ecdsa_raw_to_der(std::string_view alg, std::string_view raw) {
 // reused for every signature: EVP_DigestVerifyInit fetches the signature
 // implementation, builds a provider context and sets the padding again on
 // each call, and EVP_DigestVerify duplicates it before finishing (~15 % of an
-// RS256 verification, issue 9). EVP_PKEY_verify on a prepared context checks
+// RS256 verification). EVP_PKEY_verify on a prepared context checks
 // the same thing over the digest (PKCS#1 v1.5 DigestInfo / PSS with the
 // digest as MGF1 hash and salt length / ECDSA) and leaves the context
 // reusable. Per thread, because an EVP_PKEY_CTX must not be shared. Each

@@ -1,8 +1,9 @@
-// Our own parser for the JWS compact serialisation. It runs before cjose sees
-// a token because Debian's cjose 0.6.2.1 aborts the process on some malformed
-// base64url segments (`A=AA`), accepts non-canonical encodings, trailing
-// `=junk`, over-long ECDSA signatures and duplicate header members
-// (security-cases.md §0.2). Everything here is pure and allocation-bounded by
+// Our own parser for the JWS compact serialisation. It runs before any
+// library sees a token: base64 decoders disagree on malformed segments
+// (`A=AA`, trailing `=junk`, non-canonical bits) and some abort on them, so
+// only canonical, unpadded base64url, ECDSA signatures of their exact length
+// and headers without duplicate members get through (JWT-SYN-* in
+// docs/security.md). Everything here is pure and allocation-bounded by
 // the size cap that is checked first.
 #pragma once
 

@@ -1,5 +1,5 @@
 // JWT access-token verification: our own pre-validation of the compact form
-// (so cjose only ever sees well-formed input), then the signature with cjose
+// (jwt_compact.h), then the signature with OpenSSL EVP (jws_signature.h)
 // against a key set, then the claims with jansson. Pure: no I/O, the clock is
 // passed in.
 #pragma once
@@ -14,7 +14,8 @@
 
 namespace mag::auth {
 
-// Stable reason codes: used in error_description, logs and (later) metrics.
+// Stable reason codes: used in error_description, logs and metrics
+// (mag_auth_decisions_total's `reason`).
 enum class Reason {
   kOk,
   kMalformed,  // not a compact JWS, bad base64url, bad JSON, duplicate members...
@@ -76,11 +77,11 @@ struct VerifyResult {
   bool ok() const { return reason == Reason::kOk; }
 };
 
-// Pure function of (token, keys, policy, now): a later verified-token cache
-// can key on SHA-256(token) and store `claims` until claims.expires_at, as
-// long as it re-checks the time claims and the policy. ECDSA signatures are
-// only accepted in their exact raw R||S length, so one signature has at most
-// the two (s, n-s) encodings.
+// Pure function of (token, keys, policy, now): the verified-token cache
+// (token_cache.h) stores `claims` until claims.expires_at, as long as it
+// re-checks the time claims and the policy. ECDSA signatures are only
+// accepted in their exact raw R||S length, so one signature has at most the
+// two (s, n-s) encodings.
 VerifyResult verify_jwt(std::string_view token, const KeySet& keys, const VerifyPolicy& policy,
                         int64_t now_seconds);
 

@@ -161,8 +161,8 @@ void KeyProvider::on_fetched(http::FetchResult result) {
   // fetching() goes false only once the keys are installed (or the fetch
   // has failed): a worker that reads no keys and no fetch in progress
   // refuses the token (ProviderView::wait_for_first_keys), so it must never
-  // see that while the first keys are being parsed (issue 8: 401s at
-  // startup under ASan; tests/unit/test_key_provider.cpp).
+  // see that while the first keys are being parsed
+  // (tests/unit/proxy/auth/test_key_provider.cpp).
   fetch_.reset();
   std::string error;
   if (!result.ok) {

@@ -5,7 +5,7 @@
 // last good keys. Requests that arrive before the first keys wait for them;
 // a token with an unknown kid may trigger one rate-limited refetch.
 //
-// Threads (issue 5, workers): a KeyProvider lives on the main thread's loop
+// Threads: a KeyProvider lives on the main thread's loop
 // (fetches, timers, waiters, its status for the admin endpoints). The keys
 // it installs are published under a mutex with a generation counter:
 // keys(), keys_generation(), fetching() and unknown_kid_refetch_allowed()
@@ -61,7 +61,7 @@ class KeyProvider : public std::enable_shared_from_this<KeyProvider> {
   const config::Provider& config() const { return config_; }
   const std::string& last_error() const { return last_error_; }
 
-  // For the admin endpoints and metrics (ops, issue 7). Wall-clock times;
+  // For the admin endpoints and metrics. Wall-clock times;
   // a default time_point means "never".
   struct FetchStatus {
     std::chrono::system_clock::time_point last_attempt{};

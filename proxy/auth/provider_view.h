@@ -1,4 +1,4 @@
-// One thread's handle on a KeyProvider (issue 5, workers). The provider
+// One worker thread's handle on a KeyProvider. The provider
 // lives on the main loop; each worker has one view per provider, holding
 //   - the worker's own verified-token cache (token_cache.h): the hit path
 //     reads the published keys (one atomic shared_ptr load) and touches

@@ -1,9 +1,9 @@
-// Verified-token cache of one key provider (and so of one gateway snapshot;
-// the gateway is single-threaded). Positive entries: key = the token plus
-// the verification context (route audiences), found through a fast
-// non-cryptographic hash and then compared byte for byte, so a collision can
-// never return another token's claims (issue 9: SHA-256 of the token was the
-// largest single cost of a cache hit); value = the claims,
+// Verified-token cache of one key provider on one worker thread (each worker
+// has its own, through its ProviderView, so lookups take no lock). Positive
+// entries: key = the token plus the verification context (route audiences),
+// found through a fast non-cryptographic hash and then compared byte for
+// byte, so a collision can never return another token's claims (a SHA-256 of
+// the token would be the largest single cost of a hit); value = the claims,
 // valid until exp (+ skew) but at most `max_ttl`, LRU-bounded. Each entry
 // remembers the fingerprint of the key that verified it, so entries are
 // dropped the moment that key leaves the JWKS. Negative entries: tokens
@@ -13,8 +13,8 @@
 // (computed on a positive miss only, and only when a pre-filter of std::hash
 // values says the key may be there), because their tokens are chosen by
 // whoever sends them: no hash-flooding of the negative side, and a forged
-// token is not kept. The expiry is re-checked on every hit.
-// Both sides are LRU-bounded: a flood of distinct tokens evicts, never grows.
+// token is not kept. The expiry is re-checked on every hit. Both sides are
+// LRU-bounded: a flood of distinct tokens evicts, never grows.
 #pragma once
 
 #include <cstddef>
@@ -98,7 +98,7 @@ class TokenCache {
   std::unordered_map<std::string, BadLru::iterator> negative_;
   // std::hash of the cache keys of the negative entries, a pre-filter: a
   // positive miss whose key's hash is not among them (nearly every miss of a
-  // good token) skips the SHA-256 of the ~1 KB key (issue 9). A match,
+  // good token) skips the SHA-256 of the ~1 KB key. A match,
   // chosen by a sender or by chance, only costs the SHA-256 and the real
   // lookup; at most max_negative_entries values. Its buckets come from a
   // keyed mix of those values, the key drawn per cache: the negative side

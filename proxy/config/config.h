@@ -28,7 +28,7 @@ struct Listener {
   // relative paths resolve against the config file's directory, like jwks_file).
   std::string tls_certificate;
   std::string tls_private_key;
-  // DNS-rebinding protection (issue 4, docs/authorization.md). A present
+  // DNS-rebinding protection (docs/authorization.md). A present
   // Origin outside `allowed_origins` → 403; a Host outside `allowed_hosts`
   // → 421. Empty = the defaults: origins from `cors.allowed_origins` unless
   // that is "*", else loopback origins only; hosts: loopback names and the
@@ -47,12 +47,11 @@ struct Admin {
   std::string address;
   // False when `admin.address` was not in the file: the gateway then uses
   // 127.0.0.1:9901, and failing to bind it is a warning, not a startup
-  // error (ops, issue 7; see proxy::effective_admin_address).
+  // error (see proxy::effective_admin_address).
   bool address_configured = false;
 };
 
-// `access_log: {path, format, identity, identity_key}`: one line per request
-// (ops, issue 7).
+// `access_log: {path, format, identity, identity_key}`: one line per request.
 struct AccessLog {
   std::string path;             // empty or "-": stdout; relative: to the config file's directory
   std::string format = "json";  // json | text
@@ -86,11 +85,11 @@ struct Provider {
   // Verified tokens cached per worker thread (LRU; 0 = no cache). Bounds the
   // memory a flood of distinct valid tokens can take (REL-RES-01).
   size_t token_cache_size = 10000;  // 0..1000000
-  // A reload carries over a provider whose config compares equal (issue 7).
+  // A reload carries over a provider whose config compares equal.
   bool operator==(const Provider&) const = default;
 };
 
-// One address of an upstream (issue 5: several endpoints per upstream).
+// One address of an upstream (an upstream may have several endpoints).
 struct UpstreamEndpoint {
   std::string url;    // http://host:port[/base]
   std::string host;   // an IPv6 literal without its brackets
@@ -109,7 +108,7 @@ struct Upstream {
   uint16_t port = 0;  // 80 when the url has no port
   // Path of the url without trailing '/', may be empty; the same for every endpoint.
   std::string base_path;
-  // Transport limits (issue 5, docs/transport.md); the pool's defaults.
+  // Transport limits (docs/transport.md); the pool's defaults.
   size_t max_connections = 1024;
   std::chrono::milliseconds connect_timeout{5000};
   std::chrono::milliseconds response_header_timeout{60000};
@@ -131,8 +130,8 @@ struct RouteAuth {
   // provider (an error when there are zero or several).
   std::vector<std::string> providers;
   std::vector<std::string> scopes;                        // all required
-  std::map<std::string, std::vector<std::string>> tools;  // per-tool scopes (issue 4)
-  // issue 4 (authz, docs/authorization.md): "*" in `tools` / `methods` is the
+  std::map<std::string, std::vector<std::string>> tools;  // per-tool scopes
+  // docs/authorization.md: "*" in `tools` / `methods` is the
   // default for unlisted names; `deny` instead of a scope list refuses with a
   // plain 403 (no scope can fix it).
   std::map<std::string, std::vector<std::string>> methods;  // per-method scopes
@@ -143,14 +142,14 @@ struct RouteAuth {
   bool allow_missing = false;
 };
 
-// `claim_to_headers: {sub: X-MCP-Subject, scope: X-MCP-Scopes}` (issue 4,
-// JWT-CLM-16; rendering in proxy/mcp/identity_headers.h).
+// `claim_to_headers: {sub: X-MCP-Subject, scope: X-MCP-Scopes}`
+// (JWT-CLM-16; rendering in proxy/mcp/identity_headers.h).
 struct ClaimHeader {
   std::string claim;   // any top-level member of the token payload
   std::string header;  // header name; any client-sent copy is removed first
 };
 
-// `timeouts:` on a route (issue 5): overrides of its upstream's
+// `timeouts:` on a route: overrides of its upstream's
 // connect_timeout / response_header_timeout / idle_timeout for the requests
 // of this route. Unset = the upstream's.
 struct RouteTimeouts {
@@ -167,9 +166,9 @@ struct Route {
   std::string resource;
   std::string resource_name;  // optional, for the PRM document
   RouteAuth auth;
-  std::vector<ClaimHeader> claim_to_headers;  // issue 4
-  std::string forward_payload_header;         // issue 4: base64url JWT payload, empty = off
-  RouteTimeouts timeouts;                     // issue 5
+  std::vector<ClaimHeader> claim_to_headers;  // identity headers from claims
+  std::string forward_payload_header;         // base64url JWT payload, empty = off
+  RouteTimeouts timeouts;
   // Derived at load: absolute URL of this route's PRM (path-inserted form).
   std::string resource_metadata_url;
   // Derived at load: the path-inserted PRM path ("/.well-known/oauth-protected-resource/mcp";
@@ -195,14 +194,14 @@ struct Config {
   Cors cors;
   std::string log_level = "info";  // debug | info | warn | error
   AccessLog access_log;
-  // `drain_timeout: SECONDS` (issue 5): how long SIGTERM waits for the
+  // `drain_timeout: SECONDS`: how long SIGTERM waits for the
   // exchanges in flight before closing what is left (long SSE streams).
   std::chrono::milliseconds drain_timeout{10000};
-  // `workers: N` (issue 5): worker threads, each with its own event loop and
+  // `workers: N`: worker threads, each with its own event loop and
   // SO_REUSEPORT listeners; 1..64, 0 (the default) = one per core. Fixed at
   // start (a reload keeps the running count).
   size_t workers = 0;
-  // `authz:` (issue 4, docs/authorization.md).
+  // `authz:` (docs/authorization.md).
   struct Authz {
     std::chrono::seconds session_idle_timeout{3600};
     size_t max_sessions = 100000;

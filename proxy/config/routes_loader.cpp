@@ -98,7 +98,7 @@ Route RoutesLoader::load_route(const YAML::Node& node, const std::string& path,
     seconds("response_header_timeout", 1, 3600, &route.timeouts.response_header_timeout);
     seconds("idle_timeout", 0, 86400, &route.timeouts.idle_timeout);
   }
-  // Identity headers (issue 4, JWT-CLM-16): validated names only, so nothing
+  // Identity headers (JWT-CLM-16): validated names only, so nothing
   // odd reaches the upstream, and never a field the gateway or the HTTP
   // framing owns (overwriting Host, Content-Length or a hop-by-hop field
   // would change how the upstream reads the request).

@@ -30,14 +30,14 @@ class RequestAuthz {
   // (`allow_missing` without a token, or `auth: none`).
   RequestAuthz(const config::Route& route, const config::Config& config,
                std::shared_ptr<SessionBindings> sessions, const auth::Claims* claims);
-  // The same, taking the claims over instead of copying them (issue 9).
+  // The same, taking the claims over instead of copying them.
   RequestAuthz(const config::Route& route, const config::Config& config,
                std::shared_ptr<SessionBindings> sessions, std::optional<auth::Claims> claims);
 
   // Before the body: a refusal that the head alone decides (two values of
   // an MCP header, a body the gateway would read otherwise than the
   // upstream, session of another principal, body too big, route scopes when
-  // no rule reads the body; proxy/request_screen.h).
+  // no rule reads the body; proxy/mcp/request_screen.h).
   std::optional<LocalReply> check_head(const http::RequestHead& request);
   // True when the body must be complete before check_body() and forwarding:
   // a POST whose body a rule reads, or another method on such a route, whose
@@ -60,7 +60,7 @@ class RequestAuthz {
 
   // The upstream endpoint (index in the route's upstream's endpoints) that
   // answers; set before on_response_head(). Session bindings are named
-  // after it (proxy/session_binding.h); unset, nothing is bound.
+  // after it (proxy/mcp/session_binding.h); unset, nothing is bound.
   void set_endpoint(size_t index) { endpoint_ = index; }
 
   // Response side. Binds / forgets the session; decides whether the body is
@@ -96,7 +96,7 @@ class RequestAuthz {
   std::optional<LocalReply> check_session(const http::RequestHead& request, std::string_view id);
   const std::vector<std::string>& scopes() const;
   // The session owner key, made on first use: most requests carry no
-  // session and never need it (issue 9).
+  // session and never need it.
   const std::string& principal();
   // True when this request has tools/list ids whose results are filtered.
   bool filters_tools_list() const;

@@ -21,7 +21,7 @@ std::optional<LocalReply> screen_mcp_headers(const http::HeaderMap& headers);
 
 // For a route whose rules read the JSON-RPC body (mcp::needs_body):
 //  - POST: exactly one Content-Type, `application/json` with at most the
-//    parameter `charset=utf-8` (proxy/media_type.h) → else 415 (400 for two
+//    parameter `charset=utf-8` (proxy/router/media_type.h) → else 415 (400 for two
 //    Content-Type fields); no Content-Encoding other than one `identity`
 //    → else 415 with `Accept-Encoding: identity`.
 //  - any other method: no body announced by the head (Content-Length other

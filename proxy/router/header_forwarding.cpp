@@ -70,7 +70,7 @@ http::RequestHead make_upstream_request(const http::RequestHead& downstream,
   up.path = context.upstream_base_path + downstream.path;
   up.query = downstream.query;
   up.version_minor = 1;
-  // One filtered copy (perf, issue 9): fields that must not go upstream,
+  // One filtered copy: fields that must not go upstream,
   // among them the ~1 KiB Authorization, are never copied, rather than
   // copied and then removed by one pass per name.
   const std::vector<std::string> connection_names = connection_listed(downstream.headers);

@@ -14,7 +14,7 @@ struct ForwardContext {
   bool tls = false;                // the downstream connection's scheme
   std::string upstream_host;       // "127.0.0.1:9000": the upstream sees its own Host
   std::string upstream_base_path;  // prefixed to the request target, may be empty
-  // When set, sent as X-Request-Id in place of the client's (ops, issue 7).
+  // When set, sent as X-Request-Id in place of the client's.
   std::string request_id;
 };
 

@@ -1,5 +1,5 @@
-// The router's side of several endpoints per upstream (issue 5,
-// docs/transport.md "Several endpoints"): which endpoint a request must go to
+// The router's side of several endpoints per upstream
+// (docs/transport.md "Several endpoints"): which endpoint a request must go to
 // (its Mcp-Session-Id's), what the gateway learns from a response (a new
 // session, a session ended by DELETE or 404), the route's timeout overrides,
 // and the answer when a session's endpoint is gone.

@@ -14,7 +14,7 @@ namespace {
 
 constexpr size_t kMaxWorkers = 64;
 
-// Transport limits of one upstream (issue 5).
+// Transport limits of one upstream.
 http::PoolOptions pool_options(const config::Upstream& upstream) {
   http::PoolOptions options;
   options.max_connections = upstream.max_connections;
@@ -144,7 +144,7 @@ std::shared_ptr<const Snapshot> Gateway::build_snapshot(
     snapshot->access_log->set_identity(std::move(identity));
   }
   for (const auto& [name, provider] : config->providers) {
-    // Issue 7: a provider whose config did not change is carried over with
+    // A provider whose config did not change is carried over with
     // its keys, its refresh schedule and its status, so a reload neither
     // refetches the JWKS nor makes /ready go 503. A jwks_file provider is
     // re-read (cheap, synchronous): SIGHUP is how a rotated file is picked up.

@@ -1,4 +1,4 @@
-// The gateway process's data plane (issue 5, docs/transport.md "Workers"):
+// The gateway process's data plane (docs/transport.md "Workers"):
 // N worker threads, each with its own event loop, its own SO_REUSEPORT
 // listening socket per public listener, its own upstream pools and its own
 // verified-token caches, all serving one shared, immutable Snapshot. The

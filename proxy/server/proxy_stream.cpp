@@ -269,7 +269,7 @@ void ProxyStream::forward() {
     // A chunked request that was fully read while we waited: send it with a length.
     upstream_request.headers.set("Content-Length", std::to_string(body.size()));
   }
-  // Several endpoints (issue 5): each gets its own Host from the pool, and
+  // Several endpoints: each gets its own Host from the pool, and
   // a request of a known session goes to the endpoint that holds it.
   pool_ = route_->pool.get();
   http::StartOptions start = route_->start;
@@ -308,7 +308,7 @@ void ProxyStream::on_response_head(http::ResponseHead&& head, bool end_stream) {
   stream_.send_head(std::move(head), end_stream);
   // From here on no request field is read (an upstream error resets the
   // stream), and an SSE response may stay open for hours: its request
-  // fields, the bearer token among them, are freed now (issue 9). Moved
+  // fields, the bearer token among them, are freed now. Moved
   // out, not assigned over: a std::string assigned from an empty one keeps
   // its buffer.
   if (!end_stream && stream_.head_sent()) {
@@ -330,7 +330,7 @@ void ProxyStream::on_response_body(std::string_view data, bool end_stream) {
   if (!end_stream && upstream_ && stream_.above_high_watermark()) upstream_->pause_response(true);
 }
 
-// Relay an upstream read at once (issue 9): a fan-out of one event to
+// Relay an upstream read at once: a fan-out of one event to
 // thousands of streams otherwise waits for every stream's read of the epoll
 // batch before the first client write. One read's pieces still leave in one
 // write.
@@ -361,7 +361,7 @@ void ProxyStream::on_error(http::ClientError error, std::string_view detail) {
                             std::string(http::to_string(error)) + ")"));
 }
 
-// ---- mcp_authz (issue 4): the logic lives in request_authz / mcp_authz ----
+// ---- mcp_authz: the logic lives in request_authz / mcp_authz ----
 
 // DNS-rebinding protection: the listener's Host and Origin allow-lists.
 bool ProxyStream::check_origin_and_host() {

@@ -24,7 +24,7 @@ class ProxyStream : public http::ServerStreamHandler, public http::ClientStreamC
   ProxyStream(http::ServerStream& stream, std::shared_ptr<const WorkerSnapshot> snapshot);
   ~ProxyStream() override;
   // The listener address the request came in on: selects its Origin/Host
-  // allow-lists (issue 4). Unset: the first listener's.
+  // allow-lists. Unset: the first listener's.
   void set_listener(std::string address) { listener_address_ = std::move(address); }
 
   // Downstream (http::ServerStreamHandler)
@@ -52,7 +52,7 @@ class ProxyStream : public http::ServerStreamHandler, public http::ClientStreamC
   // Every reply the gateway makes itself goes out here: the head, then the
   // body unless `head_only`; the access log records it as a local reply.
   void send_reply(http::ResponseHead head, std::string_view body, bool head_only);
-  // mcp_authz (issue 4, proxy/request_authz.h)
+  // mcp_authz (proxy/mcp/request_authz.h)
   bool check_origin_and_host();
   void authorize(std::optional<auth::Claims> claims);  // nullopt: anonymous
   void finish_body_check();
@@ -70,7 +70,7 @@ class ProxyStream : public http::ServerStreamHandler, public http::ClientStreamC
   std::unique_ptr<auth::KeyWait> wait_;
   std::unique_ptr<http::ClientStream> upstream_;
   http::UpstreamPool* pool_ = nullptr;  // the route's; the snapshot keeps it alive
-  bool pinned_ = false;                 // sent to its session's endpoint (issue 5)
+  bool pinned_ = false;                 // sent to its session's endpoint
   std::string listener_address_;
   std::unique_ptr<RequestAuthz> authz_;
   EventPtr expiry_timer_;  // ends an SSE response when the token expires

@@ -32,14 +32,14 @@ struct Snapshot {
   auth::KeyProviderMap providers;  // run on the main loop
   CorsPolicy cors;
   std::shared_ptr<AccessLogSink> access_log;  // null when `access_log: off`
-  // Mcp-Session-Id → principal (issue 4). The same table across reloads and
+  // Mcp-Session-Id → principal. The same table across reloads and
   // workers: a session may come back on another connection.
   std::shared_ptr<SessionBindings> sessions;
   // Each listener's Host/Origin allow-lists, by listener address: resolved
-  // once per configuration instead of per request (issue 9).
+  // once per configuration instead of per request.
   std::map<std::string, OriginPolicy> origin_policies;
   // Each route's token verification policies, by index in config->routes:
-  // made once per configuration instead of per request (issue 9).
+  // made once per configuration instead of per request.
   std::vector<auth::RoutePolicies> route_policies;
 };
 

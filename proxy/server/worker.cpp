@@ -36,7 +36,7 @@ std::unique_ptr<http::HttpServer> Worker::make_server(const config::Listener& li
           http::ServerStream& stream) -> std::unique_ptr<http::ServerStreamHandler> {
         shard_.add(requests_series_);  // this thread's own shard (start())
         auto handler = std::make_unique<ProxyStream>(stream, current_);
-        handler->set_listener(address);  // its Origin/Host allow-lists (issue 4)
+        handler->set_listener(address);  // selects its Origin/Host allow-lists
         return handler;
       },
       options);

@@ -1,4 +1,4 @@
-// One worker thread of the gateway (issue 5, docs/transport.md "Workers"):
+// One worker thread of the gateway (docs/transport.md "Workers"):
 // its own event loop, its own SO_REUSEPORT socket per public listener, its
 // own WorkerSnapshot (upstream pools, token caches). Everything inside is
 // touched only on the worker's thread: the public methods are called by the

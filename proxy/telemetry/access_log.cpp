@@ -183,8 +183,8 @@ std::string generate_request_id() {
 namespace {
 
 // The series a request updates, found once per thread and route instead of
-// rendering and looking up their label sets on every request (issue 9:
-// ~10 k instructions per request before). Keyed by the calling thread's
+// rendering and looking up their label sets on every request (~10 k
+// instructions per request). Keyed by the calling thread's
 // registry (a worker's shard); routes are bounded by the configuration,
 // like the series themselves.
 class RequestSeries {

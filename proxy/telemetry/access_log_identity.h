@@ -1,5 +1,5 @@
 // How the access log shows who made a request — the token's `sub` and
-// `client_id` — per `access_log.identity` (ops, issue 7; docs/operations.md):
+// `client_id` — per `access_log.identity` (docs/operations.md):
 // as is, as a keyed hash (HMAC-SHA-256, truncated), or not at all. The
 // hash lets operators correlate the requests of one user or client without
 // storing the identifier itself.

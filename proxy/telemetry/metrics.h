@@ -1,6 +1,6 @@
 // A small Prometheus metrics registry (text exposition format 0.0.4).
 //
-// Sharded per thread (issue 5, workers): global() is the calling thread's
+// Sharded per thread: global() is the calling thread's
 // shard. Each worker thread binds its own shard (bind_thread_shard) when it
 // starts; the main thread (admin, key providers, reloads) uses the process
 // registry. A scrape (render_all) merges the process registry and every
@@ -54,7 +54,7 @@ class Registry {
   double value(std::string_view name, const Labels& labels) const;
 
   // A series found once, then updated without rendering its labels or
-  // searching the maps: what the request path uses (issue 9). The series
+  // searching the maps: what the request path uses. The series
   // lives as long as the registry: counter and histogram series are never
   // removed, and clear_gauge zeroes a gauge series that has a handle instead
   // of removing it. A default-constructed handle is empty; updating through

@@ -1,4 +1,4 @@
-// Relaying an upstream read at once (issue 9): UpstreamPool's
+// Relaying an upstream read at once: UpstreamPool's
 // on_response_read_done() hook and ServerStream::flush(), the pair
 // ProxyStream uses so that a fan-out's events reach their clients without
 // waiting for the end of the loop turn, with the write watermarks intact.

@@ -1,7 +1,7 @@
-// Several endpoints per upstream (issue 5): the affinity table, round-robin
+// Several endpoints per upstream: the affinity table, round-robin
 // and passive health (common/upstream/upstream_endpoints.h), the pool spreading and
 // failing over between real sockets, the config keys, and the router's
-// affinity rules (proxy/upstream_affinity.h, proxy/upstream_shared.h).
+// affinity rules (proxy/router/upstream_affinity.h, proxy/router/upstream_shared.h).
 #include <doctest/doctest.h>
 
 #include <atomic>

@@ -1,4 +1,4 @@
-// The backend's text rendering of responses (issue 9: no jansson tree per
+// The backend's text rendering of responses (no jansson tree per
 // tools/call add): every rendered text must be exactly what jansson's compact
 // dump of the equivalent tree is, byte for byte.
 #include <doctest/doctest.h>

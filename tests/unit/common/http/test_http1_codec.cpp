@@ -500,8 +500,8 @@ TEST_CASE("http1_codec: chunked message followed by a pipelined request") {
   CHECK(r.requests[1].path == "/2");
 }
 
-// all_field_chars checks eight bytes at a time before its byte loop (perf,
-// issue 9): every byte value at every offset of a 24-byte value (three
+// all_field_chars checks eight bytes at a time before its byte loop:
+// every byte value at every offset of a 24-byte value (three
 // words, and a 3-byte tail when the value is 27 bytes) must be judged
 // exactly as RFC 9110 §5.5 says: HTAB, SP, VCHAR and obs-text only.
 TEST_CASE("http1_codec: header value bytes are judged the same at every offset") {
@@ -529,7 +529,7 @@ TEST_CASE("http1_codec: header value bytes are judged the same at every offset")
   }
 }
 
-// validate_head finds bare CRs and NULs in one walk each (perf, issue 9);
+// validate_head finds bare CRs and NULs in one walk each;
 // the first offending line still decides which is reported.
 TEST_CASE("http1_codec: bare CR and NUL: the first offending line decides") {
   auto message = [](const std::string& raw) {

@@ -54,7 +54,7 @@ TEST_CASE("http_message: reason_phrase") {
   CHECK(reason_phrase(299) == "Success");
 }
 
-// HeaderMap keeps every name and value in one storage string (issue 9):
+// HeaderMap keeps every name and value in one storage string:
 // the views it hands out, and the views it is given, must stay right
 // through growth, removal, copies and moves.
 TEST_CASE("http_message: HeaderMap set keeps order and replaces every duplicate") {

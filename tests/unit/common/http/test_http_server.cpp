@@ -299,7 +299,7 @@ TEST_CASE("http_server: chunked response pieces arrive incrementally") {
 
 TEST_CASE("http_server: a keep-alive request after a streamed response (head buffer released)") {
   // The streamed head goes out from inside the request-head callback, so the
-  // parser frees the request's head bytes when its feed() returns (issue 9);
+  // parser frees the request's head bytes when its feed() returns;
   // the next request on the connection must parse as usual.
   ServerFixture f;
   std::atomic<int> seen{0};

@@ -602,7 +602,7 @@ TEST_CASE("upstream_pool: an idle connection closed by the peer is not reused") 
 
 // The loop normally sees an idle connection's close (its read event stays
 // armed); a close it has not dispatched yet is caught by the MSG_PEEK probe
-// for connections idle longer than a second (perf, issue 9: fresher ones are
+// for connections idle longer than a second (fresher ones are
 // reused without the probe). Here the FIN arrives while no loop turn runs.
 TEST_CASE("upstream_pool: a connection closed while idle for over a second is probed, not reused") {
   Fixture f;

@@ -248,7 +248,7 @@ TEST_CASE("jws_signature: key fingerprints identify key material, not the kid") 
 }
 
 // verify_jws_signature reuses one prepared OpenSSL context per (key,
-// algorithm) and thread (issue 9): a failed check must not change the next
+// algorithm) and thread: a failed check must not change the next
 // result, PKCS#1 v1.5 and PSS on the same key must not share a context, and
 // more keys than the per-thread cache holds must still verify correctly.
 TEST_CASE("jws_signature: prepared contexts are reused without changing any result") {
@@ -286,8 +286,8 @@ TEST_CASE("jws_signature: prepared contexts are reused without changing any resu
   }
 }
 
-// base64url_decode checks canonical form on the final partial group only
-// (issue 9): over every 2- and 3-character tail, exactly the encodings of
+// base64url_decode checks canonical form on the final partial group only:
+// over every 2- and 3-character tail, exactly the encodings of
 // the 256 one-byte and 65 536 two-byte values are accepted, each decoding
 // to bytes that encode back to the input.
 TEST_CASE("jwt_compact: base64url_decode accepts exactly the canonical tails") {

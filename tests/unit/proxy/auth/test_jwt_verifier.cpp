@@ -333,7 +333,7 @@ TEST_CASE("jwt_verifier: compact-form syntax (JWT-SYN)") {
 
 TEST_CASE("jwt_verifier: non-canonical payload encoding of a validly signed input is rejected") {
   // Sign over the non-canonical text itself: only the canonical check stops it
-  // (Wycheproof tc375: cjose alone accepts this).
+  // (Wycheproof tc375; a lenient base64 decoder accepts this).
   const std::string header_b64 = base64url_encode(kRsHeader);
   std::string payload_b64 = base64url_encode(good_payload());
   if (payload_b64.size() % 4 == 0) payload_b64 = base64url_encode(good_payload() + " ");

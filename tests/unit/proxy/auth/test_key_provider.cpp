@@ -1,13 +1,12 @@
-// KeyProvider's first fetch as a worker thread sees it (issue 8). A worker
+// KeyProvider's first fetch as a worker thread sees it. A worker
 // decides "wait for the first keys" or "proceed" from two atomics, keys()
 // and fetching() (ProviderView::wait_for_first_keys, then the
 // authenticator's keys() re-read). While the first keys are on their way,
 // no worker may ever read "no keys and no fetch in progress": that request
-// would be refused with 401 although the keys arrive a moment later. Until
-// this was fixed, fetching() went false at the start of each fetch
-// callback, before the keys were parsed and installed or the next
-// discovery step started; the ASan build made that window wide enough for
-// tokens_jwks.test.mjs to fail one run in three.
+// would be refused with 401 although the keys arrive a moment later. So
+// fetching() stays true until the keys are installed (or the fetch failed),
+// also between the discovery steps; a slow parse (the ASan build) widens any
+// such window enough for this test to see it.
 #include <doctest/doctest.h>
 
 #include <atomic>

@@ -158,7 +158,7 @@ TEST_CASE("token_cache: the same keys fetched again keep the negative entries") 
   CHECK_FALSE(cache.known_bad("forged", 1));
 }
 
-// The negative side's pre-filter (std::hash of the keys, issue 9) follows
+// The negative side's pre-filter (std::hash of the keys) follows
 // every insertion, eviction and expiry: a key is found exactly while its
 // entry exists.
 TEST_CASE("token_cache: negative lookups stay exact through evictions and expiry") {

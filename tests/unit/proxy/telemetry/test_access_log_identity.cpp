@@ -1,4 +1,4 @@
-// access_log.identity (ops, issue 7): how the token's `sub` and `client_id`
+// access_log.identity: how the token's `sub` and `client_id`
 // appear in access-log lines — plain, keyed hash, or left out — and the
 // config keys that choose it.
 #include <doctest/doctest.h>
