@@ -246,7 +246,7 @@ describe('token floods', () => {
       assert.ok(newLines.some((l) => l.includes(`-> 401 ${reason}`)), `a line for ${reason} is still written`);
     }
     // (The "(suppressed N similar messages)" summary on the first line after
-    // the interval is checked in tests/unit/test_log.cpp, without the wait.)
+    // the interval is checked in tests/unit/common/core/test_log.cpp, without the wait.)
     for (const item of items.slice(0, 40)) assert.ok(!gateway.stderr.includes(item.token), 'a token appears on stderr');
   }));
 });

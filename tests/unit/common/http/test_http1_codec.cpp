@@ -562,7 +562,7 @@ struct ReleasingRecorder : Recorder {
 
 }  // namespace
 
-TEST_CASE("http1_codec: release_head_buffer frees the head bytes once parsed (issue 9)") {
+TEST_CASE("http1_codec: release_head_buffer frees the head bytes once parsed") {
   const size_t kNoHeapBuffer = std::string().capacity();  // only the inline (SSO) bytes
   const std::string token(800, 'a');
   const std::string raw =

@@ -100,7 +100,7 @@ const std::string kCallAdd =
 
 }  // namespace
 
-TEST_CASE("request_authz: config loads the issue-4 fields") {
+TEST_CASE("request_authz: config loads the route authorization fields") {
   auto config = load();
   const auto& route = config->routes[0];
   CHECK(config->listeners[0].allowed_origins.size() == 2);
