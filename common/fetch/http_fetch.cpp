@@ -3,11 +3,11 @@
 // plug in there with a TLS-capable pool.
 #include "common/fetch/http_fetch.h"
 
-#include <charconv>
-#include <optional>
+#include <algorithm>
 
 #include "common/fetch/fetch_completion.h"
 #include "common/fetch/https_fetch.h"
+#include "common/http/url.h"
 #include "common/upstream/upstream_pool.h"
 
 namespace mag::http {
@@ -16,16 +16,6 @@ namespace {
 
 char ascii_lower(char c) {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
-}
-
-bool is_host_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.' || c == '_';
-}
-
-bool is_ipv6_char(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == ':' ||
-         c == '.';
 }
 
 // Visible ASCII only: no spaces, no controls, nothing that could split a request line.
@@ -94,71 +84,24 @@ class FetchImpl final : public Fetch, public ClientStreamCallbacks {
 }  // namespace
 
 bool parse_url(const std::string& url, ParsedUrl* out) {
-  const size_t scheme_end = url.find("://");
-  if (scheme_end == std::string::npos || scheme_end == 0) return false;
+  // Only visible ASCII reaches the request line.
+  if (!std::all_of(url.begin(), url.end(), is_target_char)) return false;
+  Url parsed;
+  if (parse_absolute_url(url, &parsed) != UrlError::kNone) return false;
   ParsedUrl result;
-  for (char c : std::string_view(url).substr(0, scheme_end)) result.scheme += ascii_lower(c);
-  if (result.scheme == "http") {
-    result.port = 80;
-  } else if (result.scheme == "https") {
-    result.port = 443;
-  } else {
-    return false;
-  }
-  for (char c : url) {
-    if (!is_target_char(c)) return false;
-  }
-
-  std::string_view rest = std::string_view(url).substr(scheme_end + 3);
-  if (size_t hash = rest.find('#'); hash != std::string_view::npos) rest = rest.substr(0, hash);
-  const size_t authority_end = rest.find_first_of("/?");
-  std::string_view authority = rest.substr(0, authority_end);
-  std::string_view target =
-      authority_end == std::string_view::npos ? std::string_view{} : rest.substr(authority_end);
-  // Credentials in URLs are refused: they end up in logs.
-  if (authority.find('@') != std::string_view::npos) return false;
-
-  std::string_view port_text;
-  if (!authority.empty() && authority.front() == '[') {
-    const size_t close = authority.find(']');
-    if (close == std::string_view::npos) return false;
-    std::string_view host = authority.substr(1, close - 1);
-    if (host.empty()) return false;
-    for (char c : host) {
-      if (!is_ipv6_char(c)) return false;
-    }
-    result.host.assign(host);
-    std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return false;
-      port_text = after.substr(1);
-      if (port_text.empty()) return false;
-    }
-  } else {
-    const size_t colon = authority.find(':');
-    std::string_view host = authority.substr(0, colon);
-    if (host.empty()) return false;
-    for (char c : host) {
-      if (!is_host_char(c)) return false;
-      result.host += ascii_lower(c);
-    }
-    if (colon != std::string_view::npos) {
-      port_text = authority.substr(colon + 1);
-      if (port_text.empty()) return false;
-    }
-  }
-  if (!port_text.empty()) {
-    auto port = parse_decimal(port_text);
-    if (!port || *port == 0 || *port > 65535) return false;
-    result.port = static_cast<uint16_t>(*port);
-  }
-
+  result.port = parsed.effective_port();
+  result.scheme = std::move(parsed.scheme);
+  for (char c : parsed.host) result.host += ascii_lower(c);
   // Built by appending: GCC 12's -Wrestrict misfires on `"/" + std::string`
-  // and on assigning a literal here at -O3.
+  // and on assigning a literal here at -O3. The fragment is never sent.
   std::string path;
-  path.reserve(target.size() + 1);
-  if (target.empty() || target.front() == '?') path.push_back('/');
-  path.append(target.data(), target.size());
+  path.reserve(parsed.path.size() + (parsed.query ? parsed.query->size() + 2 : 1));
+  if (parsed.path.empty()) path.push_back('/');
+  path.append(parsed.path);
+  if (parsed.query) {
+    path.push_back('?');
+    path.append(*parsed.query);
+  }
   result.path_and_query = std::move(path);
   *out = std::move(result);
   return true;

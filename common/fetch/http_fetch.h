@@ -41,6 +41,8 @@ struct ParsedUrl {
   uint16_t port = 0;           // default filled in
   std::string path_and_query;  // "/" when empty
 };
+// parse_absolute_url (common/http/url.h) for a request: visible ASCII only,
+// host lower-cased, default port filled in, fragment dropped.
 bool parse_url(const std::string& url, ParsedUrl* out);
 
 }  // namespace mag::http

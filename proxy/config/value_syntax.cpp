@@ -1,10 +1,10 @@
 #include "proxy/config/value_syntax.h"
 
-#include <http_parser.h>
-
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+
+#include "common/http/url.h"
 
 namespace mag::config {
 bool is_host_char(char c) {
@@ -50,36 +50,47 @@ std::string check_host_port(std::string_view address) {
   return "";
 }
 
-// Splits an absolute http(s) URL with http_parser_parse_url. Refuses
-// userinfo, query, fragment, whitespace and control characters. Returns the
-// reason on failure.
+namespace {
+
+// The config's wording for the shared parser's refusals.
+const char* url_error_reason(http::UrlError error) {
+  switch (error) {
+    case http::UrlError::kNone:
+      return "";
+    case http::UrlError::kSpaceOrControl:
+      return "must not contain spaces or control characters";
+    case http::UrlError::kUserinfo:
+      return "must not contain userinfo ('@')";
+    case http::UrlError::kScheme:
+      return "must start with http:// or https://";
+    case http::UrlError::kPort:
+      return "has an invalid port";
+    case http::UrlError::kNotAbsolute:
+      break;
+  }
+  return "is not an absolute URL";
+}
+
+}  // namespace
+
+// Splits an absolute http(s) URL with http::parse_absolute_url. Refuses
+// userinfo, query, fragment, whitespace, control characters and a scheme not
+// written in lower case. Returns the reason on failure.
 std::string parse_url(std::string_view text, Url* url) {
   if (has_control_or_space(text)) return "must not contain spaces or control characters";
   if (text.find('#') != std::string_view::npos) return "must not have a fragment ('#')";
   if (text.find('?') != std::string_view::npos) return "must not have a query ('?')";
   if (text.find('@') != std::string_view::npos) return "must not contain userinfo ('@')";
-  http_parser_url parsed;
-  http_parser_url_init(&parsed);
-  if (http_parser_parse_url(text.data(), text.size(), 0, &parsed) != 0 ||
-      !(parsed.field_set & (1 << UF_SCHEMA)) || !(parsed.field_set & (1 << UF_HOST))) {
-    return "is not an absolute URL";
+  http::Url parsed;
+  if (auto error = http::parse_absolute_url(text, &parsed, http::SchemeCase::kLowerOnly);
+      error != http::UrlError::kNone) {
+    return url_error_reason(error);
   }
-  auto field = [&](int f) {
-    return std::string(text.substr(parsed.field_data[f].off, parsed.field_data[f].len));
-  };
-  url->scheme = field(UF_SCHEMA);
-  if (url->scheme != "http" && url->scheme != "https") {
-    return "must start with http:// or https://";
-  }
-  url->host = field(UF_HOST);
-  if (url->host.empty()) return "has no host";
-  if (parsed.field_set & (1 << UF_PORT)) {
-    if (!parse_port(field(UF_PORT), &url->port)) return "has an invalid port";
-  }
-  url->path = (parsed.field_set & (1 << UF_PATH)) ? field(UF_PATH) : "";
-  const size_t authority_start = url->scheme.size() + 3;  // "://"
-  const size_t authority_end = text.find('/', authority_start);
-  url->authority = std::string(text.substr(authority_start, authority_end - authority_start));
+  url->scheme = std::move(parsed.scheme);
+  url->host = std::move(parsed.host);
+  url->port = parsed.port;
+  url->path = std::move(parsed.path);
+  url->authority = std::move(parsed.authority);
   return "";
 }
 

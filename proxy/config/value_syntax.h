@@ -20,9 +20,9 @@ struct Url {
   uint16_t port = 0;  // 0 when absent
 };
 
-// Splits an absolute http(s) URL with http_parser_parse_url. Refuses
-// userinfo, query, fragment, whitespace and control characters. Returns the
-// reason on failure.
+// Splits an absolute http(s) URL with http::parse_absolute_url. Refuses
+// userinfo, query, fragment, whitespace, control characters and a scheme not
+// written in lower case. Returns the reason on failure.
 std::string parse_url(std::string_view text, Url* url);
 
 }  // namespace mag::config

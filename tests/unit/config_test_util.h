@@ -1,5 +1,6 @@
 // Test-only: the smallest valid gateway config (one listener, provider,
-// upstream and protected route), for tests that append to it.
+// upstream and protected route), for tests that append to it, and a config
+// built around one upstream.
 #pragma once
 
 #include <string>
@@ -22,5 +23,14 @@ routes:
     upstream: backend
     resource: https://gw.example.com/mcp
 )";
+
+// A config with one listener, the upstream `backend` (its keys in
+// `upstream_body`, indented four spaces) and one unauthenticated route to it
+// (more route keys in `route_extra`).
+inline std::string config_with_upstream(const std::string& upstream_body,
+                                        const std::string& route_extra = "") {
+  return "listeners:\n  - address: 127.0.0.1:8000\nupstreams:\n  backend:\n" + upstream_body +
+         "routes:\n  - path_prefix: /mcp\n    upstream: backend\n    auth: none\n" + route_extra;
+}
 
 }  // namespace mag::test

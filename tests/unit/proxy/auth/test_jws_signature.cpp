@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/json/json_text.h"
 #include "proxy/auth/jwks.h"
 #include "proxy/auth/jws_signature.h"
 #include "proxy/auth/jwt_compact.h"
@@ -56,9 +57,8 @@ bool run_vectors(const std::string& file, const char* jwk_member, const std::str
       ++counts->skipped_groups;
       continue;
     }
-    char* jwk_text = json_dumps(jwk, JSON_COMPACT);
-    const std::string jwks = std::string("{\"keys\":[") + jwk_text + "]}";
-    free(jwk_text);
+    const std::string jwks =
+        "{\"keys\":[" + mag::json::to_json_string(jwk, JSON_COMPACT).value() + "]}";
     auto parsed = parse_jwks(jwks);
     if (!parsed.keys) {
       // The loader refused the key (e.g. under 2048 bits): nothing can verify.

@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/json/json_text.h"
 #include "proxy/auth/jwks.h"
 #include "proxy/auth/jwt_compact.h"
 #include "proxy/auth/jwt_verifier.h"
@@ -46,9 +47,7 @@ std::string good_payload() {
 std::string payload_with(const std::string& member, const std::string& value) {
   mag::JsonPtr p = parse_json_object(good_payload());
   json_object_del(p.get(), member.c_str());
-  char* raw = json_dumps(p.get(), JSON_COMPACT);
-  std::string text = raw;
-  free(raw);
+  std::string text = mag::json::to_json_string(p.get(), JSON_COMPACT).value();
   if (value.empty()) return text;
   text.pop_back();  // '}'
   return text + ",\"" + member + "\":" + fill(value) + "}";
@@ -548,10 +547,7 @@ std::string read_file(const std::string& path) {
 }
 
 std::string dump_json(json_t* j) {
-  char* raw = json_dumps(j, JSON_COMPACT);
-  std::string s = raw ? raw : "";
-  free(raw);
-  return s;
+  return mag::json::to_json_string(j, JSON_COMPACT).value_or("");
 }
 
 const std::vector<std::string> kAllAlgs = {"RS256", "RS384", "RS512", "PS256", "PS384",

@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -9,10 +10,13 @@
 #include "proxy/config/config.h"
 #include "tests/unit/config_test_util.h"
 
+using namespace std::chrono_literals;
+
 namespace {
 
 using mag::config::load_file;
 using mag::config::load_string;
+using mag::test::config_with_upstream;
 
 const std::string kData = std::string(MAG_TESTDATA_DIR) + "/config/";
 const std::string kExamples = std::string(MAG_SOURCE_DIR) + "/config/";
@@ -610,4 +614,65 @@ TEST_CASE("transport: out-of-range values are refused with the key's path") {
     REQUIRE(r.error);
     CHECK_MESSAGE(r.error->message.find(c.key) != std::string::npos, r.error->message);
   }
+}
+
+TEST_CASE("config: upstream endpoints and route timeouts") {
+  auto result = mag::config::load_string(config_with_upstream(
+      "    endpoints: [http://10.0.0.1:9000/base, \"http://[::1]:9001/base/\"]\n"
+      "    idle_timeout: 600\n",
+      "    timeouts: {idle_timeout: 5, connect_timeout: 2}\n"));
+  REQUIRE_MESSAGE(result.config, (result.error ? result.error->message : ""));
+  const auto& u = result.config->upstreams.at("backend");
+  REQUIRE(u.endpoints.size() == 2);
+  CHECK(u.endpoints[0].host == "10.0.0.1");
+  CHECK(u.endpoints[0].port == 9000);
+  CHECK(u.endpoints[1].host == "::1");
+  CHECK(u.endpoints[1].port == 9001);
+  CHECK(u.base_path == "/base");
+  CHECK(u.host == "10.0.0.1");  // url/host/port repeat the first endpoint
+  CHECK(u.idle_timeout == 600s);
+  const auto& t = result.config->routes[0].timeouts;
+  CHECK(t.idle_timeout == std::optional<std::chrono::milliseconds>(5s));
+  CHECK(t.connect_timeout == std::optional<std::chrono::milliseconds>(2s));
+  CHECK_FALSE(t.response_header_timeout);
+
+  // `url` still works and makes one endpoint.
+  auto single = mag::config::load_string(config_with_upstream("    url: http://127.0.0.1:9000\n"));
+  REQUIRE(single.config);
+  REQUIRE(single.config->upstreams.at("backend").endpoints.size() == 1);
+  CHECK(single.config->upstreams.at("backend").endpoints[0].port == 9000);
+  CHECK_FALSE(single.config->routes[0].timeouts.idle_timeout);
+  // The default idle timeout stays long enough for quiet SSE streams.
+  CHECK(single.config->upstreams.at("backend").idle_timeout >= 300s);
+}
+
+TEST_CASE("config: bad endpoints and route timeouts name file:line:column") {
+  auto check_error = [](const std::string& yaml, const std::string& where,
+                        const std::string& message) {
+    const std::string error = error_of(mag::config::load_string(yaml, "t.yaml"));
+    CAPTURE(error);
+    CHECK(error.rfind("t.yaml:" + where, 0) == 0);
+    CHECK(error.find(message) != std::string::npos);
+  };
+  check_error(config_with_upstream("    url: http://127.0.0.1:9000\n"
+                                   "    endpoints: [http://127.0.0.1:9001]\n"),
+              "6:5:", "upstreams.backend: 'url' and 'endpoints' are exclusive");
+  check_error(config_with_upstream("    endpoints: []\n"),
+              "5:16:", "upstreams.backend.endpoints: must list at least one URL");
+  check_error(config_with_upstream("    endpoints: http://127.0.0.1:9001\n"),
+              "5:16:", "upstreams.backend.endpoints: expected a list");
+  check_error(config_with_upstream("    max_connections: 4\n"),
+              "5:5:", "upstreams.backend: missing required key 'url' (or 'endpoints')");
+  check_error(config_with_upstream("    endpoints:\n      - http://127.0.0.1:9001\n"
+                                   "      - https://127.0.0.1:9002\n"),
+              "7:9:", "upstreams.backend.endpoints[1]: 'https://127.0.0.1:9002' must be http://");
+  check_error(config_with_upstream("    endpoints: [http://a:1/x, http://b:1/y]\n"),
+              "5:31:", "upstreams.backend.endpoints[1]: 'http://b:1/y' has the path '/y'");
+  check_error(config_with_upstream("    endpoints: [http://a:1, http://a:1/]\n"),
+              "5:29:", "upstreams.backend.endpoints[1]: 'http://a:1/' is listed twice");
+  check_error(config_with_upstream("    url: http://127.0.0.1:9000\n", "    timeouts: {idle: 5}\n"),
+              "10:16:", "routes[0].timeouts: unknown key 'idle'");
+  check_error(config_with_upstream("    url: http://127.0.0.1:9000\n",
+                                   "    timeouts: {connect_timeout: 0}\n"),
+              "10:33:", "routes[0].timeouts.connect_timeout: must be between 1 and 300");
 }
