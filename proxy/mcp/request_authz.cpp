@@ -10,8 +10,8 @@
 #include "proxy/mcp/identity_headers.h"
 #include "proxy/mcp/jsonrpc_inspect.h"
 #include "proxy/mcp/request_screen.h"
+#include "proxy/router/local_reply.h"
 #include "proxy/router/media_type.h"
-#include "proxy/router/origin_policy.h"
 
 namespace mag::proxy {
 namespace {

@@ -6,8 +6,8 @@
 #include <string_view>
 
 #include "common/http/content_length.h"
+#include "proxy/router/local_reply.h"
 #include "proxy/router/media_type.h"
-#include "proxy/router/origin_policy.h"
 
 namespace mag::proxy {
 namespace {

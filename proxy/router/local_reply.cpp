@@ -1,6 +1,10 @@
 #include "proxy/router/local_reply.h"
 
+#include <jansson.h>
+
+#include "common/core/c_handles.h"
 #include "common/json/json_error_body.h"
+#include "common/json/json_text.h"
 
 namespace mag::proxy {
 
@@ -17,6 +21,13 @@ LocalReply json_document(int status, std::string body) {
   reply.head.headers.add("Content-Length", std::to_string(body.size()));
   reply.body = std::move(body);
   return reply;
+}
+
+std::string jsonrpc_error_without_id(int code, const std::string& message) {
+  JsonPtr error(json_pack("{s:i,s:s%}", "code", code, "message", message.data(), message.size()));
+  JsonPtr doc(json_pack("{s:s,s:O}", "jsonrpc", "2.0", "error", error.get()));
+  if (!doc) return "{}";
+  return json::to_json_string(doc.get(), JSON_COMPACT).value_or("{}");
 }
 
 }  // namespace mag::proxy

@@ -19,4 +19,8 @@ LocalReply json_error(int status, std::string_view error, std::string_view descr
 // A JSON document reply (body already serialised).
 LocalReply json_document(int status, std::string body);
 
+// `{"jsonrpc":"2.0","error":{"code":code,"message":message}}`: the JSON-RPC
+// error body without id that the 2025-11-25 transport asks for.
+std::string jsonrpc_error_without_id(int code, const std::string& message);
+
 }  // namespace mag::proxy

@@ -102,11 +102,4 @@ OriginPolicy origin_policy_for(const config::Listener& listener, const config::C
   return policy;
 }
 
-std::string jsonrpc_error_without_id(int code, const std::string& message) {
-  JsonPtr error(json_pack("{s:i,s:s%}", "code", code, "message", message.data(), message.size()));
-  JsonPtr doc(json_pack("{s:s,s:O}", "jsonrpc", "2.0", "error", error.get()));
-  if (!doc) return "{}";
-  return json::to_json_string(doc.get(), JSON_COMPACT).value_or("{}");
-}
-
 }  // namespace mag::proxy

@@ -39,8 +39,4 @@ OriginPolicy origin_policy_for(const config::Listener& listener, const config::C
 // optional), port ignored.
 bool is_loopback_host(const std::string& host);
 
-// `{"jsonrpc":"2.0","error":{"code":code,"message":message}}`: the JSON-RPC
-// error body without id that the 2025-11-25 transport asks for.
-std::string jsonrpc_error_without_id(int code, const std::string& message);
-
 }  // namespace mag::proxy

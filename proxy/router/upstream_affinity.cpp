@@ -1,6 +1,6 @@
 #include "proxy/router/upstream_affinity.h"
 
-#include "proxy/router/origin_policy.h"
+#include "proxy/router/local_reply.h"
 
 namespace mag::proxy {
 namespace {
@@ -11,14 +11,6 @@ const std::string_view* session_id(const http::HeaderMap& headers) {
 }
 
 }  // namespace
-
-http::StartOptions start_options(const config::Route& route) {
-  http::StartOptions options;
-  options.connect_timeout = route.timeouts.connect_timeout;
-  options.response_header_timeout = route.timeouts.response_header_timeout;
-  options.idle_timeout = route.timeouts.idle_timeout;
-  return options;
-}
 
 std::optional<size_t> affine_endpoint(http::UpstreamEndpoints& endpoints,
                                       const http::RequestHead& request) {

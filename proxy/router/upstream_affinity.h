@@ -1,8 +1,7 @@
 // The router's side of several endpoints per upstream
 // (docs/transport.md "Several endpoints"): which endpoint a request must go to
 // (its Mcp-Session-Id's), what the gateway learns from a response (a new
-// session, a session ended by DELETE or 404), the route's timeout overrides,
-// and the answer when a session's endpoint is gone.
+// session, a session ended by DELETE or 404), and the answer when a session's endpoint is gone.
 #pragma once
 
 #include <optional>
@@ -14,9 +13,6 @@
 #include "proxy/router/local_reply.h"
 
 namespace mag::proxy {
-
-// The route's `timeouts:` as pool overrides; no endpoint chosen.
-http::StartOptions start_options(const config::Route& route);
 
 // The endpoint the request's Mcp-Session-Id is bound to, if any. Only
 // upstreams with several endpoints keep affinity.

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "common/core/log.h"
+#include "proxy/router/route_timeouts.h"
 #include "proxy/router/upstream_affinity.h"
 #include "proxy/router/upstream_shared.h"
 #include "proxy/server/proxy_stream.h"

@@ -8,6 +8,7 @@
 #include "proxy/auth/www_authenticate.h"
 #include "proxy/router/header_forwarding.h"
 #include "proxy/router/media_type.h"
+#include "proxy/router/local_reply.h"
 #include "proxy/router/origin_policy.h"
 #include "proxy/router/protected_resource_metadata.h"
 #include "proxy/router/route_table.h"

@@ -62,11 +62,6 @@ TEST_CASE("origin_policy: explicit lists; cors origins are the default when not 
   CHECK(origin_policy_for(listener, config_with({"*"}, "")).origin_allowed("https://evil.example"));
 }
 
-TEST_CASE("origin_policy: the 403 body is a JSON-RPC error without id") {
-  CHECK(mag::proxy::jsonrpc_error_without_id(-32000, "Forbidden") ==
-        R"({"jsonrpc":"2.0","error":{"code":-32000,"message":"Forbidden"}})");
-}
-
 TEST_CASE(
     "origin_policy: hostile Host and Origin forms are refused on a loopback listener (MCP-19/20)") {
   Listener listener;
