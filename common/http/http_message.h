@@ -27,6 +27,9 @@ inline bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && iequals_same_size(a.data(), b.data(), a.size());
 }
 
+// `s` without leading and trailing optional whitespace (SP and HTAB, RFC 9110 §5.6.3).
+std::string_view trim_ows(std::string_view s);
+
 // Ordered fields, every name and value kept in one storage string per map
 // rather than two std::strings per field (which would be most of the
 // malloc/free of a proxied request). A removed field's bytes stay until the

@@ -1,7 +1,6 @@
 #include "proxy/mcp/request_authz.h"
 
 #include <algorithm>
-#include <charconv>
 
 #include "common/core/log.h"
 #include "common/http/content_length.h"
@@ -22,17 +21,11 @@ namespace {
 constexpr size_t kMaxHeldJson = 4 << 20;
 const std::vector<std::string> kNoScopes;
 
-std::string_view trim(std::string_view text) {
-  const size_t begin = text.find_first_not_of(" \t");
-  if (begin == std::string_view::npos) return {};
-  return text.substr(begin, text.find_last_not_of(" \t") - begin + 1);
-}
-
 // No Content-Encoding, or exactly `identity`: the filter reads plain bytes.
 bool identity_encoding(const http::ResponseHead& head) {
   const std::string_view* encoding = head.headers.get("content-encoding");
   return !encoding || (head.headers.count("content-encoding") == 1 &&
-                       http::iequals(trim(*encoding), "identity"));
+                       http::iequals(http::trim_ows(*encoding), "identity"));
 }
 
 LocalReply jsonrpc_reply(int status, int code, const std::string& message) {

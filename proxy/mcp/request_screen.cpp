@@ -1,7 +1,6 @@
 #include "proxy/mcp/request_screen.h"
 
 #include <array>
-#include <charconv>
 #include <string>
 #include <string_view>
 
@@ -25,12 +24,6 @@ LocalReply invalid_request(const std::string& message) {
 
 LocalReply unsupported_media_type(const std::string& message) {
   return json_document(415, jsonrpc_error_without_id(-32000, "Unsupported Media Type: " + message));
-}
-
-std::string_view trim_ows(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
 }
 
 // True when the head announces a body: a Content-Length that is not 0, or
@@ -60,7 +53,7 @@ std::optional<LocalReply> screen_content_type(const http::HeaderMap& headers) {
 std::optional<LocalReply> screen_content_encoding(const http::HeaderMap& headers) {
   const size_t fields = headers.count("content-encoding");
   if (fields == 0) return std::nullopt;
-  if (fields == 1 && http::iequals(trim_ows(*headers.get("content-encoding")), "identity")) {
+  if (fields == 1 && http::iequals(http::trim_ows(*headers.get("content-encoding")), "identity")) {
     return std::nullopt;
   }
   LocalReply reply = unsupported_media_type("Content-Encoding must be identity");

@@ -138,11 +138,7 @@ bool is_plain_json(const MediaType& media_type) {
 bool is_event_stream(const http::HeaderMap& headers) {
   const std::string_view* type = headers.get("content-type");
   if (!type || headers.count("content-type") != 1) return false;
-  std::string_view essence = type->substr(0, type->find(';'));
-  const size_t begin = essence.find_first_not_of(" \t");
-  if (begin == std::string_view::npos) return false;
-  essence = essence.substr(begin, essence.find_last_not_of(" \t") - begin + 1);
-  return http::iequals(essence, "text/event-stream");
+  return http::iequals(http::trim_ows(type->substr(0, type->find(';'))), "text/event-stream");
 }
 
 }  // namespace mag::proxy
