@@ -161,6 +161,10 @@ struct RouteTimeouts {
 struct Route {
   std::string path_prefix;  // "/mcp"; matches "/mcp" and "/mcp/..." (segment bound)
   std::string upstream;     // name in `upstreams`
+  // `prefix_rewrite: /path`: what replaces path_prefix in the path the
+  // upstream receives (proxy/router/path_rewrite.h); unset = the path as
+  // received. Same grammar as path_prefix.
+  std::optional<std::string> prefix_rewrite;
   // The RFC 9728 resource identifier (public URL of path_prefix): absolute
   // http(s), no fragment, no query, no userinfo. Required when auth is enabled.
   std::string resource;

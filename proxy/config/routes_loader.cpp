@@ -77,11 +77,37 @@ RouteAuth RoutesLoader::load_route_auth(const YAML::Node* node, const YAML::Node
   return auth;
 }
 
+// path_prefix and prefix_rewrite: an absolute path of plain segments, so
+// matching and rewriting never meet an escape, a dot-dot or an empty segment.
+std::string RoutesLoader::plain_path(const YAML::Node& node, const std::string& path) const {
+  std::string p = yaml_.string(node, path);
+  if (p.empty() || p.front() != '/') yaml_.fail(node, path, "must start with '/'");
+  if (has_control_or_space(p) || p.find_first_of("?#\\%") != std::string::npos ||
+      p.find("//") != std::string::npos) {
+    yaml_.fail(node, path, "must be a plain path (no spaces, '?', '#', '%', '\\' or '//')");
+  }
+  for (size_t start = 1; start < p.size();) {
+    size_t end = std::min(p.find('/', start), p.size());
+    const std::string_view segment = std::string_view(p).substr(start, end - start);
+    if (segment == "." || segment == "..") {
+      yaml_.fail(node, path, "must not contain '.' or '..' segments");
+    }
+    start = end + 1;
+  }
+  if (p.size() > 1 && p.back() == '/') {
+    yaml_.fail(node, path,
+               "must not end with '/' (write '" + p.substr(0, p.size() - 1) +
+                   "': a prefix covers that path and everything below it)");
+  }
+  return p;
+}
+
 Route RoutesLoader::load_route(const YAML::Node& node, const std::string& path,
                                const Config& config) const {
-  auto fields = yaml_.read_map(node, path,
-                               {"path_prefix", "upstream", "resource", "resource_name", "auth",
-                                "claim_to_headers", "forward_payload_header", "timeouts"});
+  auto fields =
+      yaml_.read_map(node, path,
+                     {"path_prefix", "prefix_rewrite", "upstream", "resource", "resource_name",
+                      "auth", "claim_to_headers", "forward_payload_header", "timeouts"});
   Route route;
   // Per-route overrides of the upstream's timeouts: same names, same ranges.
   if (auto it = fields.find("timeouts"); it != fields.end()) {
@@ -148,20 +174,9 @@ Route RoutesLoader::load_route(const YAML::Node& node, const std::string& path,
 
   auto prefix = fields.find("path_prefix");
   if (prefix == fields.end()) yaml_.fail(node, path, "missing required key 'path_prefix'");
-  route.path_prefix = yaml_.string(prefix->second.value, path + ".path_prefix");
-  const auto& p = route.path_prefix;
-  if (p.empty() || p.front() != '/') {
-    yaml_.fail(prefix->second.value, path + ".path_prefix", "must start with '/'");
-  }
-  if (has_control_or_space(p) || p.find_first_of("?#\\%") != std::string::npos ||
-      p.find("//") != std::string::npos) {
-    yaml_.fail(prefix->second.value, path + ".path_prefix",
-               "must be a plain path (no spaces, '?', '#', '%', '\\' or '//')");
-  }
-  if (p.size() > 1 && p.back() == '/') {
-    yaml_.fail(prefix->second.value, path + ".path_prefix",
-               "must not end with '/' (write '" + p.substr(0, p.size() - 1) +
-                   "': it matches that path and everything below it)");
+  route.path_prefix = plain_path(prefix->second.value, path + ".path_prefix");
+  if (auto rewrite = fields.find("prefix_rewrite"); rewrite != fields.end()) {
+    route.prefix_rewrite = plain_path(rewrite->second.value, path + ".prefix_rewrite");
   }
 
   auto upstream = fields.find("upstream");

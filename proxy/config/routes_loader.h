@@ -17,6 +17,7 @@ class RoutesLoader {
   void load(const YAML::Node& node, Config* config) const;
 
  private:
+  std::string plain_path(const YAML::Node& node, const std::string& path) const;
   Route load_route(const YAML::Node& node, const std::string& path, const Config& config) const;
   RouteAuth load_route_auth(const YAML::Node* node, const YAML::Node& route_node,
                             const std::string& path, const Config& config) const;

@@ -66,8 +66,14 @@ http::RequestHead make_upstream_request(const http::RequestHead& downstream,
                                         const ForwardContext& context) {
   http::RequestHead up;
   up.method = downstream.method;
-  up.target = context.upstream_base_path + downstream.target;
-  up.path = context.upstream_base_path + downstream.path;
+  if (context.upstream_path.empty()) {
+    up.target = downstream.target;
+    up.path = downstream.path;
+  } else {
+    up.path = context.upstream_path;
+    up.target = context.upstream_path;
+    up.target.append(std::string_view(downstream.target).substr(downstream.path.size()));
+  }
   up.query = downstream.query;
   up.version_minor = 1;
   // One filtered copy: fields that must not go upstream,

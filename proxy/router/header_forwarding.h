@@ -10,10 +10,12 @@
 namespace mag::proxy {
 
 struct ForwardContext {
-  std::string peer_address;        // the client's address
-  bool tls = false;                // the downstream connection's scheme
-  std::string upstream_host;       // "127.0.0.1:9000": the upstream sees its own Host
-  std::string upstream_base_path;  // prefixed to the request target, may be empty
+  std::string peer_address;   // the client's address
+  bool tls = false;           // the downstream connection's scheme
+  std::string upstream_host;  // "127.0.0.1:9000": the upstream sees its own Host
+  // The path the upstream receives (proxy/router/path_rewrite.h); empty:
+  // the client's path unchanged. The client's query follows it as received.
+  std::string upstream_path;
   // When set, sent as X-Request-Id in place of the client's.
   std::string request_id;
 };

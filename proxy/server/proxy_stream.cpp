@@ -7,9 +7,10 @@
 #include "common/core/log.h"
 #include "proxy/auth/www_authenticate.h"
 #include "proxy/router/header_forwarding.h"
-#include "proxy/router/media_type.h"
 #include "proxy/router/local_reply.h"
+#include "proxy/router/media_type.h"
 #include "proxy/router/origin_policy.h"
+#include "proxy/router/path_rewrite.h"
 #include "proxy/router/protected_resource_metadata.h"
 #include "proxy/router/route_table.h"
 #include "proxy/router/upstream_affinity.h"
@@ -256,7 +257,7 @@ void ProxyStream::forward() {
   context.peer_address = stream_.connection().peer_address;
   context.tls = stream_.connection().tls;
   context.upstream_host = upstream_host_header(upstream_config, request_);
-  context.upstream_base_path = upstream_config.base_path;
+  context.upstream_path = upstream_path(*route_->config, upstream_config, request_.path);
   context.request_id = telemetry_.request_id();
   telemetry_.on_forward();
   http::RequestHead upstream_request = make_upstream_request(request_, context);

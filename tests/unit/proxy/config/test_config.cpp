@@ -159,6 +159,8 @@ TEST_CASE("config: good/full.yaml exercises every key") {
   CHECK(c.routes[0].auth.tools.at("add") == std::vector<std::string>{"math:add", "mcp"});
   CHECK(c.routes[0].auth.tools.at("sub").empty());
   CHECK(c.routes[0].resource_name == "Route one");
+  CHECK(c.routes[0].prefix_rewrite == std::optional<std::string>("/mcp"));
+  CHECK_FALSE(c.routes[1].prefix_rewrite);
   // Origin-only resource: the metadata lives at the root.
   CHECK(c.routes[1].metadata_path == "/.well-known/oauth-protected-resource");
   CHECK(c.routes[1].resource_metadata_url ==
@@ -216,10 +218,11 @@ TEST_CASE("config: example files in config/ load") {
     const auto& routes = result.config->routes;
     REQUIRE(routes.size() == 2);
     CHECK(routes[0].resource == "http://localhost:8000/math");
-    CHECK(routes[1].resource == "http://localhost:8000/notes");
+    CHECK(routes[1].resource == "http://localhost:8000/everything");
     CHECK(routes[0].upstream != routes[1].upstream);
     CHECK(routes[0].auth.scopes != routes[1].auth.scopes);
-    CHECK(result.config->upstreams.at("notes").base_path == "/base");
+    CHECK(routes[0].prefix_rewrite == std::optional<std::string>("/mcp"));
+    CHECK(routes[1].prefix_rewrite == std::optional<std::string>("/mcp"));
   }
 }
 
@@ -375,6 +378,22 @@ TEST_CASE("config: bad documents built in memory") {
   }
   SUBCASE("path_prefix without leading slash") {
     check_error(with("path_prefix: /mcp", "path_prefix: mcp"), "11:18:", "must start with '/'");
+  }
+  SUBCASE("prefix_rewrite must be a plain absolute path") {
+    const std::string at = "path_prefix: /mcp";
+    check_error(with(at, at + "\n    prefix_rewrite: mcp"),
+                "12:21:", "routes[0].prefix_rewrite: must start with '/'");
+    for (const char* bad : {"/a/../b", "/a/./b", "/a//b", "/a%2fb", "/a?x", "/a\\\\b", "/a b"}) {
+      CAPTURE(bad);
+      check_error(with(at, at + "\n    prefix_rewrite: \"" + bad + "\""),
+                  "12:21:", "routes[0].prefix_rewrite: must");
+    }
+    check_error(with(at, at + "\n    prefix_rewrite: /mcp/"), "12:21:", "must not end with '/'");
+    check_error(with(at, at + "\n    prefix_rewrite: [/mcp]"), "12:21:", "prefix_rewrite");
+  }
+  SUBCASE("path_prefix with a dot segment") {
+    check_error(with("path_prefix: /mcp", "path_prefix: /a/../mcp"),
+                "11:18:", "must not contain '.' or '..' segments");
   }
   SUBCASE("resource with a query") {
     check_error(with("gw.example.com/mcp", "gw.example.com/mcp?x=1"),

@@ -41,6 +41,18 @@ ForwardContext context() {
 
 }  // namespace
 
+TEST_CASE("header_forwarding: the upstream path replaces the path, the query stays") {
+  ForwardContext c = context();
+  RequestHead same = make_upstream_request(client_request(), c);
+  CHECK(same.target == "/mcp?x=1");
+  CHECK(same.path == "/mcp");
+  c.upstream_path = "/base/v1";
+  RequestHead up = make_upstream_request(client_request(), c);
+  CHECK(up.path == "/base/v1");
+  CHECK(up.target == "/base/v1?x=1");
+  CHECK(up.query == "x=1");
+}
+
 TEST_CASE("header_forwarding: the client's token never goes upstream") {
   RequestHead up = make_upstream_request(client_request(), context());
   CHECK_FALSE(up.headers.has("authorization"));
@@ -126,14 +138,6 @@ TEST_CASE("header_forwarding: Connection cannot remove the gateway's own fields"
   RequestHead up = make_upstream_request(in, context());
   CHECK(*up.headers.get("x-forwarded-for") == "127.0.0.1");
   CHECK(*up.headers.get("host") == "backend:9000");
-}
-
-TEST_CASE("header_forwarding: base path is prefixed to the target") {
-  ForwardContext c = context();
-  c.upstream_base_path = "/api";
-  RequestHead up = make_upstream_request(client_request(), c);
-  CHECK(up.target == "/api/mcp?x=1");
-  CHECK(up.path == "/api/mcp");
 }
 
 TEST_CASE("header_forwarding: response framing and hop-by-hop fields are dropped") {
