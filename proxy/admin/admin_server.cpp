@@ -1,11 +1,11 @@
 #include "proxy/admin/admin_server.h"
 
-#include <array>
 #include <chrono>
 
 #include "common/core/c_handles.h"
 #include "common/core/log.h"
 #include "common/json/json_text.h"
+#include "proxy/admin/config_dump.h"
 #include "proxy/telemetry/metrics.h"
 
 namespace mag::proxy {
@@ -19,12 +19,6 @@ std::string dump(json_t* doc) {
   return *text + "\n";
 }
 
-json_t* string_array(const std::vector<std::string>& values) {
-  json_t* array = json_array();
-  for (const auto& v : values) json_array_append_new(array, json_stringn(v.data(), v.size()));
-  return array;
-}
-
 json_t* str(const std::string& value) {
   return json_stringn(value.data(), value.size());
 }
@@ -36,51 +30,6 @@ double unix_seconds(std::chrono::system_clock::time_point t) {
 json_t* time_or_null(std::chrono::system_clock::time_point t) {
   if (t == std::chrono::system_clock::time_point{}) return json_null();
   return json_integer(static_cast<json_int_t>(unix_seconds(t)));
-}
-
-// Replaces the value of every secret member, at any depth.
-void redact(json_t* node) {
-  if (json_is_object(node)) {
-    const char* key;
-    json_t* value;
-    json_object_foreach(node, key, value) {
-      if (is_secret_field(key) && !json_is_null(value)) {
-        json_object_set_new(node, key, json_string("[redacted]"));
-      } else {
-        redact(value);
-      }
-    }
-  } else if (json_is_array(node)) {
-    size_t i;
-    json_t* value;
-    json_array_foreach(node, i, value) redact(value);
-  }
-}
-
-json_t* route_json(const config::Route& route) {
-  json_t* r = json_object();
-  json_object_set_new(r, "path_prefix", str(route.path_prefix));
-  json_object_set_new(r, "upstream", str(route.upstream));
-  if (!route.resource.empty()) json_object_set_new(r, "resource", str(route.resource));
-  if (!route.resource_name.empty())
-    json_object_set_new(r, "resource_name", str(route.resource_name));
-  if (!route.resource_metadata_url.empty()) {
-    json_object_set_new(r, "resource_metadata_url", str(route.resource_metadata_url));
-  }
-  if (!route.auth.enabled) {
-    json_object_set_new(r, "auth", json_string("none"));
-    return r;
-  }
-  json_t* auth = json_object();
-  json_object_set_new(auth, "providers", string_array(route.auth.providers));
-  json_object_set_new(auth, "scopes", string_array(route.auth.scopes));
-  json_t* tools = json_object();
-  for (const auto& [tool, scopes] : route.auth.tools) {
-    json_object_set_new(tools, tool.c_str(), string_array(scopes));
-  }
-  json_object_set_new(auth, "tools", tools);
-  json_object_set_new(r, "auth", auth);
-  return r;
 }
 
 std::shared_ptr<const auth::KeySet> provider_keys(const Snapshot& snapshot, const std::string& name,
@@ -128,86 +77,6 @@ class AdminStream : public http::ServerStreamHandler {
 };
 
 }  // namespace
-
-bool is_secret_field(std::string_view name) {
-  static constexpr std::array<std::string_view, 6> kSecret = {
-      "client_secret", "password", "secret", "private_key_pem", "token", "api_key"};
-  for (auto s : kSecret) {
-    if (s == name) return true;
-  }
-  return false;
-}
-
-std::string config_dump_json(const config::Config& config) {
-  JsonPtr doc = json_own(json_object());
-  json_object_set_new(doc.get(), "source", str(config.source));
-  json_t* listeners = json_array();
-  for (const auto& l : config.listeners) {
-    json_t* entry = json_object();
-    json_object_set_new(entry, "address", str(l.address));
-    if (!l.tls_certificate.empty()) {
-      json_t* tls = json_object();
-      json_object_set_new(tls, "certificate", str(l.tls_certificate));
-      json_object_set_new(tls, "private_key", str(l.tls_private_key));  // a path, not the key
-      json_object_set_new(entry, "tls", tls);
-    }
-    json_array_append_new(listeners, entry);
-  }
-  json_object_set_new(doc.get(), "listeners", listeners);
-  json_t* admin = json_object();
-  json_object_set_new(admin, "address", str(effective_admin_address(config.admin)));
-  json_object_set_new(doc.get(), "admin", admin);
-  json_t* providers = json_object();
-  for (const auto& [name, p] : config.providers) {
-    json_t* entry = json_object();
-    json_object_set_new(entry, "issuer", str(p.issuer));
-    if (!p.jwks_uri.empty()) json_object_set_new(entry, "jwks_uri", str(p.jwks_uri));
-    if (!p.jwks_file.empty()) json_object_set_new(entry, "jwks_file", str(p.jwks_file));
-    json_object_set_new(entry, "audiences", string_array(p.audiences));
-    json_object_set_new(entry, "algorithms", string_array(p.algorithms));
-    json_object_set_new(entry, "clock_skew", json_integer(p.clock_skew.count()));
-    json_object_set_new(entry, "jwks_refresh", json_integer(p.jwks_refresh.count()));
-    if (!p.ca_file.empty()) json_object_set_new(entry, "ca_file", str(p.ca_file));
-    json_object_set_new(entry, "token_type", str(p.token_type));
-    json_object_set_new(entry, "required_claims", string_array(p.required_claims));
-    json_object_set_new(entry, "max_lifetime", json_integer(p.max_lifetime.count()));
-    json_object_set_new(entry, "require_exp", json_boolean(p.require_exp));
-    json_object_set_new(entry, "token_cache_size",
-                        json_integer(static_cast<json_int_t>(p.token_cache_size)));
-    json_object_set_new(providers, name.c_str(), entry);
-  }
-  json_object_set_new(doc.get(), "providers", providers);
-  json_t* upstreams = json_object();
-  for (const auto& [name, u] : config.upstreams) {
-    json_t* entry = json_object();
-    json_object_set_new(entry, "url", str(u.url));
-    json_object_set_new(upstreams, name.c_str(), entry);
-  }
-  json_object_set_new(doc.get(), "upstreams", upstreams);
-  json_t* routes = json_array();
-  for (const auto& route : config.routes) json_array_append_new(routes, route_json(route));
-  json_object_set_new(doc.get(), "routes", routes);
-  json_t* cors = json_object();
-  json_object_set_new(cors, "allowed_origins", string_array(config.cors.allowed_origins));
-  json_object_set_new(doc.get(), "cors", cors);
-  json_t* access_log = json_object();
-  json_object_set_new(access_log, "enabled", json_boolean(config.access_log.enabled));
-  json_object_set_new(access_log, "path",
-                      str(config.access_log.path.empty() ? "-" : config.access_log.path));
-  json_object_set_new(access_log, "format", str(config.access_log.format));
-  json_t* identity = json_object();
-  json_object_set_new(identity, "sub", str(config.access_log.identity_sub));
-  json_object_set_new(identity, "client_id", str(config.access_log.identity_client_id));
-  json_object_set_new(access_log, "identity", identity);
-  // Whether a key is configured, never the key.
-  json_object_set_new(
-      access_log, "identity_key",
-      config.access_log.identity_key.empty() ? json_null() : json_string("[redacted]"));
-  json_object_set_new(doc.get(), "access_log", access_log);
-  json_object_set_new(doc.get(), "log_level", str(config.log_level));
-  redact(doc.get());
-  return dump(doc.get());
-}
 
 std::string readiness_json(const Snapshot& snapshot, bool* ready) {
   *ready = snapshot.config != nullptr;

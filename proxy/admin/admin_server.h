@@ -5,7 +5,8 @@
 //   GET /ready              200 when the config is loaded and every provider a
 //                           route uses has keys; 503 otherwise; JSON says why
 //   GET /stats/prometheus   metrics, Prometheus text format 0.0.4
-//   GET /config_dump        the effective config as JSON, secrets redacted
+//   GET /config_dump        the running config as JSON, secrets redacted
+//                           (proxy/admin/config_dump.h)
 //   GET /jwks_status        per provider: key ids, last fetch, next refresh
 //
 // Every endpoint reads the current Snapshot at request time, so a reload is
@@ -37,17 +38,12 @@ struct AdminResponse {
 AdminResponse handle_admin_request(std::string_view method, std::string_view path,
                                    const AdminContext& context);
 
-std::string config_dump_json(const config::Config& config);
 std::string readiness_json(const Snapshot& snapshot, bool* ready);
 std::string jwks_status_json(const Snapshot& snapshot);
 // Recomputes the main thread's gauges that are read from state rather than
 // counted (providers, connection total); the workers' own are set by
 // AdminContext::update_worker_gauges.
 void update_scrape_gauges(const Snapshot& snapshot, size_t active_connections);
-
-// Names of config members whose values are replaced by "[redacted]" in
-// /config_dump (none are configurable today; client secrets will be).
-bool is_secret_field(std::string_view name);
 
 class AdminServer : public AdminListener {
  public:

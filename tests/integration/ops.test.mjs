@@ -35,6 +35,27 @@ function promtoolCheck(text) {
   return r;
 }
 
+// Every value of the config as written appears at the same key path of
+// /config_dump, with the same JSON type (durations are seconds in both).
+// The one form the loader changes: `auth: 'none'` is {enabled: false}.
+function assertDumpHas(dump, written, path = '') {
+  if (Array.isArray(written)) {
+    assert.ok(Array.isArray(dump), `${path}: not a list in the dump`);
+    assert.equal(dump.length, written.length, `${path}: length`);
+    written.forEach((item, i) => assertDumpHas(dump[i], item, `${path}[${i}]`));
+  } else if (written !== null && typeof written === 'object') {
+    assert.ok(dump !== null && typeof dump === 'object', `${path}: not a map in the dump`);
+    for (const [key, value] of Object.entries(written)) {
+      const where = path ? `${path}.${key}` : key;
+      assert.ok(Object.hasOwn(dump, key), `${where}: missing from the dump`);
+      if (key === 'auth' && value === 'none') assert.equal(dump[key].enabled, false, where);
+      else assertDumpHas(dump[key], value, where);
+    }
+  } else {
+    assert.equal(dump, written, path);
+  }
+}
+
 async function waitFor(predicate, what, timeoutMs = 5000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -94,6 +115,12 @@ describe('operations: admin, metrics, access log, reload', () => {
     // An upstream nobody listens on, behind an open route: connect failures.
     config.upstreams.dead = { url: `http://127.0.0.1:${await freePort()}` };
     config.routes.push({ path_prefix: '/dead', upstream: 'dead', auth: 'none' });
+    // Rules and overrides the requests below never meet, for /config_dump.
+    config.routes[0].auth.tools = { drop_table: 'deny', add: [] };
+    config.routes[0].auth.methods = { 'resources/read': 'deny', '*': [] };
+    config.routes[0].timeouts = { idle_timeout: 120 };
+    config.drain_timeout = 5;
+    config.authz = { unknown_sessions: 'refuse', max_inspected_body: 65536 };
     configPath = await writeConfig(tmp, config);
     gateway = await startProcess('mcp-auth-gateway', requireFile(GATEWAY_BIN, 'mcp-auth-gateway'), ['--config', configPath]);
     await waitFor(async () => gateway.stderr.includes('admin interface on'), 'the admin listener');
@@ -114,6 +141,11 @@ describe('operations: admin, metrics, access log, reload', () => {
     assert.equal(jwks.providers.test.last_result, 'ok');
     const dump = JSON.parse((await admin('/config_dump')).body);
     assert.equal(dump.routes[0].resource, resource);
+    assertDumpHas(dump, config);
+    assert.equal(dump.routes[0].auth.tools.drop_table, 'deny');
+    assert.equal(dump.routes[0].auth.methods['resources/read'], 'deny');
+    // Filled in: the upstream's connect timeout where the route sets none.
+    assert.equal(dump.routes[0].timeouts.connect_timeout, dump.upstreams.backend.connect_timeout);
     for (const path of ['/stats/prometheus', '/ready', '/config_dump']) {
       const res = await httpRequest(`http://127.0.0.1:${port}${path}`);
       assert.equal(res.status, 404, `${path} must not be served on the public listener`);
@@ -225,6 +257,8 @@ describe('operations: admin, metrics, access log, reload', () => {
     await waitFor(async () => (await post({ authorization: `Bearer ${scoped}` })).status === 401, 'the new issuer');
     const denied = await post({ authorization: `Bearer ${scoped}` });
     assert.match(denied.headers['www-authenticate'], /invalid_token/);
+    // What the dump shows is the reloaded config.
+    assertDumpHas(JSON.parse((await admin('/config_dump')).body), config);
 
     // 3. Broken YAML: refused, the process lives, the last good config serves.
     const before = parseSamples(await scrape());

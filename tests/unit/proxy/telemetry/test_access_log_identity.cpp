@@ -7,7 +7,7 @@
 #include <string>
 
 #include "common/core/c_handles.h"
-#include "proxy/admin/admin_server.h"
+#include "proxy/admin/config_dump.h"
 #include "proxy/config/config.h"
 #include "proxy/telemetry/access_log.h"
 #include "proxy/telemetry/access_log_identity.h"
