@@ -137,6 +137,15 @@ struct RouteAuth {
   std::map<std::string, std::vector<std::string>> methods;  // per-method scopes
   std::vector<std::string> denied_tools;
   std::vector<std::string> denied_methods;
+  // prompts/get by params.name, as `tools` ("*" the default).
+  std::map<std::string, std::vector<std::string>> prompts;
+  std::vector<std::string> denied_prompts;
+  // resources/read, resources/subscribe and resources/unsubscribe by
+  // params.uri: a key is an exact URI, or a prefix followed by `*`; the
+  // exact key wins, then the longest prefix, then "*" alone (the default;
+  // proxy/mcp/resource_rules.h).
+  std::map<std::string, std::vector<std::string>> resources;
+  std::vector<std::string> denied_resources;
   // No token → forwarded anonymously (rules that need a scope still answer
   // 401); an invalid token is still a 401.
   bool allow_missing = false;

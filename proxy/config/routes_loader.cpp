@@ -19,8 +19,9 @@ RouteAuth RoutesLoader::load_route_auth(const YAML::Node* node, const YAML::Node
   }
   std::map<std::string, Field> fields;
   if (node) {
-    fields =
-        yaml_.read_map(*node, path, {"providers", "scopes", "tools", "methods", "allow_missing"});
+    fields = yaml_.read_map(
+        *node, path,
+        {"providers", "scopes", "tools", "methods", "prompts", "resources", "allow_missing"});
   }
 
   if (auto it = fields.find("providers"); it != fields.end()) {
@@ -67,6 +68,18 @@ RouteAuth RoutesLoader::load_route_auth(const YAML::Node* node, const YAML::Node
   };
   load_rules("tools", &auth.tools, &auth.denied_tools);
   load_rules("methods", &auth.methods, &auth.denied_methods);
+  load_rules("prompts", &auth.prompts, &auth.denied_prompts);
+  load_rules("resources", &auth.resources, &auth.denied_resources);
+  // A resource key is an exact URI or a prefix ending in `*`: a `*` anywhere
+  // else would read as a wildcard that matches nothing.
+  if (auto it = fields.find("resources"); it != fields.end()) {
+    for (const auto& [uri, field] : yaml_.read_map(it->second.value, path + ".resources")) {
+      if (uri.find('*') < uri.size() - 1) {
+        yaml_.fail(field.key, path + ".resources." + uri,
+                   "'*' may only end a resource pattern (a URI prefix)");
+      }
+    }
+  }
   if (auto it = fields.find("allow_missing"); it != fields.end()) {
     const std::string value = yaml_.string(it->second.value, path + ".allow_missing");
     if (value != "true" && value != "false") {

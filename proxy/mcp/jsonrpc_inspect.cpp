@@ -21,9 +21,41 @@ std::string compact_id(json_t* id) {
   return json::to_json_string(id, JSON_COMPACT | JSON_ENCODE_ANY).value_or("");
 }
 
-// One element: a request (method + id), a notification (method, no id) or a
-// response (result/error + id). A tools/call must name its tool with a
+// Where a method's per-name rule finds its name: which member of params,
+// and which field of the message receives it.
+struct NamedTarget {
+  const char* method;
+  const char* param;
+  std::string JsonRpcMessage::*field;
+};
+
+constexpr NamedTarget kNamedTargets[] = {
+    {"tools/call", "name", &JsonRpcMessage::tool_name},
+    {"prompts/get", "name", &JsonRpcMessage::prompt_name},
+    {"resources/read", "uri", &JsonRpcMessage::resource_uri},
+    {"resources/subscribe", "uri", &JsonRpcMessage::resource_uri},
+    {"resources/unsubscribe", "uri", &JsonRpcMessage::resource_uri},
+};
+
+// A method with a per-name rule must name its target with a non-empty
 // string: otherwise the gateway could not know what it is authorizing.
+bool read_target(json_t* element, JsonRpcMessage* out, std::string* detail) {
+  for (const NamedTarget& target : kNamedTargets) {
+    if (out->method != target.method) continue;
+    json_t* params = json_object_get(element, "params");
+    json_t* value = json_is_object(params) ? json_object_get(params, target.param) : nullptr;
+    if (!json_is_string(value) || json_string_length(value) == 0) {
+      *detail = out->method + " without a string in params." + target.param;
+      return false;
+    }
+    (out->*target.field).assign(json_string_value(value), json_string_length(value));
+    return true;
+  }
+  return true;
+}
+
+// One element: a request (method + id), a notification (method, no id) or a
+// response (result/error + id).
 bool read_message(json_t* element, JsonRpcMessage* out, std::string* detail) {
   if (!json_is_object(element)) {
     *detail = "a JSON-RPC message must be an object";
@@ -46,15 +78,7 @@ bool read_message(json_t* element, JsonRpcMessage* out, std::string* detail) {
   out->kind = has_id ? JsonRpcMessage::Kind::kRequest : JsonRpcMessage::Kind::kNotification;
   if (has_id) out->id = compact_id(json_object_get(element, "id"));
   out->method.assign(json_string_value(method), json_string_length(method));
-  if (out->method != "tools/call") return true;
-  json_t* params = json_object_get(element, "params");
-  json_t* name = json_is_object(params) ? json_object_get(params, "name") : nullptr;
-  if (!json_is_string(name) || json_string_length(name) == 0) {
-    *detail = "tools/call without a tool name in params.name";
-    return false;
-  }
-  out->tool_name.assign(json_string_value(name), json_string_length(name));
-  return true;
+  return read_target(element, out, detail);
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "proxy/mcp/resource_rules.h"
+
 namespace mag::mcp {
 namespace {
 
@@ -15,12 +17,11 @@ void add_unique(std::vector<std::string>* list, const std::string& value) {
   if (!contains(*list, value)) list->push_back(value);
 }
 
-// Looks `name` up in a scoped map + deny list, falling back to "*".
-void apply_rule(const std::map<std::string, std::vector<std::string>>& scoped,
-                const std::vector<std::string>& denied, const std::string& name,
-                std::vector<std::string>* required, bool* is_denied) {
-  const bool listed = scoped.count(name) || contains(denied, name);
-  const std::string& key = listed ? name : std::string(kDefaultRule);
+using Rules = std::map<std::string, std::vector<std::string>>;
+
+// Applies the rule `key` of a scoped map + deny list, when there is one.
+void apply_key(const Rules& scoped, const std::vector<std::string>& denied, const std::string& key,
+               std::vector<std::string>* required, bool* is_denied) {
   if (contains(denied, key)) {
     *is_denied = true;
     return;
@@ -30,14 +31,25 @@ void apply_rule(const std::map<std::string, std::vector<std::string>>& scoped,
   for (const auto& scope : it->second) add_unique(required, scope);
 }
 
+// Looks `name` up in a scoped map + deny list, falling back to "*".
+void apply_rule(const Rules& scoped, const std::vector<std::string>& denied,
+                const std::string& name, std::vector<std::string>* required, bool* is_denied) {
+  const bool listed = scoped.count(name) || contains(denied, name);
+  apply_key(scoped, denied, listed ? name : std::string(kDefaultRule), required, is_denied);
+}
+
+bool is_resource_method(const std::string& method) {
+  return method == "resources/read" || method == "resources/subscribe" ||
+         method == "resources/unsubscribe";
+}
+
 // Every scope any rule of the route mentions.
 std::vector<std::string> route_scope_universe(const config::RouteAuth& auth) {
   std::vector<std::string> all = auth.scopes;
-  for (const auto& [name, scopes] : auth.methods) {
-    for (const auto& scope : scopes) add_unique(&all, scope);
-  }
-  for (const auto& [name, scopes] : auth.tools) {
-    for (const auto& scope : scopes) add_unique(&all, scope);
+  for (const Rules* rules : {&auth.methods, &auth.tools, &auth.prompts, &auth.resources}) {
+    for (const auto& [name, scopes] : *rules) {
+      for (const auto& scope : scopes) add_unique(&all, scope);
+    }
   }
   return all;
 }
@@ -73,6 +85,8 @@ AuthzDecision decide(const config::RouteAuth& auth, const std::vector<std::strin
 
 std::string describe(const JsonRpcMessage& message) {
   if (message.method == "tools/call") return "tool '" + message.tool_name + "'";
+  if (message.method == "prompts/get") return "prompt '" + message.prompt_name + "'";
+  if (is_resource_method(message.method)) return "resource '" + message.resource_uri + "'";
   if (message.kind == JsonRpcMessage::Kind::kResponse) return "a JSON-RPC response";
   return "method '" + message.method + "'";
 }
@@ -81,19 +95,39 @@ std::string describe(const JsonRpcMessage& message) {
 
 bool needs_body(const config::RouteAuth& auth) {
   return !auth.tools.empty() || !auth.denied_tools.empty() || !auth.methods.empty() ||
-         !auth.denied_methods.empty();
+         !auth.denied_methods.empty() || !auth.prompts.empty() || !auth.denied_prompts.empty() ||
+         !auth.resources.empty() || !auth.denied_resources.empty();
+}
+
+std::vector<std::string> method_scopes(const config::RouteAuth& auth, const std::string& method,
+                                       bool* denied) {
+  std::vector<std::string> required = auth.scopes;
+  *denied = false;
+  apply_rule(auth.methods, auth.denied_methods, method, &required, denied);
+  return required;
+}
+
+bool holds_all(const std::vector<std::string>& token_scopes,
+               const std::vector<std::string>& needed) {
+  return std::all_of(needed.begin(), needed.end(),
+                     [&](const std::string& scope) { return contains(token_scopes, scope); });
 }
 
 std::vector<std::string> required_scopes(const config::RouteAuth& auth,
                                          const JsonRpcMessage& message, bool* denied) {
-  std::vector<std::string> required = auth.scopes;
   *denied = false;
   // Responses (to server-initiated requests) carry no method: the route's
   // scopes cover them.
-  if (message.kind == JsonRpcMessage::Kind::kResponse) return required;
-  apply_rule(auth.methods, auth.denied_methods, message.method, &required, denied);
+  if (message.kind == JsonRpcMessage::Kind::kResponse) return auth.scopes;
+  std::vector<std::string> required = method_scopes(auth, message.method, denied);
   if (message.method == "tools/call") {
     apply_rule(auth.tools, auth.denied_tools, message.tool_name, &required, denied);
+  } else if (message.method == "prompts/get") {
+    apply_rule(auth.prompts, auth.denied_prompts, message.prompt_name, &required, denied);
+  } else if (is_resource_method(message.method)) {
+    if (auto key = resource_rule_key(auth, message.resource_uri)) {
+      apply_key(auth.resources, auth.denied_resources, *key, &required, denied);
+    }
   }
   return required;
 }
@@ -120,24 +154,6 @@ AuthzDecision authorize_messages(const config::RouteAuth& auth,
     if (adds && what == "this request") what = describe(message);
   }
   return decide(auth, token_scopes, required, false, what);
-}
-
-bool tool_allowed(const config::RouteAuth& auth, const std::vector<std::string>& token_scopes,
-                  const std::string& tool) {
-  JsonRpcMessage call;
-  call.method = "tools/call";
-  call.tool_name = tool;
-  bool denied = false;
-  const auto needed = required_scopes(auth, call, &denied);
-  if (denied) return false;
-  return std::all_of(needed.begin(), needed.end(),
-                     [&](const std::string& scope) { return contains(token_scopes, scope); });
-}
-
-bool may_filter_tools(const config::RouteAuth& auth) {
-  return !auth.tools.empty() || !auth.denied_tools.empty() || auth.methods.count("tools/call") ||
-         auth.methods.count(kDefaultRule) || contains(auth.denied_methods, "tools/call") ||
-         contains(auth.denied_methods, kDefaultRule);
 }
 
 }  // namespace mag::mcp

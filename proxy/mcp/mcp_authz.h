@@ -4,8 +4,11 @@
 //
 // A message needs: the route's `scopes`, plus the scopes of its method in
 // `methods` (or of "*" there when the method is not listed), plus, for
-// tools/call, the scopes of its tool in `tools` (or of "*"). A `deny` rule
-// cannot be satisfied by any scope: the answer is then a plain 403.
+// tools/call, the scopes of its tool in `tools` (or of "*"), for
+// prompts/get, those of its prompt in `prompts` (or of "*"), and for
+// resources/read, /subscribe and /unsubscribe, those of the rule in
+// `resources` that governs its URI (proxy/mcp/resource_rules.h). A `deny`
+// rule cannot be satisfied by any scope: the answer is then a plain 403.
 #pragma once
 
 #include <string>
@@ -33,13 +36,23 @@ struct AuthzDecision {
   std::string description;           // safe for headers and logs
 };
 
-// True when some rule depends on the JSON-RPC body (tools or methods set):
-// only then is the request body buffered and inspected.
+// True when some rule depends on the JSON-RPC body (tools, prompts,
+// resources or methods set): only then is the request body buffered and
+// inspected.
 bool needs_body(const config::RouteAuth& auth);
 
 // Scopes one message needs; `denied` set when a deny rule matches.
 std::vector<std::string> required_scopes(const config::RouteAuth& auth,
                                          const JsonRpcMessage& message, bool* denied);
+
+// The route's scopes and the rule of `method` in `methods`, without the
+// per-name rules: what any request with this method needs.
+std::vector<std::string> method_scopes(const config::RouteAuth& auth, const std::string& method,
+                                       bool* denied);
+
+// True when the token holds every scope of `needed`.
+bool holds_all(const std::vector<std::string>& token_scopes,
+               const std::vector<std::string>& needed);
 
 // The route's own scopes only (GET/DELETE, or a body no rule needs to read).
 AuthzDecision authorize_route(const config::RouteAuth& auth,
@@ -49,13 +62,5 @@ AuthzDecision authorize_route(const config::RouteAuth& auth,
 AuthzDecision authorize_messages(const config::RouteAuth& auth,
                                  const std::vector<std::string>& token_scopes,
                                  const std::vector<JsonRpcMessage>& messages);
-
-// tools/list filtering: could this token call `tool`?
-bool tool_allowed(const config::RouteAuth& auth, const std::vector<std::string>& token_scopes,
-                  const std::string& tool);
-
-// True when some tool could be hidden from this token (tools rules exist,
-// or tools/call itself needs scopes through `methods`).
-bool may_filter_tools(const config::RouteAuth& auth);
 
 }  // namespace mag::mcp

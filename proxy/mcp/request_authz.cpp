@@ -8,6 +8,7 @@
 #include "proxy/auth/www_authenticate.h"
 #include "proxy/mcp/identity_headers.h"
 #include "proxy/mcp/jsonrpc_inspect.h"
+#include "proxy/mcp/list_entry_authz.h"
 #include "proxy/mcp/request_screen.h"
 #include "proxy/router/local_reply.h"
 #include "proxy/router/media_type.h"
@@ -15,7 +16,7 @@
 namespace mag::proxy {
 namespace {
 
-// A tools/list response is held whole to be rewritten; past this it is
+// A list response is held whole to be rewritten; past this it is
 // replaced by a JSON-RPC error rather than buffered further (never
 // forwarded unfiltered).
 constexpr size_t kMaxHeldJson = 4 << 20;
@@ -175,8 +176,9 @@ std::optional<LocalReply> RequestAuthz::check_body(std::string_view body) {
     }
   }
   for (const auto& message : inspected.messages) {
-    if (message.method == "tools/list" && !message.id.empty()) {
-      tools_list_ids_.push_back(message.id);
+    const auto kind = mcp::list_kind_of(message.method);
+    if (kind && !message.id.empty() && mcp::may_filter_list(route_.auth, *kind)) {
+      list_requests_.push_back({message.id, *kind});
     }
   }
   return refuse(mcp::authorize_messages(route_.auth, scopes(), inspected.messages));
@@ -216,7 +218,7 @@ std::optional<LocalReply> RequestAuthz::refuse(const mcp::AuthzDecision& decisio
 void RequestAuthz::prepare_upstream(const http::RequestHead& downstream,
                                     http::RequestHead& upstream) const {
   upstream.headers.remove("origin");
-  if (filters_tools_list()) upstream.headers.set("Accept-Encoding", "identity");
+  if (filters_lists()) upstream.headers.set("Accept-Encoding", "identity");
   strip_identity_headers(config_, upstream.headers);
   if (!claims_) return;
   if (route_.claim_to_headers.empty() && route_.forward_payload_header.empty()) return;
@@ -242,15 +244,12 @@ bool RequestAuthz::on_response_head(const http::RequestHead& request, http::Resp
       if (id) sessions_->bind(session_key(*endpoint_, *id), principal(), now);
     }
   }
-  if (end_stream || !filters_tools_list()) return false;
-  auto allowed = [auth = &route_.auth, scopes = scopes()](const std::string& tool) {
-    return mcp::tool_allowed(*auth, scopes, tool);
-  };
+  if (end_stream || !filters_lists()) return false;
   // A rewritten body has another length, whatever the framing.
   head.headers.remove("content-length");
   if (identity_encoding(head) && is_event_stream(head.headers)) {
     mode_ = Mode::kSse;
-    sse_ = std::make_unique<mcp::SseToolsListRewriter>(tools_list_ids_, allowed);
+    sse_ = std::make_unique<mcp::SseListRewriter>(list_requests_, entry_predicate());
     return false;
   }
   mode_ = identity_encoding(head) ? Mode::kHoldJson : Mode::kRefuse;
@@ -258,8 +257,10 @@ bool RequestAuthz::on_response_head(const http::RequestHead& request, http::Resp
   return true;
 }
 
-bool RequestAuthz::filters_tools_list() const {
-  return !tools_list_ids_.empty() && mcp::may_filter_tools(route_.auth);
+mcp::ListEntryPredicate RequestAuthz::entry_predicate() const {
+  return [auth = &route_.auth, scopes = scopes()](mcp::ListKind kind, const std::string& key) {
+    return mcp::list_entry_allowed(*auth, scopes, kind, key);
+  };
 }
 
 void RequestAuthz::forward_body(std::string_view data, bool end_stream,
@@ -270,7 +271,7 @@ void RequestAuthz::forward_body(std::string_view data, bool end_stream,
     sse_->feed(data, &out);
     if (end_stream) sse_->finish(&out);
     if (sse_->refused_events() != refused_before) {
-      log::limited(log::Level::kWarn, "authz tools/list unfilterable", "authz",
+      log::limited(log::Level::kWarn, "authz list unfilterable", "authz",
                    "an event from upstream " + route_.upstream +
                        " could not be filtered: replaced with a JSON-RPC error");
     }
@@ -297,19 +298,16 @@ void RequestAuthz::forward_body(std::string_view data, bool end_stream,
     send_held(held_body_, stream);
     return;
   }
-  auto allowed = [this](const std::string& tool) {
-    return mcp::tool_allowed(route_.auth, scopes(), tool);
-  };
-  mcp::ToolsListFiltered filtered =
-      mcp::filter_tools_list_json(held_body_, tools_list_ids_, allowed);
+  const mcp::ListFiltered filtered =
+      mcp::filter_list_json(held_body_, list_requests_, entry_predicate());
   switch (filtered.outcome) {
-    case mcp::ToolsListFiltered::Outcome::kUnchanged:
+    case mcp::ListFiltered::Outcome::kUnchanged:
       send_held(held_body_, stream);
       break;
-    case mcp::ToolsListFiltered::Outcome::kRewritten:
+    case mcp::ListFiltered::Outcome::kRewritten:
       send_held(filtered.text, stream);
       break;
-    case mcp::ToolsListFiltered::Outcome::kUnfilterable:
+    case mcp::ListFiltered::Outcome::kUnfilterable:
       send_refusal("not a JSON document the filter can read", stream);
       break;
   }
@@ -324,14 +322,14 @@ void RequestAuthz::send_held(std::string_view body, http::ServerStream& stream) 
 }
 
 // The upstream's status stays (the access log has it already); the body
-// becomes a JSON-RPC error for every tools/list id of the request.
+// becomes a JSON-RPC error for every filtered list request.
 void RequestAuthz::send_refusal(std::string_view why, http::ServerStream& stream) {
-  log::limited(log::Level::kWarn, "authz tools/list unfilterable", "authz",
-               "tools/list response from upstream " + route_.upstream + " " + std::string(why) +
+  log::limited(log::Level::kWarn, "authz list unfilterable", "authz",
+               "list response from upstream " + route_.upstream + " " + std::string(why) +
                    ": replaced with a JSON-RPC error");
   held_head_.headers.remove("content-encoding");
   held_head_.headers.set("Content-Type", "application/json");
-  send_held(mcp::tools_list_error_json(tools_list_ids_), stream);
+  send_held(mcp::list_error_json(list_requests_), stream);
 }
 
 int64_t RequestAuthz::stream_deadline() const {

@@ -1,9 +1,10 @@
 // The mcp_authz stage of one request, between jwt_authn and the router:
 // session binding, route / per-method / per-tool scopes (reading the JSON-RPC
 // body when a rule needs it), identity headers for the upstream, and on the
-// way back tools/list filtering and the end of session bindings. ProxyStream
-// drives it; the decisions themselves live in mcp_authz, jsonrpc_inspect,
-// session_binding, tools_list_filter and identity_headers.
+// way back list filtering (tools, prompts, resources, resource templates)
+// and the end of session bindings. ProxyStream drives it; the decisions
+// themselves live in mcp_authz, list_entry_authz, jsonrpc_inspect,
+// session_binding, list_filter and identity_headers.
 #pragma once
 
 #include <memory>
@@ -16,10 +17,10 @@
 #include "common/http/http_server.h"
 #include "proxy/auth/jwt_verifier.h"
 #include "proxy/config/config.h"
+#include "proxy/mcp/list_filter.h"
 #include "proxy/mcp/mcp_authz.h"
 #include "proxy/mcp/session_binding.h"
-#include "proxy/mcp/sse_tools_list_rewriter.h"
-#include "proxy/mcp/tools_list_filter.h"
+#include "proxy/mcp/sse_list_rewriter.h"
 #include "proxy/router/local_reply.h"
 
 namespace mag::proxy {
@@ -54,8 +55,8 @@ class RequestAuthz {
   // Identity headers (client copies removed first) and no Origin: the
   // gateway has validated it, and a loopback upstream with its own
   // DNS-rebinding protection would refuse a browser's public origin. A
-  // request with tools/list asks for an uncompressed response (the filter
-  // reads it; a compressed one is refused).
+  // request with a filtered list method asks for an uncompressed response
+  // (the filter reads it; a compressed one is refused).
   void prepare_upstream(const http::RequestHead& downstream, http::RequestHead& upstream) const;
 
   // The upstream endpoint (index in the route's upstream's endpoints) that
@@ -65,8 +66,9 @@ class RequestAuthz {
 
   // Response side. Binds / forgets the session; decides whether the body is
   // rewritten. True when the head must be held until the body is complete
-  // (a response to tools/list that is not an event stream: held, parsed and
-  // filtered, or replaced by a JSON-RPC error when it cannot be).
+  // (a response to a filtered list request that is not an event stream:
+  // held, parsed and filtered, or replaced by a JSON-RPC error when it
+  // cannot be).
   bool on_response_head(const http::RequestHead& request, http::ResponseHead& head,
                         bool end_stream);
   // Body through the filter: sends (held head and) bytes to `stream`.
@@ -98,11 +100,13 @@ class RequestAuthz {
   // The session owner key, made on first use: most requests carry no
   // session and never need it.
   const std::string& principal();
-  // True when this request has tools/list ids whose results are filtered.
-  bool filters_tools_list() const;
+  // True when this request has list requests whose results are filtered.
+  bool filters_lists() const { return !list_requests_.empty(); }
+  // The predicate the list filter asks: may this token use that entry?
+  mcp::ListEntryPredicate entry_predicate() const;
   // The held head (Content-Length set) and `body`, which ends the response.
   void send_held(std::string_view body, http::ServerStream& stream);
-  // The JSON-RPC error for every tools/list id instead of the response.
+  // The JSON-RPC error for every filtered list request instead of the response.
   void send_refusal(std::string_view why, http::ServerStream& stream);
 
   const config::Route& route_;
@@ -112,12 +116,12 @@ class RequestAuthz {
   std::string principal_;  // empty until principal()
   std::optional<size_t> endpoint_;
   bool wants_body_ = false;
-  bool body_must_be_empty_ = false;          // not a POST, on a route whose rules read bodies
-  std::vector<std::string> tools_list_ids_;  // ids of tools/list requests in the body
+  bool body_must_be_empty_ = false;              // not a POST, on a route whose rules read bodies
+  std::vector<mcp::ListRequest> list_requests_;  // the body's list requests that are filtered
   Mode mode_ = Mode::kPass;
   http::ResponseHead held_head_;
   std::string held_body_;
-  std::unique_ptr<mcp::SseToolsListRewriter> sse_;
+  std::unique_ptr<mcp::SseListRewriter> sse_;
 };
 
 }  // namespace mag::proxy

@@ -1,8 +1,8 @@
-// libFuzzer target: an upstream SSE body through the tools/list rewriter.
+// libFuzzer target: an upstream SSE body through the list rewriter.
 // The first input byte chooses the read size (1-64 bytes); the rest is the
 // stream. What the rewriter sends is what a client reads, so it must be a
 // fixed point: read again (in one piece, without a size cap) it is neither
-// rewritten nor refused, i.e. no event in it still lists a refused tool for
+// rewritten nor refused, i.e. no event in it still lists a refused entry for
 // a pending id and none is unreadable. The first pass has a small cap (256
 // bytes) so that the oversized path is reached; the second has none, as
 // the LF of a CRLF split by a read may be dropped and an event at the cap
@@ -13,16 +13,21 @@
 #include <string>
 #include <string_view>
 
-#include "proxy/mcp/sse_tools_list_rewriter.h"
+#include "proxy/mcp/sse_list_rewriter.h"
 
 namespace {
 
-bool allowed(const std::string& tool) {
-  return tool != "rm";
+// Tools and prompts named rm, and resources under secret://, are refused.
+bool allowed(mag::mcp::ListKind kind, const std::string& key) {
+  if (kind == mag::mcp::ListKind::kResources) return !key.starts_with("secret://");
+  return key != "rm";
 }
 
 std::string rewrite(std::string_view input, size_t step, size_t cap) {
-  mag::mcp::SseToolsListRewriter rewriter({"1", "\"a\""}, allowed, cap);
+  mag::mcp::SseListRewriter rewriter({{"1", mag::mcp::ListKind::kTools},
+                                      {"\"a\"", mag::mcp::ListKind::kPrompts},
+                                      {"2", mag::mcp::ListKind::kResources}},
+                                     allowed, cap);
   std::string out;
   for (size_t i = 0; i < input.size(); i += step) rewriter.feed(input.substr(i, step), &out);
   rewriter.finish(&out);

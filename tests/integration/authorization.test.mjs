@@ -428,7 +428,12 @@ describe('authorization: tools/list filtering cannot be bypassed by framing', ()
       listeners: [{ address: `127.0.0.1:${port}`, allowed_origins: ['http://localhost:6274'] }],
       providers: { test: { issuer: as.issuer, jwks_file: 'jwks.json', algorithms: ['RS256'] } },
       upstreams: { backend: { url: upstream.origin } },
-      routes: [{ path_prefix: '/mcp', upstream: 'backend', resource, auth: { providers: ['test'], tools: { add: ['math:add'], rm: 'deny' } } }],
+      routes: [{
+        path_prefix: '/mcp',
+        upstream: 'backend',
+        resource,
+        auth: { providers: ['test'], tools: { add: ['math:add'], rm: 'deny' }, prompts: { secret: 'deny' }, resources: { 'secret://*': 'deny' } },
+      }],
     }, 'filter.yaml');
     const proc = await startProcess('mcp-auth-gateway (filter)', requireFile(GATEWAY_BIN, 'mcp-auth-gateway'), ['--config', configPath]);
     gateway = { proc, port, url: resource, resource };
@@ -554,6 +559,48 @@ describe('authorization: tools/list filtering cannot be bypassed by framing', ()
     const res = await list(json(`[{"jsonrpc":"2.0","id":2,"result":{}},${listResult(1)}]`), batch);
     assertFiltered(res);
     assert.deepEqual(JSON.parse(res.body)[0], { jsonrpc: '2.0', id: 2, result: {} });
+  }));
+
+  test('MCP-22/MCP-23: prompts, resources and templates answers: filtered by their own rules, refused when unreadable', withLogs(async () => {
+    const request = (id, method) => ({ jsonrpc: '2.0', id, method });
+    const batch = JSON.stringify([request(1, 'tools/list'), request(2, 'prompts/list'), request(3, 'resources/list'), request(4, 'resources/templates/list')]);
+    const answers = [
+      listResult(1),
+      '{"jsonrpc":"2.0","id":2,"result":{"prompts":[{"name":"secret"},{"name":"hello"}]}}',
+      '{"jsonrpc":"2.0","id":3,"result":{"resources":[{"uri":"secret://a","name":"a"},{"uri":"open://b","name":"b"}]}}',
+      '{"jsonrpc":"2.0","id":4,"result":{"resourceTemplates":[{"uriTemplate":"{scheme}://{x}","name":"any"},{"uriTemplate":"open://{x}","name":"o"}]}}',
+    ];
+    const expected = [
+      { jsonrpc: '2.0', id: 1, result: { tools: [{ name: 'sub' }] } },
+      { jsonrpc: '2.0', id: 2, result: { prompts: [{ name: 'hello' }] } },
+      { jsonrpc: '2.0', id: 3, result: { resources: [{ uri: 'open://b', name: 'b' }] } },
+      { jsonrpc: '2.0', id: 4, result: { resourceTemplates: [{ uriTemplate: 'open://{x}', name: 'o' }] } },
+    ];
+    const asJson = await list(json(`[${answers.join(',')}]`), batch);
+    assert.equal(asJson.status, 200, asJson.body);
+    assert.deepEqual(JSON.parse(asJson.body), expected);
+    const asSse = await list(sseBytes(answers.map((a) => `data: ${a}\n\n`).join('')), batch);
+    assert.equal(asSse.status, 200, asSse.body);
+    const events = asSse.body.split('\n\n').filter((e) => e.trim()).map((e) => JSON.parse(e.replace(/^data: /, '')));
+    assert.deepEqual(events, expected);
+
+    const prompts = JSON.stringify(request(2, 'prompts/list'));
+    for (const body of [
+      '{"jsonrpc":"2.0","id":2,"result":{"prompts":[{"name":"secret","name":"hello"}]}}',
+      '{"jsonrpc":"2.0","id":2,"result":{"prompts":{"0":{"name":"secret"}}}}',
+      '{"jsonrpc":"2.0","id":2,"result":"secret"}',
+    ]) {
+      for (const respond of [json(body), sseBytes(`data: ${body}\n\n`)]) {
+        const res = await list(respond, prompts);
+        assert.equal(res.status, 200, res.body);
+        assert.doesNotMatch(res.body, /secret/, body);
+        assert.match(res.body, /"id":2,"error":\{"code":-32603,"message":"prompts\/list response could not be filtered"\}/, body);
+      }
+    }
+    const resources = JSON.stringify(request(3, 'resources/list'));
+    const res = await list(json('{"jsonrpc":"2.0","id":3,"result":{"resources":"secret://a"}}'), resources);
+    assert.doesNotMatch(res.body, /secret/);
+    assert.match(res.body, /"id":3,"error":\{"code":-32603,"message":"resources\/list response could not be filtered"\}/);
   }));
 });
 

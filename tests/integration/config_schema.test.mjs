@@ -87,6 +87,8 @@ describe('config schema', () => {
       ['url and endpoints', (c) => (c.upstreams.u.endpoints = ['http://127.0.0.1:9001'])],
       ['empty endpoints', (c) => (delete c.upstreams.u.url, (c.upstreams.u.endpoints = []))],
       ['unknown route timeout', (c) => (c.routes[0].timeouts = { idle: 5 })],
+      ['prompt rule neither scopes nor deny', (c) => (c.routes[0].auth = { prompts: { p: 'allow' } })],
+      ['a * inside a resource key', (c) => (c.routes[0].auth = { resources: { 'demo://*/x': 'deny' } })],
     ];
     for (const [what, mutate] of bad) {
       const c = base();

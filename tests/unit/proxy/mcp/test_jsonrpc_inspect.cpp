@@ -107,3 +107,56 @@ TEST_CASE("jsonrpc_inspect: deeply nested documents are refused before jansson p
   CHECK(json_nesting_depth(R"({"a":[{"b":"\"[[["}]})", 10) == 3);
   CHECK(json_nesting_depth("[[[[[", 3) == 4);
 }
+
+TEST_CASE("jsonrpc_inspect: prompts/get yields the prompt name, resources/* the URI") {
+  auto r = inspect_jsonrpc(R"([
+    {"jsonrpc":"2.0","id":1,"method":"prompts/get","params":{"name":"simple-prompt"}},
+    {"jsonrpc":"2.0","id":2,"method":"resources/read","params":{"uri":"demo://resource/1"}},
+    {"jsonrpc":"2.0","id":3,"method":"resources/subscribe","params":{"uri":"demo://a"}},
+    {"jsonrpc":"2.0","id":4,"method":"resources/unsubscribe","params":{"uri":"demo://b"}},
+    {"jsonrpc":"2.0","id":5,"method":"resources/list","params":{"uri":"ignored"}},
+    {"jsonrpc":"2.0","id":6,"method":"prompts/list"}])");
+  REQUIRE(r.status == Status::kOk);
+  REQUIRE(r.messages.size() == 6);
+  CHECK(r.messages[0].prompt_name == "simple-prompt");
+  CHECK(r.messages[0].tool_name.empty());
+  CHECK(r.messages[1].resource_uri == "demo://resource/1");
+  CHECK(r.messages[2].resource_uri == "demo://a");
+  CHECK(r.messages[3].resource_uri == "demo://b");
+  CHECK(r.messages[4].resource_uri.empty());
+  CHECK(r.messages[5].prompt_name.empty());
+  // Escapes are decoded as the upstream decodes them.
+  auto escaped =
+      inspect_jsonrpc(R"({"id":1,"method":"resources/read","params":{"uri":"demo:\/\/x\u0041"}})");
+  REQUIRE(escaped.status == Status::kOk);
+  CHECK(escaped.messages[0].resource_uri == "demo://xA");
+}
+
+TEST_CASE("jsonrpc_inspect: prompts/get and resources/* without a string target are refused") {
+  const char* refused[] = {
+      R"({"id":1,"method":"prompts/get"})",
+      R"({"id":1,"method":"prompts/get","params":{}})",
+      R"({"id":1,"method":"prompts/get","params":{"name":7}})",
+      R"({"id":1,"method":"prompts/get","params":{"name":""}})",
+      R"({"id":1,"method":"prompts/get","params":{"name":["a"]}})",
+      R"({"id":1,"method":"prompts/get","params":["simple-prompt"]})",
+      R"({"id":1,"method":"prompts/get","params":{"uri":"simple-prompt"}})",
+      R"({"id":1,"method":"resources/read","params":{"name":"demo://x"}})",
+      R"({"id":1,"method":"resources/read","params":{"uri":null}})",
+      R"({"id":1,"method":"resources/read","params":{"uri":""}})",
+      R"({"id":1,"method":"resources/subscribe","params":{"uri":{"href":"demo://x"}}})",
+      R"({"id":1,"method":"resources/unsubscribe"})",
+      R"({"method":"resources/read","params":{"uri":1}})",  // a notification too
+      R"([{"id":1,"method":"ping"},{"id":2,"method":"resources/read","params":{}}])",
+  };
+  for (const char* body : refused) {
+    INFO(body);
+    CHECK(inspect_jsonrpc(body).status == Status::kInvalidRequest);
+  }
+  CHECK(inspect_jsonrpc(R"({"id":1,"method":"prompts/get","params":{"name":"a"}})").detail.empty());
+  CHECK(inspect_jsonrpc(R"({"id":1,"method":"resources/read"})").detail ==
+        "resources/read without a string in params.uri");
+  // Duplicate keys in params are malformed, never read one way or the other.
+  CHECK(inspect_jsonrpc(R"({"id":1,"method":"resources/read","params":{"uri":"a","uri":"b"}})")
+            .status == Status::kMalformed);
+}

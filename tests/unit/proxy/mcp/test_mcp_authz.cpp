@@ -12,19 +12,27 @@ using Verdict = AuthzDecision::Verdict;
 
 namespace {
 
-JsonRpcMessage call(const std::string& tool) {
+// A request of `method`; `field` (the name or URI a per-name rule reads)
+// set to `target`.
+JsonRpcMessage request(const std::string& method, std::string JsonRpcMessage::*field = nullptr,
+                       const std::string& target = "") {
   JsonRpcMessage m;
-  m.method = "tools/call";
-  m.tool_name = tool;
+  m.method = method;
+  if (field) m.*field = target;
   m.id = "1";
   return m;
 }
 
-JsonRpcMessage request(const std::string& method) {
-  JsonRpcMessage m;
-  m.method = method;
-  m.id = "1";
-  return m;
+JsonRpcMessage call(const std::string& tool) {
+  return request("tools/call", &JsonRpcMessage::tool_name, tool);
+}
+
+JsonRpcMessage get_prompt(const std::string& name) {
+  return request("prompts/get", &JsonRpcMessage::prompt_name, name);
+}
+
+JsonRpcMessage read_resource(const std::string& uri, const std::string& method = "resources/read") {
+  return request(method, &JsonRpcMessage::resource_uri, uri);
 }
 
 RouteAuth sample_rules() {
@@ -128,16 +136,85 @@ TEST_CASE("mcp_authz: notifications and responses need only the route scopes") {
   CHECK(mag::mcp::authorize_messages(auth, {}, {note}).verdict == Verdict::kInsufficientScope);
 }
 
-TEST_CASE("mcp_authz: tool visibility for tools/list filtering") {
-  RouteAuth auth = sample_rules();
-  CHECK(mag::mcp::tool_allowed(auth, {"mcp:access", "math:add"}, "add"));
-  CHECK_FALSE(mag::mcp::tool_allowed(auth, {"mcp:access"}, "add"));
-  CHECK_FALSE(mag::mcp::tool_allowed(auth, {"mcp:access", "math:add"}, "rm"));
-  CHECK(mag::mcp::tool_allowed(auth, {"mcp:access"}, "echo"));
-  CHECK(mag::mcp::may_filter_tools(auth));
-  CHECK(mag::mcp::needs_body(auth));
+TEST_CASE("mcp_authz: body rules are read only where some rule needs the body") {
   RouteAuth plain;
   plain.scopes = {"a"};
-  CHECK_FALSE(mag::mcp::may_filter_tools(plain));
   CHECK_FALSE(mag::mcp::needs_body(plain));
+  CHECK(mag::mcp::needs_body(sample_rules()));
+  RouteAuth prompts = plain;
+  prompts.denied_prompts = {"p"};
+  CHECK(mag::mcp::needs_body(prompts));
+  RouteAuth resources = plain;
+  resources.resources = {{"file:///*", {"files"}}};
+  CHECK(mag::mcp::needs_body(resources));
+}
+
+TEST_CASE("mcp_authz: prompts/get by prompt name, with the '*' default and deny") {
+  RouteAuth auth = sample_rules();
+  auth.prompts = {{"simple", {"prompts:simple"}}, {"*", {"prompts:other"}}};
+  auth.denied_prompts = {"secret"};
+  auto d = mag::mcp::authorize_messages(auth, {"mcp:access"}, {get_prompt("simple")});
+  CHECK(d.verdict == Verdict::kInsufficientScope);
+  CHECK(d.missing == std::vector<std::string>{"prompts:simple"});
+  CHECK(d.description == "prompt 'simple' requires scope prompts:simple");
+  CHECK(mag::mcp::authorize_messages(auth, {"mcp:access", "prompts:simple"}, {get_prompt("simple")})
+            .verdict == Verdict::kAllow);
+  CHECK(mag::mcp::authorize_messages(auth, {"mcp:access", "prompts:simple"}, {get_prompt("other")})
+            .missing == std::vector<std::string>{"prompts:other"});
+  auto denied = mag::mcp::authorize_messages(
+      auth, {"mcp:access", "prompts:simple", "prompts:other"}, {get_prompt("secret")});
+  CHECK(denied.verdict == Verdict::kForbidden);
+  CHECK(denied.description == "prompt 'secret' is not allowed on this route");
+  // The method rule adds to the prompt rule.
+  auth.methods["prompts/get"] = {"prompts"};
+  CHECK(mag::mcp::authorize_messages(auth, {"mcp:access", "prompts:simple"}, {get_prompt("simple")})
+            .missing == std::vector<std::string>{"prompts"});
+  // Prompt rules do not apply to tools of the same name, nor tool rules to prompts.
+  CHECK(mag::mcp::authorize_messages(auth, {"mcp:access", "math:add"}, {call("simple")}).verdict ==
+        Verdict::kAllow);
+}
+
+TEST_CASE("mcp_authz: resources by URI: exact beats pattern, longest pattern, '*' default") {
+  RouteAuth auth;
+  auth.scopes = {"mcp:access"};
+  auth.resources = {
+      {"demo://a/*", {"a"}}, {"demo://a/b/*", {"ab"}}, {"demo://a/b/open", {}}, {"*", {"other"}}};
+  auth.denied_resources = {"demo://a/b/secret*"};
+  auto needs = [&](const std::string& uri, const std::string& method = "resources/read") {
+    bool denied = false;
+    auto scopes = mag::mcp::required_scopes(auth, read_resource(uri, method), &denied);
+    if (denied) return std::vector<std::string>{"DENIED"};
+    return scopes;
+  };
+  using Scopes = std::vector<std::string>;
+  CHECK(needs("demo://a/x") == Scopes{"mcp:access", "a"});
+  CHECK(needs("demo://a/") == Scopes{"mcp:access", "a"});
+  CHECK(needs("demo://a/b/x") == Scopes{"mcp:access", "ab"});
+  CHECK(needs("demo://a/b/open") == Scopes{"mcp:access"});
+  CHECK(needs("demo://a/b/open/more") == Scopes{"mcp:access", "ab"});
+  CHECK(needs("demo://a/b/secret") == Scopes{"DENIED"});
+  CHECK(needs("demo://a/b/secret/x", "resources/subscribe") == Scopes{"DENIED"});
+  CHECK(needs("demo://a/b/secret/x", "resources/unsubscribe") == Scopes{"DENIED"});
+  CHECK(needs("demo://a") == Scopes{"mcp:access", "other"});
+  CHECK(needs("file:///etc/passwd") == Scopes{"mcp:access", "other"});
+  // Other methods ignore resource rules.
+  CHECK(needs("demo://a/b/secret", "resources/list") == Scopes{"mcp:access"});
+  auth.resources.erase("*");
+  CHECK(needs("file:///etc/passwd") == Scopes{"mcp:access"});
+  auto d = mag::mcp::authorize_messages(auth, {"mcp:access"}, {read_resource("demo://a/x")});
+  CHECK(d.verdict == Verdict::kInsufficientScope);
+  CHECK(d.description == "resource 'demo://a/x' requires scope a");
+  CHECK(d.challenge_scopes == std::vector<std::string>{"mcp:access", "a"});
+  CHECK(mag::mcp::authorize_messages(auth, {"mcp:access", "a", "ab"},
+                                     {read_resource("demo://a/b/secret")})
+            .verdict == Verdict::kForbidden);
+}
+
+TEST_CASE("mcp_authz: step-up challenges keep the token's prompt and resource scopes") {
+  RouteAuth auth = sample_rules();
+  auth.prompts = {{"p", {"prompts:p"}}};
+  auth.resources = {{"demo://*", {"res"}}};
+  auto d = mag::mcp::authorize_messages(auth, {"mcp:access", "prompts:p", "res"}, {call("add")});
+  CHECK(d.challenge_scopes ==
+        std::vector<std::string>{"mcp:access", "math:add", "prompts:p", "res"});
 }

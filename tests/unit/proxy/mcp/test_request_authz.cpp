@@ -43,6 +43,13 @@ routes:
     auth:
       allow_missing: true
       tools: {add: [math:add]}
+  - path_prefix: /lists
+    upstream: backend
+    resource: http://localhost:8000/lists
+    auth:
+      allow_missing: true
+      prompts: {secret: deny}
+      methods: {resources/read: [files:read]}
 authz:
   session_idle_timeout: 600
   max_sessions: 50
@@ -496,4 +503,30 @@ TEST_CASE("request_authz: stream deadline is exp + grace") {
   CHECK(authz.stream_deadline() == 2000000005);
   RequestAuthz anonymous(config->routes[1], *config, nullptr, nullptr);
   CHECK(anonymous.stream_deadline() == 0);
+}
+
+TEST_CASE(
+    "request_authz: list answers are filtered (identity asked of the upstream) only where a rule "
+    "could hide an entry") {
+  auto config = load();
+  const auto& lists_route = config->routes[2];
+  auto filtered = [&](const std::string& body) {
+    RequestAuthz authz(lists_route, *config, nullptr, nullptr);
+    auto head = post();
+    REQUIRE_FALSE(authz.check_head(head));
+    REQUIRE_FALSE(authz.check_body(body));
+    auto upstream = post();
+    authz.prepare_upstream(head, upstream);
+    const std::string_view* encoding = upstream.headers.get("accept-encoding");
+    return encoding && *encoding == "identity";
+  };
+  auto list = [](int id, const std::string& method) {
+    return R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"method":")" + method + R"("})";
+  };
+  CHECK(filtered(list(1, "prompts/list")));              // prompts rules
+  CHECK(filtered(list(1, "resources/list")));            // a resources/read method rule
+  CHECK(filtered(list(1, "resources/templates/list")));  // the same
+  CHECK_FALSE(filtered(list(1, "tools/list")));          // no tool rule on this route
+  CHECK_FALSE(filtered(R"({"jsonrpc":"2.0","method":"prompts/list"})"));  // no id: no answer
+  CHECK(filtered("[" + list(1, "tools/list") + "," + list(2, "prompts/list") + "]"));
 }
