@@ -179,6 +179,8 @@ json_t* route_auth_json(const config::RouteAuth& auth) {
   set(a, "scopes", string_array(auth.scopes));
   set(a, "tools", rules_json(auth.tools, auth.denied_tools));
   set(a, "methods", rules_json(auth.methods, auth.denied_methods));
+  set(a, "prompts", rules_json(auth.prompts, auth.denied_prompts));
+  set(a, "resources", rules_json(auth.resources, auth.denied_resources));
   set(a, "allow_missing", json_boolean(auth.allow_missing));
   return a;
 }
