@@ -277,6 +277,11 @@ void ProxyStream::forward() {
   const bool body_done = request_ended_;
   std::string body = std::move(pending_body_);
   pending_body_.clear();
+  if (authz_ && body_done && request_.method == "POST" && authz_->mcp_method().empty()) {
+    // Not read by a rule, but already whole in memory: its names for the log.
+    authz_->read_names(body);
+    telemetry_.set_mcp(authz_->mcp_method(), authz_->mcp_tool());
+  }
   if (body_done && !body.empty() && !upstream_request.headers.has("content-length")) {
     // A chunked request that was fully read while we waited: send it with a length.
     upstream_request.headers.set("Content-Length", std::to_string(body.size()));
