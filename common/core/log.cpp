@@ -1,11 +1,11 @@
 #include "common/core/log.h"
 
+#include "common/core/log_rate_limiter.h"
+
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
-#include <map>
-#include <mutex>
 #include <string>
 
 namespace mag::log {
@@ -48,58 +48,37 @@ void write(Level l, std::string_view component, std::string_view message) {
 }
 
 namespace {
-struct KeyState {
-  std::chrono::steady_clock::time_point window_start{};
-  size_t written = 0;       // in the current window
-  uint64_t suppressed = 0;  // since the last line written for this key
-};
-struct Limiter {
-  std::mutex mutex;
-  RateLimit limit;
-  std::map<std::string, KeyState, std::less<>> keys;
-};
-Limiter& limiter() {
-  static Limiter l;
+LogRateLimiter& limiter() {
+  static LogRateLimiter l;
   return l;
 }
 }  // namespace
 
 void set_rate_limit(RateLimit limit) {
-  Limiter& l = limiter();
-  std::lock_guard lock(l.mutex);
-  l.limit = limit;
-  l.keys.clear();
+  limiter().reset({.burst = limit.burst, .interval = limit.interval});
+}
+
+void limited(Level level, std::string_view key, std::string_view component,
+             const std::function<std::string()>& message) {
+  if (level < g_level.load()) return;
+  // Debug logging is for diagnosis: every line is written.
+  if (g_level.load() == Level::kDebug) {
+    write(level, component, message());
+    return;
+  }
+  const LogRateLimiter::Verdict verdict = limiter().admit(key, LogRateLimiter::Clock::now());
+  if (!verdict.write) return;
+  if (verdict.suppressed == 0) {
+    write(level, component, message());
+    return;
+  }
+  write(level, component,
+        message() + " (suppressed " + std::to_string(verdict.suppressed) + " similar messages)");
 }
 
 void limited(Level level, std::string_view key, std::string_view component,
              std::string_view message) {
-  if (level < g_level.load()) return;
-  const auto now = std::chrono::steady_clock::now();
-  uint64_t suppressed = 0;
-  {
-    Limiter& l = limiter();
-    std::lock_guard lock(l.mutex);
-    auto it = l.keys.find(key);
-    if (it == l.keys.end()) it = l.keys.emplace(std::string(key), KeyState{now}).first;
-    KeyState& state = it->second;
-    if (now - state.window_start >= l.limit.interval) {
-      state.window_start = now;
-      state.written = 0;
-    }
-    if (state.written >= l.limit.burst) {
-      ++state.suppressed;
-      return;
-    }
-    ++state.written;
-    suppressed = state.suppressed;
-    state.suppressed = 0;
-  }
-  if (suppressed == 0) {
-    write(level, component, message);
-    return;
-  }
-  write(level, component,
-        std::string(message) + " (suppressed " + std::to_string(suppressed) + " similar messages)");
+  limited(level, key, component, [message] { return std::string(message); });
 }
 
 std::string sanitize(std::string_view in, size_t max_len) {

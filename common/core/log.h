@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -28,12 +29,18 @@ inline void error(std::string_view c, std::string_view m) {
 
 // For diagnostics that any client can trigger once per request (a rejected
 // token, a refused Origin): a flood of them must not flood stderr / the
-// journal. Per `key`, at most `burst` lines per `interval` are written; the
-// rest are only counted, and the next line written for that key after the
-// interval says "(suppressed N similar messages)". `key` must come from a
-// bounded set (component + outcome code), never from request data.
+// journal. Per `key`, the first `burst` lines are written, then at most one
+// per `interval` (log_rate_limiter.h); the rest are only counted, and the
+// next line written for that key says "(suppressed N similar messages)".
+// At debug level every line is written. `key` should come from a bounded
+// set (component + outcome code + route), never from request data; at most
+// 256 keys get their own budget, the others share one.
 void limited(Level level, std::string_view key, std::string_view component,
              std::string_view message);
+// The same with the line made only when it is written: for lines that cost
+// work to build (the details of a refused token).
+void limited(Level level, std::string_view key, std::string_view component,
+             const std::function<std::string()>& message);
 struct RateLimit {
   size_t burst = 10;
   std::chrono::milliseconds interval{10000};

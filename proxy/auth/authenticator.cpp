@@ -1,7 +1,9 @@
 #include "proxy/auth/authenticator.h"
 
 #include "proxy/auth/bearer_token.h"
+#include "proxy/auth/refusal_detail.h"
 
+#include <algorithm>
 #include <vector>
 
 namespace mag::auth {
@@ -91,6 +93,7 @@ AuthAttempt authenticate(const RoutePolicies& policies, const http::HeaderMap& h
   }
 
   std::optional<VerifyResult> best;
+  const std::string* best_provider = nullptr;
   std::vector<ProviderView*> unknown_kid;
   for (const auto& route_policy : policies) {
     auto it = providers.find(route_policy.provider);
@@ -110,7 +113,10 @@ AuthAttempt authenticate(const RoutePolicies& policies, const http::HeaderMap& h
       return {std::move(d), nullptr};
     }
     if (result.reason == Reason::kUnknownKid) unknown_kid.push_back(&provider);
-    if (!best || stage(result.reason) > stage(best->reason)) best = std::move(result);
+    if (!best || stage(result.reason) > stage(best->reason)) {
+      best = std::move(result);
+      best_provider = &route_policy.provider;
+    }
   }
   // Only when no provider accepted: the keys may have rotated.
   if (allow_refetch) {
@@ -120,7 +126,29 @@ AuthAttempt authenticate(const RoutePolicies& policies, const http::HeaderMap& h
     }
   }
   if (!best) return {invalid(Reason::kUnknownKid, "No signing keys are available"), nullptr};
-  return {invalid(best->reason), nullptr};
+  AuthDecision refused = invalid(best->reason);
+  refused.provider = *best_provider;
+  return {std::move(refused), nullptr};
+}
+
+std::string describe_refusal(const AuthDecision& decision, const RoutePolicies& policies,
+                             const http::HeaderMap& headers, const ProviderMap& providers,
+                             std::string_view route_resource, int64_t now_seconds) {
+  const ExtractedToken extracted = extract_bearer_token(headers);
+  if (extracted.presence != TokenPresence::kPresent) {
+    return "the Authorization header is not one \"Bearer <token>\"";
+  }
+  const auto policy = std::find_if(policies.begin(), policies.end(), [&](const RoutePolicy& p) {
+    return p.provider == decision.provider;
+  });
+  if (decision.provider.empty() || policy == policies.end()) {
+    return "no provider of the route has signing keys";
+  }
+  const auto view = providers.find(decision.provider);
+  const KeySet* keys = view == providers.end() ? nullptr : view->second->keys().get();
+  const RefusalDetail detail(extracted.token, policy->policy.max_token_bytes);
+  return detail.describe(decision.reason, {decision.provider, policy->policy, route_resource, keys},
+                         now_seconds);
 }
 
 }  // namespace mag::auth

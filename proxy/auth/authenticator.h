@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/http/http_message.h"
@@ -35,6 +36,9 @@ struct AuthDecision {
   Reason reason = Reason::kMalformed;  // for kInvalidToken
   std::string description;             // safe for headers and logs
   Claims claims;                       // for kAllow
+  // For kInvalidToken: the provider whose check got furthest and gave
+  // `reason` (empty when the header was malformed or no provider had keys).
+  std::string provider;
 };
 
 struct AuthAttempt {
@@ -62,5 +66,12 @@ RoutePolicies route_policies(const config::Route& route,
 AuthAttempt authenticate(const RoutePolicies& policies, const http::HeaderMap& headers,
                          const ProviderMap& providers, int64_t now_seconds, bool allow_refetch,
                          const std::function<void()>& retry);
+
+// For the log: what the token of a kInvalidToken decision carried and
+// what the route accepts (refusal_detail.h), e.g. `iss "https://a" is not
+// accepted (accepted: "https://b" from provider dev)`. Never the token.
+std::string describe_refusal(const AuthDecision& decision, const RoutePolicies& policies,
+                             const http::HeaderMap& headers, const ProviderMap& providers,
+                             std::string_view route_resource, int64_t now_seconds);
 
 }  // namespace mag::auth

@@ -51,26 +51,10 @@ namespace {
 
 enum class Field { kAbsent, kOk, kInvalid };
 
-// RFC 7519 NumericDate: a JSON number of seconds. Reals are floored (as
-// google/jwt_verify_lib does); anything non-finite, below 1 or above 2^53
-// is invalid, so later arithmetic cannot overflow.
 Field numeric_date(json_t* payload, const char* name, int64_t* out) {
   json_t* v = json_object_get(payload, name);
   if (v == nullptr) return Field::kAbsent;
-  if (json_is_integer(v)) {
-    const json_int_t i = json_integer_value(v);
-    if (i < 1 || i > kMaxNumericDate) return Field::kInvalid;
-    *out = static_cast<int64_t>(i);
-    return Field::kOk;
-  }
-  if (json_is_real(v)) {
-    const double d = json_real_value(v);
-    if (!std::isfinite(d) || d < 1.0 || d > static_cast<double>(kMaxNumericDate))
-      return Field::kInvalid;
-    *out = static_cast<int64_t>(std::floor(d));
-    return Field::kOk;
-  }
-  return Field::kInvalid;
+  return numeric_date_value(v, out) ? Field::kOk : Field::kInvalid;
 }
 
 Field string_claim(json_t* payload, const char* name, std::string* out) {
@@ -265,6 +249,24 @@ Reason check_claims(json_t* payload, const VerifyPolicy& policy, int64_t now, Cl
 }
 
 }  // namespace
+
+// Reals are floored (as google/jwt_verify_lib does); the range check keeps
+// later arithmetic from overflowing.
+bool numeric_date_value(const json_t* v, int64_t* out) {
+  if (json_is_integer(v)) {
+    const json_int_t i = json_integer_value(v);
+    if (i < 1 || i > kMaxNumericDate) return false;
+    *out = static_cast<int64_t>(i);
+    return true;
+  }
+  if (json_is_real(v)) {
+    const double d = json_real_value(v);
+    if (!std::isfinite(d) || d < 1.0 || d > static_cast<double>(kMaxNumericDate)) return false;
+    *out = static_cast<int64_t>(std::floor(d));
+    return true;
+  }
+  return false;
+}
 
 std::string_view reason_code(Reason r) {
   switch (r) {

@@ -12,6 +12,8 @@
 
 #include "proxy/auth/jwks.h"
 
+struct json_t;  // <jansson.h>
+
 namespace mag::auth {
 
 // Stable reason codes: used in error_description, logs and metrics
@@ -91,6 +93,11 @@ struct CompactJws;  // proxy/auth/jwt_compact.h
 // its kid selects whose type, curve and own `alg` fit the token's algorithm.
 // `*used` (may be null) names the key that verified the signature.
 Reason check_signature(const CompactJws& jws, const KeySet& keys, const VerificationKey** used);
+
+// A NumericDate claim value as verify_jwt reads it (RFC 7519: a JSON
+// number of seconds, reals floored): false for anything else, non-finite,
+// below 1 or above kMaxNumericDate.
+bool numeric_date_value(const json_t* value, int64_t* out);
 
 // Largest accepted NumericDate (exp/nbf/iat): 2^53, the range a double holds
 // exactly. Larger values (1e300, INT64_MAX) are invalid claims.

@@ -33,6 +33,19 @@ LocalReply jsonrpc_reply(int status, int code, const std::string& message) {
   return json_document(status, jsonrpc_error_without_id(code, message));
 }
 
+// The access log's mcp_method / mcp_tool: the first message's method ("+N"
+// appended for a batch of N+1) and tool name.
+void names_for_log(const mcp::InspectResult& inspected, std::string* method, std::string* tool) {
+  if (inspected.messages.empty()) return;
+  // Bounded: these names come from the client and end up in the log.
+  constexpr size_t kMaxLogged = 128;
+  *method = inspected.messages.front().method.substr(0, kMaxLogged);
+  *tool = inspected.messages.front().tool_name.substr(0, kMaxLogged);
+  if (inspected.messages.size() > 1) {
+    *method += " +" + std::to_string(inspected.messages.size() - 1);
+  }
+}
+
 }  // namespace
 
 RequestAuthz::RequestAuthz(const config::Route& route, const config::Config& config,
@@ -166,15 +179,7 @@ std::optional<LocalReply> RequestAuthz::check_body(std::string_view body) {
     default:
       return jsonrpc_reply(400, -32600, "Invalid Request: " + inspected.detail);
   }
-  if (!inspected.messages.empty()) {
-    // Bounded: these names come from the client and end up in the log.
-    constexpr size_t kMaxLogged = 128;
-    mcp_method_ = inspected.messages.front().method.substr(0, kMaxLogged);
-    mcp_tool_ = inspected.messages.front().tool_name.substr(0, kMaxLogged);
-    if (inspected.messages.size() > 1) {
-      mcp_method_ += " +" + std::to_string(inspected.messages.size() - 1);
-    }
-  }
+  names_for_log(inspected, &mcp_method_, &mcp_tool_);
   for (const auto& message : inspected.messages) {
     const auto kind = mcp::list_kind_of(message.method);
     if (kind && !message.id.empty() && mcp::may_filter_list(route_.auth, *kind)) {
@@ -182,6 +187,18 @@ std::optional<LocalReply> RequestAuthz::check_body(std::string_view body) {
     }
   }
   return refuse(mcp::authorize_messages(route_.auth, scopes(), inspected.messages));
+}
+
+void RequestAuthz::read_names(std::string_view complete_body) {
+  // Where a rule reads the body, check_body() has named it (or refused it).
+  if (wants_body_ || !mcp_method_.empty() || complete_body.empty()) return;
+  if (complete_body.size() > config_.authz.max_inspected_body) return;
+  mcp::InspectLimits limits;
+  limits.max_bytes = config_.authz.max_inspected_body;
+  const mcp::InspectResult inspected = mcp::inspect_jsonrpc(complete_body, limits);
+  if (inspected.status == mcp::InspectResult::Status::kOk) {
+    names_for_log(inspected, &mcp_method_, &mcp_tool_);
+  }
 }
 
 std::optional<LocalReply> RequestAuthz::refuse(const mcp::AuthzDecision& decision) const {

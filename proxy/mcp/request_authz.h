@@ -83,6 +83,11 @@ class RequestAuthz {
   // ("+N" appended for a batch of N+1) and its tool name; empty before.
   const std::string& mcp_method() const { return mcp_method_; }
   const std::string& mcp_tool() const { return mcp_tool_; }
+  // For the access log only, on a route whose rules do not read the body:
+  // the same names from a body that is already complete in memory (it
+  // arrived while the token was being checked), when it is a JSON-RPC body
+  // of at most authz.max_inspected_body bytes. Never refuses anything.
+  void read_names(std::string_view complete_body);
 
  private:
   // kRefuse: the response cannot be filtered (compressed, or a body over

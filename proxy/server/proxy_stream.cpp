@@ -227,10 +227,20 @@ void ProxyStream::reply_unauthorized(const auth::AuthDecision& decision) {
       break;
   }
   // Any client can trigger this once per request: rate-limited per outcome
-  // (the access log, when enabled, still has one line per request).
-  log::limited(log::Level::kInfo, "authn " + outcome, "authn",
-               request_.method + " " + log::sanitize(request_.path) + " -> " +
-                   std::to_string(status) + " " + outcome);
+  // and route (the access log, when enabled, still has one line per
+  // request). A refused token's line says what it carried and what the
+  // route accepts, built only when the line is written; the client's
+  // answer keeps the fixed description.
+  const std::string& route = route_->config->path_prefix;
+  std::string line = request_.method + " " + log::sanitize(request_.path) + " -> " +
+                     std::to_string(status) + " " + outcome;
+  log::limited(log::Level::kInfo, "authn " + outcome + " " + route, "authn", [&] {
+    if (decision.kind != Kind::kInvalidToken) return std::move(line);
+    return line + " (route " + log::sanitize(route) + "): " +
+           auth::describe_refusal(decision, *route_->policies, request_.headers,
+                                  snapshot_->providers, route_->config->resource,
+                                  static_cast<int64_t>(std::time(nullptr)));
+  });
   LocalReply reply = json_document(status, auth::error_body_json(challenge));
   reply.head.headers.add("Cache-Control", "no-store");
   reply.head.headers.add("WWW-Authenticate", auth::www_authenticate_value(challenge));
@@ -267,6 +277,11 @@ void ProxyStream::forward() {
   const bool body_done = request_ended_;
   std::string body = std::move(pending_body_);
   pending_body_.clear();
+  if (authz_ && body_done && request_.method == "POST" && authz_->mcp_method().empty()) {
+    // Not read by a rule, but already whole in memory: its names for the log.
+    authz_->read_names(body);
+    telemetry_.set_mcp(authz_->mcp_method(), authz_->mcp_tool());
+  }
   if (body_done && !body.empty() && !upstream_request.headers.has("content-length")) {
     // A chunked request that was fully read while we waited: send it with a length.
     upstream_request.headers.set("Content-Length", std::to_string(body.size()));

@@ -110,7 +110,11 @@ std::string format_access_json(const AccessRecord& r, const AccessLogIdentity& i
     json_object_set_new(doc.get(), "mcp_tool",
                         r.mcp_tool.empty() ? json_null() : json_text(r.mcp_tool));
   }
-  return json::to_json_string(doc.get(), JSON_COMPACT | JSON_PRESERVE_ORDER).value_or("{}");
+  // 15 significant digits: a value rounded to 3 decimals prints as such
+  // (3.127, not 3.1269999999999998).
+  return json::to_json_string(doc.get(),
+                              JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
+      .value_or("{}");
 }
 
 std::string format_access_text(const AccessRecord& r, const AccessLogIdentity& identity) {

@@ -51,7 +51,7 @@ class CapturedStderr {
 
 }  // namespace
 
-TEST_CASE("log::limited: a burst per key per interval, then one summary line") {
+TEST_CASE("log::limited: a burst per key, then one line per interval with a count") {
   log::set_rate_limit({.burst = 3, .interval = std::chrono::milliseconds(300)});
   CapturedStderr captured;
   for (int i = 0; i < 1000; ++i) log::limited(log::Level::kInfo, "k1", "test", "refused");
@@ -67,10 +67,48 @@ TEST_CASE("log::limited: a burst per key per interval, then one summary line") {
   lines = captured.lines();
   REQUIRE(lines.size() == 7);
   CHECK(lines[6].find("refused (suppressed 997 similar messages)") != std::string::npos);
+  // The budget came back by one line only: the next one is counted again.
+  log::limited(log::Level::kInfo, "k1", "test", "refused");
+  CHECK(captured.lines().size() == 7);
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
   log::limited(log::Level::kInfo, "k1", "test", "refused");
   lines = captured.lines();
   REQUIRE(lines.size() == 8);
-  CHECK(lines[7].find("suppressed") == std::string::npos);  // the count starts again
+  CHECK(lines[7].find("refused (suppressed 1 similar messages)") != std::string::npos);
+  log::set_rate_limit({});
+}
+
+TEST_CASE("log::limited: at debug level every line is written") {
+  log::set_rate_limit({.burst = 1, .interval = std::chrono::milliseconds(60000)});
+  log::set_level(log::Level::kDebug);
+  CapturedStderr captured;
+  int built = 0;
+  for (int i = 0; i < 50; ++i) {
+    log::limited(log::Level::kInfo, "k", "test", [&] {
+      ++built;
+      return std::string("refused");
+    });
+  }
+  log::set_level(log::Level::kInfo);
+  const auto lines = captured.lines();
+  CHECK(lines.size() == 50);
+  CHECK(built == 50);
+  for (const auto& line : lines) CHECK(line.find("suppressed") == std::string::npos);
+  log::set_rate_limit({});
+}
+
+TEST_CASE("log::limited: a line over the budget is not even built") {
+  log::set_rate_limit({.burst = 2, .interval = std::chrono::milliseconds(60000)});
+  CapturedStderr captured;
+  int built = 0;
+  for (int i = 0; i < 100; ++i) {
+    log::limited(log::Level::kInfo, "lazy", "test", [&] {
+      ++built;
+      return std::string("detail");
+    });
+  }
+  CHECK(captured.lines().size() == 2);
+  CHECK(built == 2);
   log::set_rate_limit({});
 }
 

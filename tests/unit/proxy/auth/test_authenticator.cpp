@@ -229,3 +229,49 @@ TEST_CASE("authenticator: route policies made once per snapshot decide like the 
   CHECK(decide(f.token(f.other_key.private_jwk, "client-id-123")).reason ==
         auth::Reason::kBadSignature);
 }
+
+// describe_refusal: the log's detail of a refusal, from the decision, the
+// route's policies and the request headers (proxy_stream's authn line).
+TEST_CASE("authenticator: a refusal names its provider and is described for the log") {
+  Fixture f;
+  std::map<std::string, config::Provider> configs{{"dev", f.providers["dev"]->config()}};
+  const auth::RoutePolicies policies = auth::route_policies(f.route, configs);
+  auto describe = [&](const std::string& authorization, const AuthDecision& d) {
+    http::HeaderMap headers;
+    headers.add("Authorization", authorization);
+    return auth::describe_refusal(d, policies, headers, f.providers, f.route.resource,
+                                  std::time(nullptr));
+  };
+
+  const std::string wrong_aud = "Bearer " + f.token(f.key.private_jwk, "http://other/mcp");
+  AuthDecision d = f.decide(wrong_aud);
+  REQUIRE(d.kind == AuthDecision::Kind::kInvalidToken);
+  CHECK(d.provider == "dev");
+  CHECK(describe(wrong_aud, d) ==
+        R"(aud "http://other/mcp" is not accepted (accepted: "http://localhost:8000/mcp" (the )"
+        R"(route's resource)))");
+  CHECK(d.description == "The token audience is not accepted");  // the client's text is unchanged
+
+  const std::string bad_header = "Bearer a b";
+  d = f.decide(bad_header);
+  REQUIRE(d.kind == AuthDecision::Kind::kInvalidToken);
+  CHECK(d.provider.empty());
+  CHECK(describe(bad_header, d) == R"(the Authorization header is not one "Bearer <token>")");
+}
+
+TEST_CASE("authenticator: without keys the refusal names no provider") {
+  Fixture f;
+  config::Provider p = f.providers["dev"]->config();
+  p.jwks_file = (f.dir / "missing.json").string();
+  f.providers["dev"] = f.view(p);
+  std::map<std::string, config::Provider> configs{{"dev", p}};
+  const std::string authorization = "Bearer " + f.token(f.key.private_jwk, f.route.resource);
+  const AuthDecision d = f.decide(authorization);
+  REQUIRE(d.kind == AuthDecision::Kind::kInvalidToken);
+  CHECK(d.provider.empty());
+  http::HeaderMap headers;
+  headers.add("Authorization", authorization);
+  CHECK(auth::describe_refusal(d, auth::route_policies(f.route, configs), headers, f.providers,
+                               f.route.resource,
+                               std::time(nullptr)) == "no provider of the route has signing keys");
+}

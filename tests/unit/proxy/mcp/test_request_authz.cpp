@@ -6,6 +6,7 @@
 #include "proxy/auth/jwt_compact.h"
 #include "proxy/config/config.h"
 #include "proxy/mcp/request_authz.h"
+#include "tests/unit/config_test_util.h"
 
 using mag::proxy::RequestAuthz;
 using mag::proxy::SessionBindings;
@@ -529,4 +530,35 @@ TEST_CASE(
   CHECK_FALSE(filtered(list(1, "tools/list")));          // no tool rule on this route
   CHECK_FALSE(filtered(R"({"jsonrpc":"2.0","method":"prompts/list"})"));  // no id: no answer
   CHECK(filtered("[" + list(1, "tools/list") + "," + list(2, "prompts/list") + "]"));
+}
+
+TEST_CASE("RequestAuthz::read_names: a complete body on a route without rules, for the log") {
+  auto result =
+      mag::config::load_string(mag::test::kMinimalConfig + "authz:\n  max_inspected_body: 1024\n");
+  REQUIRE_MESSAGE(!result.error, result.error->message);
+  const auto& config = *result.config;
+  auto names = [&](std::string_view body) {
+    RequestAuthz authz(config.routes.front(), config, nullptr, std::optional(claims({})));
+    REQUIRE_FALSE(authz.check_head(post()));
+    CHECK_FALSE(authz.wants_body());  // no rule reads it: it is streamed
+    authz.read_names(body);
+    return authz.mcp_method() + "|" + authz.mcp_tool();
+  };
+  CHECK(names(R"({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add"}})") ==
+        "tools/call|add");
+  CHECK(names(R"([{"jsonrpc":"2.0","id":1,"method":"ping"},)"
+              R"({"jsonrpc":"2.0","method":"notifications/initialized"}])") == "ping +1|");
+  CHECK(names("not json") == "|");
+  CHECK(names(R"({"jsonrpc":"2.0","id":1,"method":"a","method":"b"})") == "|");  // duplicate
+  CHECK(names(R"({"jsonrpc":"2.0","id":1,"method":")" + std::string(2000, 'm') + "\"}") ==
+        "|");  // over max_inspected_body: not read
+  CHECK(names("") == "|");
+
+  // Where a rule reads the body, only check_body() names it.
+  const auto rules = load();
+  RequestAuthz authz(rules->routes[0], *rules, nullptr, std::optional(claims({"mcp:access"})));
+  REQUIRE_FALSE(authz.check_head(post()));
+  REQUIRE(authz.wants_body());
+  authz.read_names(R"({"jsonrpc":"2.0","id":1,"method":"ping"})");
+  CHECK(authz.mcp_method().empty());
 }

@@ -46,6 +46,24 @@ TEST_CASE("access_log: JSON lines carry the fields and nothing else") {
   CHECK(json_real_value(json_object_get(doc.get(), "upstream_ms")) == doctest::Approx(10));
 }
 
+TEST_CASE("access_log: durations are milliseconds rounded to the microsecond, as written") {
+  proxy::AccessRecord r;
+  r.request_id = "x";
+  const std::map<double, std::string> cases = {
+      {0.000232, "0.232"},      // not 0.23200000000000001
+      {0.0031274999, "3.127"},  // rounded, not truncated
+      {0.0123456789, "12.346"}, {0.0, "0.0"},
+      {2.0, "2000.0"},          {3600.000123456, "3600000.123"},  // an hour-long event stream
+  };
+  for (const auto& [seconds, text] : cases) {
+    r.duration_seconds = seconds;
+    r.upstream_seconds = seconds;
+    const std::string line = proxy::format_access_json(r);
+    CHECK_MESSAGE(line.find("\"duration_ms\":" + text + ",") != std::string::npos, line);
+    CHECK_MESSAGE(line.find("\"upstream_ms\":" + text + ",") != std::string::npos, line);
+  }
+}
+
 TEST_CASE("access_log: the inspected MCP method and tool are logged, only when known") {
   proxy::AccessRecord r;
   r.request_id = "x";
