@@ -54,6 +54,34 @@ bool read_target(json_t* element, JsonRpcMessage* out, std::string* detail) {
   return true;
 }
 
+// completion/complete names what it completes in params.ref: a prompt
+// ({type: "ref/prompt", name}) or a resource template ({type:
+// "ref/resource", uri}). The prompt and resource rules govern completions
+// as they govern prompts/get and resources/read, so a completion cannot
+// reveal the arguments of a prompt or template the token may not use. A
+// ref of another type cannot be authorized: refused.
+bool read_completion_ref(json_t* element, JsonRpcMessage* out, std::string* detail) {
+  json_t* params = json_object_get(element, "params");
+  json_t* ref = json_is_object(params) ? json_object_get(params, "ref") : nullptr;
+  json_t* type = json_is_object(ref) ? json_object_get(ref, "type") : nullptr;
+  const char* type_text = json_is_string(type) ? json_string_value(type) : "";
+  const bool prompt = std::string_view(type_text) == "ref/prompt";
+  const bool resource = std::string_view(type_text) == "ref/resource";
+  if (!prompt && !resource) {
+    *detail = "completion/complete without params.ref of type ref/prompt or ref/resource";
+    return false;
+  }
+  const char* member = prompt ? "name" : "uri";
+  json_t* value = json_object_get(ref, member);
+  if (!json_is_string(value) || json_string_length(value) == 0) {
+    *detail = std::string("completion/complete without a string in params.ref.") + member;
+    return false;
+  }
+  std::string& field = prompt ? out->prompt_name : out->resource_uri;
+  field.assign(json_string_value(value), json_string_length(value));
+  return true;
+}
+
 // One element: a request (method + id), a notification (method, no id) or a
 // response (result/error + id).
 bool read_message(json_t* element, JsonRpcMessage* out, std::string* detail) {
@@ -78,6 +106,7 @@ bool read_message(json_t* element, JsonRpcMessage* out, std::string* detail) {
   out->kind = has_id ? JsonRpcMessage::Kind::kRequest : JsonRpcMessage::Kind::kNotification;
   if (has_id) out->id = compact_id(json_object_get(element, "id"));
   out->method.assign(json_string_value(method), json_string_length(method));
+  if (out->method == "completion/complete") return read_completion_ref(element, out, detail);
   return read_target(element, out, detail);
 }
 

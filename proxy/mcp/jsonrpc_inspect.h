@@ -2,7 +2,8 @@
 // authorize it: the method of every message, and the name or URI that
 // per-name rules look up: params.name of tools/call and prompts/get,
 // params.uri of resources/read, resources/subscribe and
-// resources/unsubscribe. Single messages and batches (2025-03-26 clients)
+// resources/unsubscribe, and params.ref of completion/complete (a prompt
+// name or a resource template's uri). Single messages and batches (2025-03-26 clients)
 // alike. The body is
 // hostile: its size and nesting depth are capped before jansson parses it,
 // and duplicate keys are refused so that the gateway and the upstream can
@@ -19,11 +20,13 @@ namespace mag::mcp {
 struct JsonRpcMessage {
   enum class Kind { kRequest, kNotification, kResponse };
   Kind kind = Kind::kRequest;
-  std::string method;        // empty for responses
-  std::string tool_name;     // tools/call only: params.name
-  std::string prompt_name;   // prompts/get only: params.name
-  std::string resource_uri;  // resources/read, /subscribe, /unsubscribe: params.uri
-  std::string id;            // compact JSON of the id (`1`, `"a"`); empty for notifications
+  std::string method;       // empty for responses
+  std::string tool_name;    // tools/call only: params.name
+  std::string prompt_name;  // prompts/get: params.name; completion/complete: params.ref.name
+  // resources/read, /subscribe, /unsubscribe: params.uri; completion/complete:
+  // params.ref.uri (a URI template)
+  std::string resource_uri;
+  std::string id;  // compact JSON of the id (`1`, `"a"`); empty for notifications
 };
 
 struct InspectLimits {

@@ -83,9 +83,35 @@ AuthzDecision decide(const config::RouteAuth& auth, const std::vector<std::strin
   return decision;
 }
 
+// A resource template (completion/complete of a ref/resource): every rule
+// that could govern a URI the template produces applies, judged from the
+// template's literal prefix as resources/templates/list judges it
+// (proxy/mcp/list_entry_authz.h). A template without `{` is one URI.
+void apply_template_rules(const config::RouteAuth& auth, const std::string& uri_template,
+                          std::vector<std::string>* required, bool* denied) {
+  const size_t brace = uri_template.find('{');
+  if (brace == std::string::npos) {
+    if (auto key = resource_rule_key(auth, uri_template)) {
+      apply_key(auth.resources, auth.denied_resources, *key, required, denied);
+    }
+    return;
+  }
+  const std::string_view literal_prefix = std::string_view(uri_template).substr(0, brace);
+  for (const std::string& key : resource_rule_keys(auth)) {
+    if (resource_rule_may_match(key, literal_prefix)) {
+      apply_key(auth.resources, auth.denied_resources, key, required, denied);
+    }
+  }
+}
+
 std::string describe(const JsonRpcMessage& message) {
   if (message.method == "tools/call") return "tool '" + message.tool_name + "'";
   if (message.method == "prompts/get") return "prompt '" + message.prompt_name + "'";
+  if (message.method == "completion/complete") {
+    return message.prompt_name.empty()
+               ? "completion of resource template '" + message.resource_uri + "'"
+               : "completion of prompt '" + message.prompt_name + "'";
+  }
   if (is_resource_method(message.method)) return "resource '" + message.resource_uri + "'";
   if (message.kind == JsonRpcMessage::Kind::kResponse) return "a JSON-RPC response";
   return "method '" + message.method + "'";
@@ -124,6 +150,12 @@ std::vector<std::string> required_scopes(const config::RouteAuth& auth,
     apply_rule(auth.tools, auth.denied_tools, message.tool_name, &required, denied);
   } else if (message.method == "prompts/get") {
     apply_rule(auth.prompts, auth.denied_prompts, message.prompt_name, &required, denied);
+  } else if (message.method == "completion/complete") {
+    if (!message.prompt_name.empty()) {
+      apply_rule(auth.prompts, auth.denied_prompts, message.prompt_name, &required, denied);
+    } else {
+      apply_template_rules(auth, message.resource_uri, &required, denied);
+    }
   } else if (is_resource_method(message.method)) {
     if (auto key = resource_rule_key(auth, message.resource_uri)) {
       apply_key(auth.resources, auth.denied_resources, *key, &required, denied);

@@ -7,7 +7,10 @@
 // tools/call, the scopes of its tool in `tools` (or of "*"), for
 // prompts/get, those of its prompt in `prompts` (or of "*"), and for
 // resources/read, /subscribe and /unsubscribe, those of the rule in
-// `resources` that governs its URI (proxy/mcp/resource_rules.h). A `deny`
+// `resources` that governs its URI (proxy/mcp/resource_rules.h); for
+// completion/complete, the rules of the prompt or the resource template it
+// completes (every resource rule that could govern a URI of the template).
+// A `deny`
 // rule cannot be satisfied by any scope: the answer is then a plain 403.
 #pragma once
 

@@ -160,3 +160,34 @@ TEST_CASE("jsonrpc_inspect: prompts/get and resources/* without a string target 
   CHECK(inspect_jsonrpc(R"({"id":1,"method":"resources/read","params":{"uri":"a","uri":"b"}})")
             .status == Status::kMalformed);
 }
+
+TEST_CASE("jsonrpc_inspect: completion/complete yields the prompt or template it completes") {
+  auto r = inspect_jsonrpc(R"([
+    {"jsonrpc":"2.0","id":1,"method":"completion/complete",
+     "params":{"ref":{"type":"ref/prompt","name":"args-prompt"},"argument":{"name":"city","value":"P"}}},
+    {"jsonrpc":"2.0","id":2,"method":"completion/complete",
+     "params":{"ref":{"type":"ref/resource","uri":"demo://resource/{id}"},"argument":{"name":"id","value":"1"}}}])");
+  REQUIRE(r.status == Status::kOk);
+  REQUIRE(r.messages.size() == 2);
+  CHECK(r.messages[0].prompt_name == "args-prompt");
+  CHECK(r.messages[0].resource_uri.empty());
+  CHECK(r.messages[1].resource_uri == "demo://resource/{id}");
+  CHECK(r.messages[1].prompt_name.empty());
+  const char* refused[] = {
+      R"({"id":1,"method":"completion/complete"})",
+      R"({"id":1,"method":"completion/complete","params":{}})",
+      R"({"id":1,"method":"completion/complete","params":{"ref":"ref/prompt"}})",
+      R"({"id":1,"method":"completion/complete","params":{"ref":{"name":"p"}}})",
+      R"({"id":1,"method":"completion/complete","params":{"ref":{"type":"ref/tool","name":"p"}}})",
+      R"({"id":1,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","uri":"p"}}})",
+      R"({"id":1,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":""}}})",
+      R"({"id":1,"method":"completion/complete","params":{"ref":{"type":"ref/resource","name":"x"}}})",
+      R"({"id":1,"method":"completion/complete","params":{"ref":{"type":"ref/resource","uri":5}}})",
+  };
+  for (const char* body : refused) {
+    INFO(body);
+    CHECK(inspect_jsonrpc(body).status == Status::kInvalidRequest);
+  }
+  CHECK(inspect_jsonrpc(R"({"id":1,"method":"completion/complete","params":{}})").detail ==
+        "completion/complete without params.ref of type ref/prompt or ref/resource");
+}

@@ -218,3 +218,40 @@ TEST_CASE("mcp_authz: step-up challenges keep the token's prompt and resource sc
   CHECK(d.challenge_scopes ==
         std::vector<std::string>{"mcp:access", "math:add", "prompts:p", "res"});
 }
+
+TEST_CASE(
+    "mcp_authz: completion/complete follows the rules of the prompt or template it completes") {
+  RouteAuth auth;
+  auth.scopes = {"mcp:access"};
+  auth.prompts = {{"args-prompt", {"prompts:args"}}};
+  auth.denied_prompts = {"secret"};
+  auth.resources = {{"demo://open/*", {}}, {"demo://private/*", {"private"}}};
+  auth.denied_resources = {"demo://private/keys*"};
+  auto needs = [&](std::string JsonRpcMessage::*field, const std::string& target) {
+    bool denied = false;
+    auto scopes =
+        mag::mcp::required_scopes(auth, request("completion/complete", field, target), &denied);
+    if (denied) return std::vector<std::string>{"DENIED"};
+    return scopes;
+  };
+  using Scopes = std::vector<std::string>;
+  CHECK(needs(&JsonRpcMessage::prompt_name, "args-prompt") == Scopes{"mcp:access", "prompts:args"});
+  CHECK(needs(&JsonRpcMessage::prompt_name, "secret") == Scopes{"DENIED"});
+  CHECK(needs(&JsonRpcMessage::prompt_name, "unlisted") == Scopes{"mcp:access"});
+  CHECK(needs(&JsonRpcMessage::resource_uri, "demo://open/{id}") == Scopes{"mcp:access"});
+  // The template could produce demo://private/keys...: the deny governs it.
+  CHECK(needs(&JsonRpcMessage::resource_uri, "demo://private/{id}") == Scopes{"DENIED"});
+  CHECK(needs(&JsonRpcMessage::resource_uri, "demo://private/notes/{id}") ==
+        Scopes{"mcp:access", "private"});
+  // Every rule a URI of the template could fall under: "demo://{x}" reaches both trees.
+  CHECK(needs(&JsonRpcMessage::resource_uri, "demo://{x}") == Scopes{"DENIED"});
+  auth.denied_resources.clear();
+  CHECK(needs(&JsonRpcMessage::resource_uri, "demo://{x}") == Scopes{"mcp:access", "private"});
+  // A template without `{` is one URI.
+  CHECK(needs(&JsonRpcMessage::resource_uri, "demo://open/readme") == Scopes{"mcp:access"});
+  auto d = mag::mcp::authorize_messages(
+      auth, {"mcp:access"},
+      {request("completion/complete", &JsonRpcMessage::prompt_name, "args-prompt")});
+  CHECK(d.verdict == Verdict::kInsufficientScope);
+  CHECK(d.description == "completion of prompt 'args-prompt' requires scope prompts:args");
+}
