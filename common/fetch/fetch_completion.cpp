@@ -15,6 +15,21 @@ std::optional<uint64_t> parse_decimal(std::string_view s) {
   return n;
 }
 
+RequestHead request_head(const FetchRequest& request, const std::string& target) {
+  RequestHead head;
+  head.method = request.method;
+  head.target = target;
+  bool has_accept = false;
+  for (const auto& [name, value] : request.headers) {
+    has_accept = has_accept || iequals(name, "Accept");
+    head.headers.add(name, value);
+  }
+  if (!has_accept) head.headers.add("Accept", "application/json, */*;q=0.5");
+  head.headers.add("User-Agent", "mcp-auth-gateway");
+  head.headers.add("Connection", "close");
+  return head;
+}
+
 FetchCompletion::FetchCompletion(event_base* base, size_t max_body_bytes,
                                  std::function<void(FetchResult)> done,
                                  std::function<void()> release)
@@ -30,6 +45,7 @@ void FetchCompletion::arm_deadline(std::chrono::milliseconds timeout) {
 
 bool FetchCompletion::take_head(const ResponseHead& head) {
   result_.status = head.status;
+  result_.headers = head.headers;
   if (const std::string_view* cc = head.headers.get("Cache-Control")) result_.cache_control = *cc;
   if (const std::string_view* cl = head.headers.get("Content-Length")) {
     auto length = parse_decimal(*cl);
@@ -44,22 +60,28 @@ bool FetchCompletion::take_body(std::string_view data) {
   return true;
 }
 
-void FetchCompletion::fail_later(std::string error) {
-  deferred_error_ = std::move(error);
+void FetchCompletion::fail_later(FetchError kind, std::string error) {
+  deferred_error_.emplace(kind, std::move(error));
   if (timer_) event_active(timer_.get(), 0, 0);
 }
 
 void FetchCompletion::on_timer(evutil_socket_t, short, void* arg) noexcept {
   auto* self = static_cast<FetchCompletion*>(arg);
   try {
-    self->fail(self->deferred_error_ ? std::move(*self->deferred_error_) : "timeout");
+    if (self->deferred_error_) {
+      auto [kind, error] = std::move(*self->deferred_error_);
+      self->fail(kind, std::move(error));
+    } else {
+      self->fail(FetchError::kTimeout, "timeout");
+    }
   } catch (...) {
     log::error("fetch", "exception in fetch deadline callback");
   }
 }
 
-void FetchCompletion::fail(std::string error) {
+void FetchCompletion::fail(FetchError kind, std::string error) {
   result_.ok = false;
+  result_.kind = kind;
   result_.body.clear();
   result_.error = std::move(error);
   complete();

@@ -23,6 +23,10 @@ namespace mag::http {
 // A non-empty run of decimal digits that fits in 64 bits (Content-Length, ports).
 std::optional<uint64_t> parse_decimal(std::string_view s);
 
+// The head both transports send: method, target, the caller's headers, an
+// Accept unless the caller set one, User-Agent and Connection: close.
+RequestHead request_head(const FetchRequest& request, const std::string& target);
+
 class FetchCompletion {
  public:
   // `release` drops the transport (stream, connection) before `done` runs,
@@ -37,17 +41,17 @@ class FetchCompletion {
   // The whole exchange has one deadline, not only its parts.
   void arm_deadline(std::chrono::milliseconds timeout);
 
-  // Status, Cache-Control; false when a Content-Length already exceeds the cap.
+  // Status, header fields; false when a Content-Length already exceeds the cap.
   bool take_head(const ResponseHead& head);
   // False when the body would exceed the cap.
   bool take_body(std::string_view data);
 
   // Ends the fetch from the event loop, never from inside the caller (used
   // by start(), whose caller has not received the Fetch yet).
-  void fail_later(std::string error);
+  void fail_later(FetchError kind, std::string error);
   // These run `done` last: the caller may destroy the owner from inside it,
   // so the caller must touch nothing after them.
-  void fail(std::string error);
+  void fail(FetchError kind, std::string error);
   void succeed();
 
  private:
@@ -58,7 +62,7 @@ class FetchCompletion {
   std::function<void(FetchResult)> done_;
   std::function<void()> release_;
   EventPtr timer_;
-  std::optional<std::string> deferred_error_;
+  std::optional<std::pair<FetchError, std::string>> deferred_error_;
   FetchResult result_;
 };
 

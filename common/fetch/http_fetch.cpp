@@ -1,6 +1,5 @@
-// One-shot GET on top of UpstreamPool (one pool per fetch, one connection,
-// Connection: close). The transport is chosen by scheme in start(); HTTPS will
-// plug in there with a TLS-capable pool.
+// One-shot request on top of UpstreamPool (one pool per fetch, one
+// connection, Connection: close); https:// URLs go to https_fetch.cpp.
 #include "common/fetch/http_fetch.h"
 
 #include <algorithm>
@@ -23,6 +22,41 @@ bool is_target_char(char c) {
   return c > 0x20 && c < 0x7f;
 }
 
+// The pool's connect-failure detail for a name that did not resolve
+// (common/upstream/upstream_connection.cpp).
+constexpr std::string_view kResolveFailure = "cannot resolve: ";
+
+std::string host_port(const ParsedUrl& url) {
+  const std::string host =
+      url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
+  return host + ":" + std::to_string(url.port);
+}
+
+// A pool error as what failed, naming the host.
+std::pair<FetchError, std::string> describe(ClientError error, std::string_view detail,
+                                            const ParsedUrl& url) {
+  const std::string where = " (" + host_port(url) + ")";
+  switch (error) {
+    case ClientError::kConnectFailed:
+      if (detail.starts_with(kResolveFailure)) {
+        return {FetchError::kDns, "DNS failure: cannot resolve host '" + url.host + "' (" +
+                                      std::string(detail.substr(kResolveFailure.size())) + ")"};
+      }
+      return {FetchError::kConnect, "connect failed: " + std::string(detail) + where};
+    case ClientError::kConnectTimeout:
+    case ClientError::kResponseTimeout:
+    case ClientError::kIdleTimeout:
+      return {FetchError::kTimeout, std::string(to_string(error)) + where};
+    case ClientError::kReset:
+    case ClientError::kProtocolError:
+      return {FetchError::kProtocol,
+              std::string(to_string(error)) + ": " + std::string(detail) + where};
+    case ClientError::kPoolExhausted:
+      break;
+  }
+  return {FetchError::kInvalid, std::string(to_string(error)) + ": " + std::string(detail)};
+}
+
 class FetchImpl final : public Fetch, public ClientStreamCallbacks {
  public:
   FetchImpl(event_base* base, FetchOptions options, std::function<void(FetchResult)> done)
@@ -31,10 +65,10 @@ class FetchImpl final : public Fetch, public ClientStreamCallbacks {
         // The stream goes first: it closes the connection unless the response completed.
         completion_(base, options.max_body_bytes, std::move(done), [this] { stream_.reset(); }) {}
 
-  void start(const std::string& url) {
+  void start(FetchRequest request) {
     if (!completion_.usable()) return;  // nothing can be reported; done never runs
-    ParsedUrl parsed;
-    if (!parse_url(url, &parsed)) return completion_.fail_later("invalid URL");
+    if (!parse_url(request.url, &url_))
+      return completion_.fail_later(FetchError::kInvalid, "invalid URL");
 
     // The total deadline below decides; the pool's own timers only back it up.
     PoolOptions pool_options;
@@ -44,35 +78,35 @@ class FetchImpl final : public Fetch, public ClientStreamCallbacks {
     pool_options.idle_timeout = backstop;
     pool_options.max_connections = 1;
     pool_options.max_idle_connections = 0;
-    pool_ = std::make_unique<UpstreamPool>(base_, parsed.host, parsed.port, pool_options);
+    pool_ = std::make_unique<UpstreamPool>(base_, url_.host, url_.port, pool_options);
 
-    RequestHead head;
-    head.method = "GET";
-    head.target = parsed.path_and_query;
-    head.headers.add("Accept", "application/json, */*;q=0.5");
-    head.headers.add("User-Agent", "mcp-auth-gateway");
-    head.headers.add("Connection", "close");
-    stream_ = pool_->start(std::move(head), /*end_stream=*/true, *this);
+    RequestHead head = request_head(request, url_.path_and_query);
+    const bool has_body = !request.body.empty();
+    if (has_body) head.headers.add("Content-Length", std::to_string(request.body.size()));
+    stream_ = pool_->start(std::move(head), /*end_stream=*/!has_body, *this);
+    if (has_body) stream_->send_body(request.body, /*end_stream=*/true);
     completion_.arm_deadline(options_.timeout);
   }
 
   void on_response_head(ResponseHead&& head, bool end_stream) override {
-    if (!completion_.take_head(head)) return completion_.fail("too large");
+    if (!completion_.take_head(head)) return completion_.fail(FetchError::kTooLarge, "too large");
     if (end_stream) completion_.succeed();
   }
 
   void on_response_body(std::string_view data, bool end_stream) override {
-    if (!completion_.take_body(data)) return completion_.fail("too large");
+    if (!completion_.take_body(data)) return completion_.fail(FetchError::kTooLarge, "too large");
     if (end_stream) completion_.succeed();
   }
 
   void on_error(ClientError error, std::string_view detail) override {
-    completion_.fail(std::string(to_string(error)) + ": " + std::string(detail));
+    auto [kind, message] = describe(error, detail, url_);
+    completion_.fail(kind, std::move(message));
   }
 
  private:
   event_base* base_;
   FetchOptions options_;
+  ParsedUrl url_;
   // Declared after the pool: the stream goes first, so the pool's destructor
   // finds no exchange to report.
   std::unique_ptr<UpstreamPool> pool_;
@@ -82,6 +116,28 @@ class FetchImpl final : public Fetch, public ClientStreamCallbacks {
 };
 
 }  // namespace
+
+std::string_view to_string(FetchError e) {
+  switch (e) {
+    case FetchError::kNone:
+      return "none";
+    case FetchError::kDns:
+      return "dns";
+    case FetchError::kConnect:
+      return "connect";
+    case FetchError::kTimeout:
+      return "timeout";
+    case FetchError::kTls:
+      return "tls";
+    case FetchError::kProtocol:
+      return "protocol";
+    case FetchError::kTooLarge:
+      return "too_large";
+    case FetchError::kInvalid:
+      return "invalid";
+  }
+  return "invalid";
+}
 
 bool parse_url(const std::string& url, ParsedUrl* out) {
   // Only visible ASCII reaches the request line.
@@ -107,15 +163,22 @@ bool parse_url(const std::string& url, ParsedUrl* out) {
   return true;
 }
 
-std::unique_ptr<Fetch> http_get(event_base* base, const std::string& url, FetchOptions options,
-                                std::function<void(FetchResult)> done) {
+std::unique_ptr<Fetch> http_request(event_base* base, FetchRequest request, FetchOptions options,
+                                    std::function<void(FetchResult)> done) {
   ParsedUrl parsed;
-  if (parse_url(url, &parsed) && parsed.scheme == "https") {
-    return https_get(base, parsed, options, std::move(done));
+  if (parse_url(request.url, &parsed) && parsed.scheme == "https") {
+    return https_request(base, parsed, request, options, std::move(done));
   }
   auto fetch = std::make_unique<FetchImpl>(base, options, std::move(done));
-  fetch->start(url);
+  fetch->start(std::move(request));
   return fetch;
+}
+
+std::unique_ptr<Fetch> http_get(event_base* base, const std::string& url, FetchOptions options,
+                                std::function<void(FetchResult)> done) {
+  FetchRequest request;
+  request.url = url;
+  return http_request(base, std::move(request), std::move(options), std::move(done));
 }
 
 }  // namespace mag::http

@@ -5,6 +5,7 @@
 #include <event2/util.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
+#include <sys/socket.h>
 
 #include <charconv>
 #include <optional>
@@ -43,35 +44,37 @@ class HttpsFetch final : public Fetch, public Http1Parser::Callbacks {
     dns_.reset();
   }
 
-  void start(const ParsedUrl& url) {
+  void start(const ParsedUrl& url, const FetchRequest& request) {
     if (!completion_.usable()) return;  // nothing can be reported; done never runs
+    const std::string host =
+        url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
+    host_ = url.host;
+    where_ = host + ":" + std::to_string(url.port);
     std::string error;
     ctx_ = tls::make_client_context(options_.ca_file, &error);
     SslPtr ssl = ctx_ ? tls::make_client_session(ctx_.get(), url.host, &error) : nullptr;
-    if (!ssl) return completion_.fail_later(std::move(error));
+    if (!ssl) return completion_.fail_later(FetchError::kTls, std::move(error));
     // BEV_OPT_CLOSE_ON_FREE: the bufferevent owns the SSL from here on.
     bev_.reset(bufferevent_openssl_socket_new(base_, -1, ssl.get(), BUFFEREVENT_SSL_CONNECTING,
                                               BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS));
-    if (!bev_) return completion_.fail_later("out of memory");
+    if (!bev_) return completion_.fail_later(FetchError::kInvalid, "out of memory");
     ssl.release();
     bufferevent_setcb(bev_.get(), &HttpsFetch::on_read, nullptr, &HttpsFetch::on_event, this);
     bufferevent_enable(bev_.get(), EV_READ | EV_WRITE);
 
-    RequestHead head;
-    head.method = "GET";
-    head.target = url.path_and_query;
-    const bool default_port = url.port == 443;
-    const std::string host =
-        url.host.find(':') != std::string::npos ? "[" + url.host + "]" : url.host;
-    head.headers.add("Host", default_port ? host : host + ":" + std::to_string(url.port));
-    head.headers.add("Accept", "application/json, */*;q=0.5");
-    head.headers.add("User-Agent", "mcp-auth-gateway");
-    head.headers.add("Connection", "close");
-    const std::string request = serialize_request_head(head);
-    bufferevent_write(bev_.get(), request.data(), request.size());
-    parser_.set_request_method("GET");
+    RequestHead head = request_head(request, url.path_and_query);
+    if (!head.headers.has("Host")) head.headers.add("Host", url.port == 443 ? host : where_);
+    if (!request.body.empty()) {
+      head.headers.add("Content-Length", std::to_string(request.body.size()));
+    }
+    const std::string text = serialize_request_head(head);
+    bufferevent_write(bev_.get(), text.data(), text.size());
+    bufferevent_write(bev_.get(), request.body.data(), request.body.size());
+    parser_.set_request_method(request.method);
 
-    if (connect(url) != 0) return completion_.fail_later("cannot start connecting to " + url.host);
+    if (connect(url) != 0) {
+      return completion_.fail_later(FetchError::kInvalid, "cannot start connecting to " + where_);
+    }
     completion_.arm_deadline(options_.timeout);
   }
 
@@ -137,11 +140,11 @@ class HttpsFetch final : public Fetch, public Http1Parser::Callbacks {
   // True when the exchange ended (this object may be gone).
   bool check_progress() {
     if (failure_) {
-      fail(*failure_);
+      fail(FetchError::kTooLarge, *failure_);
       return true;
     }
     if (parser_.failed()) {
-      fail("malformed HTTP response: " + parser_.error_message());
+      fail(FetchError::kProtocol, "malformed HTTP response: " + parser_.error_message());
       return true;
     }
     if (complete_) {
@@ -151,30 +154,63 @@ class HttpsFetch final : public Fetch, public Http1Parser::Callbacks {
     return false;
   }
 
+  // BEV_EVENT_CONNECTED comes once the TLS handshake is done: an EOF or an
+  // error before it is a DNS, connect or TLS failure, told apart here.
   void handle_event(short what) {
-    if (what & BEV_EVENT_CONNECTED) return;
+    if (what & BEV_EVENT_CONNECTED) {
+      handshake_done_ = true;
+      return;
+    }
     if (what & BEV_EVENT_EOF) {
+      if (!handshake_done_) {
+        return fail(FetchError::kTls,
+                    "TLS failure with " + where_ +
+                        ": the server closed the connection during the handshake");
+      }
       parser_.feed_eof();
       if (check_progress()) return;
-      return fail("connection closed before the response was complete");
+      return fail(FetchError::kProtocol, "connection closed before the response was complete");
     }
     if (what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) {
-      std::string detail;
+      if (const int dns_error = bufferevent_socket_get_dns_error(bev_.get())) {
+        return fail(FetchError::kDns, "DNS failure: cannot resolve host '" + host_ + "' (" +
+                                          evutil_gai_strerror(dns_error) + ")");
+      }
+      std::string tls_detail;
       while (unsigned long e = bufferevent_get_openssl_error(bev_.get())) {
+        // Library 0: libevent's own note of an SSL_ERROR_* code (SSL_ERROR_SYSCALL
+        // for a socket error), not an OpenSSL error; the socket error says more.
+        if (ERR_GET_LIB(e) == 0) continue;
         char buf[256];
         ERR_error_string_n(e, buf, sizeof buf);
-        if (!detail.empty()) detail += "; ";
-        detail += buf;
+        if (!tls_detail.empty()) tls_detail += "; ";
+        tls_detail += buf;
       }
-      if (detail.empty()) {
-        const int err = EVUTIL_SOCKET_ERROR();
-        detail = err ? evutil_socket_error_to_string(err) : "connection failed";
+      if (!tls_detail.empty()) {
+        return fail(FetchError::kTls, "TLS failure with " + where_ + ": " + tls_detail);
       }
-      fail("TLS/connection error: " + detail);
+      const int err = EVUTIL_SOCKET_ERROR();
+      const std::string detail = err ? evutil_socket_error_to_string(err) : "connection failed";
+      if (!tcp_connected()) {
+        return fail(FetchError::kConnect,
+                    "connect failed: cannot connect to " + where_ + " (" + detail + ")");
+      }
+      fail(handshake_done_ ? FetchError::kProtocol : FetchError::kTls,
+           (handshake_done_ ? "connection error with " : "TLS failure with ") + where_ + ": " +
+               detail);
     }
   }
 
-  void fail(std::string error) { completion_.fail(std::move(error)); }
+  // Whether the TCP connection was established (the socket has a peer).
+  bool tcp_connected() const {
+    const evutil_socket_t fd = bufferevent_getfd(bev_.get());
+    if (fd < 0) return false;
+    sockaddr_storage peer{};
+    socklen_t len = sizeof peer;
+    return getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) == 0;
+  }
+
+  void fail(FetchError kind, std::string error) { completion_.fail(kind, std::move(error)); }
 
   event_base* base_;
   FetchOptions options_;
@@ -184,17 +220,20 @@ class HttpsFetch final : public Fetch, public Http1Parser::Callbacks {
   BufferEventPtr bev_;
   std::optional<std::string> failure_;
   bool complete_ = false;
+  bool handshake_done_ = false;
+  std::string host_;   // as in the URL, for messages
+  std::string where_;  // host:port, for messages
   // Last: destroyed first, so its deadline cannot fire into a half-gone fetch.
   FetchCompletion completion_;
 };
 
 }  // namespace
 
-std::unique_ptr<Fetch> https_get(event_base* base, const ParsedUrl& url,
-                                 const FetchOptions& options,
-                                 std::function<void(FetchResult)> done) {
+std::unique_ptr<Fetch> https_request(event_base* base, const ParsedUrl& url,
+                                     const FetchRequest& request, const FetchOptions& options,
+                                     std::function<void(FetchResult)> done) {
   auto fetch = std::make_unique<HttpsFetch>(base, options, std::move(done));
-  fetch->start(url);
+  fetch->start(url, request);
   return fetch;
 }
 

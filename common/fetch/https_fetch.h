@@ -1,8 +1,8 @@
-// One-shot HTTPS GET for small documents (JWKS, discovery): OpenSSL through
+// One-shot HTTPS request for small documents (JWKS, discovery): OpenSSL through
 // libevent's bufferevent_openssl, TLS 1.2 or later, SNI, certificate chain
 // verified against the system CA store (or one PEM bundle), host name (or
 // IP address) checked against the certificate. Never falls back to plain
-// HTTP or to an unverified connection. Used by http_get for https:// URLs.
+// HTTP or to an unverified connection. Used by http_request for https:// URLs.
 #pragma once
 
 #include <event2/event.h>
@@ -15,10 +15,11 @@
 
 namespace mag::http {
 
-// `url` must already be parsed with scheme "https". `done` runs once, from
-// the event loop; destroying the returned Fetch cancels it silently.
-std::unique_ptr<Fetch> https_get(event_base* base, const ParsedUrl& url,
-                                 const FetchOptions& options,
-                                 std::function<void(FetchResult)> done);
+// `url` must already be parsed with scheme "https" (request.url is not read
+// again). `done` runs once, from the event loop; destroying the returned
+// Fetch cancels it silently.
+std::unique_ptr<Fetch> https_request(event_base* base, const ParsedUrl& url,
+                                     const FetchRequest& request, const FetchOptions& options,
+                                     std::function<void(FetchResult)> done);
 
 }  // namespace mag::http

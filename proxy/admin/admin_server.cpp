@@ -1,6 +1,7 @@
 #include "proxy/admin/admin_server.h"
 
 #include <chrono>
+#include <set>
 
 #include "common/core/c_handles.h"
 #include "common/core/log.h"
@@ -48,13 +49,13 @@ AdminResponse json_response(int status, std::string body) {
 
 class AdminStream : public http::ServerStreamHandler {
  public:
-  AdminStream(http::ServerStream& stream, const AdminContext& context)
-      : stream_(stream), context_(context) {}
+  AdminStream(http::ServerStream& stream, const AdminContext& context, const UpstreamHealth& health)
+      : stream_(stream), context_(context), health_(health) {}
 
   void on_request_head(http::RequestHead&& head, bool) override {
     AdminResponse response;
     try {
-      response = handle_admin_request(head.method, head.path, context_);
+      response = handle_admin_request(head.method, head.path, context_, &health_);
     } catch (const std::exception& e) {
       log::error("admin", std::string("request failed: ") + e.what());
       response = json_response(500, "{\"error\":\"internal\"}\n");
@@ -74,11 +75,53 @@ class AdminStream : public http::ServerStreamHandler {
  private:
   http::ServerStream& stream_;
   const AdminContext& context_;
+  const UpstreamHealth& health_;
 };
+
+// /ready's "upstreams" member: per upstream a route uses, whether any of
+// its endpoints accepted in the latest probe round (an upstream not probed
+// yet, e.g. just after start or a reload, is not ready). False when one is down.
+bool add_upstream_readiness(json_t* doc, const config::Config& config,
+                            const UpstreamHealth& health) {
+  const auto states = health.states();
+  json_t* upstreams = json_object();
+  json_t* down = json_array();
+  std::set<std::string> used;
+  for (const auto& route : config.routes) used.insert(route.upstream);
+  for (const auto& name : used) {
+    bool up = false;
+    json_t* endpoints = json_array();
+    for (const auto& state : states) {
+      if (state.upstream != name) continue;
+      up = up || state.up;
+      json_t* e = json_object();
+      json_object_set_new(e, "url", str(state.url));
+      json_object_set_new(e, "up", json_boolean(state.up));
+      if (!state.up) {
+        json_object_set_new(
+            e, "reason",
+            str(state.checked ? log::sanitize(state.error) : std::string("not checked yet")));
+      }
+      json_array_append_new(endpoints, e);
+    }
+    json_t* entry = json_object();
+    json_object_set_new(entry, "ready", json_boolean(up));
+    if (json_array_size(endpoints) == 0) {
+      json_object_set_new(entry, "reason", json_string("not checked yet"));
+    }
+    json_object_set_new(entry, "endpoints", endpoints);
+    json_object_set_new(upstreams, name.c_str(), entry);
+    if (!up) json_array_append_new(down, str(name));
+  }
+  const bool ready = json_array_size(down) == 0;
+  json_object_set_new(doc, "upstreams", upstreams);
+  json_object_set_new(doc, "upstreams_down", down);
+  return ready;
+}
 
 }  // namespace
 
-std::string readiness_json(const Snapshot& snapshot, bool* ready) {
+std::string readiness_json(const Snapshot& snapshot, bool* ready, const UpstreamHealth* health) {
   *ready = snapshot.config != nullptr;
   JsonPtr doc = json_own(json_object());
   json_t* providers = json_object();
@@ -108,6 +151,10 @@ std::string readiness_json(const Snapshot& snapshot, bool* ready) {
   json_object_set_new(doc.get(), "ready", json_boolean(*ready));
   json_object_set_new(doc.get(), "config_loaded", json_boolean(snapshot.config != nullptr));
   json_object_set_new(doc.get(), "providers", providers);
+  if (snapshot.config && snapshot.config->admin.ready_checks_upstreams && health) {
+    if (!add_upstream_readiness(doc.get(), *snapshot.config, *health)) *ready = false;
+    json_object_set_new(doc.get(), "ready", json_boolean(*ready));
+  }
   return dump(doc.get());
 }
 
@@ -167,7 +214,7 @@ void update_scrape_gauges(const Snapshot& snapshot, size_t active_connections) {
 }
 
 AdminResponse handle_admin_request(std::string_view method, std::string_view path,
-                                   const AdminContext& context) {
+                                   const AdminContext& context, const UpstreamHealth* health) {
   if (method != "GET" && method != "HEAD") {
     return json_response(405, "{\"error\":\"method_not_allowed\"}\n");
   }
@@ -176,7 +223,7 @@ AdminResponse handle_admin_request(std::string_view method, std::string_view pat
   if (!snapshot) return json_response(503, "{\"ready\":false,\"config_loaded\":false}\n");
   if (path == "/ready") {
     bool ready = false;
-    std::string body = readiness_json(*snapshot, &ready);
+    std::string body = readiness_json(*snapshot, &ready, health);
     return json_response(ready ? 200 : 503, std::move(body));
   }
   if (path == "/stats/prometheus" || path == "/metrics") {
@@ -196,13 +243,25 @@ AdminResponse handle_admin_request(std::string_view method, std::string_view pat
 
 AdminServer::AdminServer(event_base* base, AdminContext context)
     : context_(std::move(context)),
+      health_(base,
+              [this]() -> std::shared_ptr<const config::Config> {
+                auto snapshot = context_.snapshot ? context_.snapshot() : nullptr;
+                return snapshot ? snapshot->config : nullptr;
+              }),
       server_(base,
               [this](http::ServerStream& stream) -> std::unique_ptr<http::ServerStreamHandler> {
-                return std::make_unique<AdminStream>(stream, context_);
+                return std::make_unique<AdminStream>(stream, context_, health_);
               }) {}
 
 bool AdminServer::listen(const std::string& address, std::string* error) {
-  return server_.listen(address, error);
+  if (!server_.listen(address, error)) return false;
+  health_.start();
+  return true;
+}
+
+void AdminServer::stop_accepting() {
+  server_.stop_accepting();
+  health_.stop();
 }
 
 }  // namespace mag::proxy

@@ -3,7 +3,9 @@
 //
 //   GET /healthz            200 while the process runs
 //   GET /ready              200 when the config is loaded and every provider a
-//                           route uses has keys; 503 otherwise; JSON says why
+//                           route uses has keys (and, with
+//                           admin.ready_checks_upstreams, every upstream a route
+//                           uses accepts connections); 503 otherwise; JSON says why
 //   GET /stats/prometheus   metrics, Prometheus text format 0.0.4
 //   GET /config_dump        the running config as JSON, secrets redacted
 //                           (proxy/admin/config_dump.h)
@@ -22,6 +24,7 @@
 #include <string_view>
 
 #include "common/http/http_server.h"
+#include "proxy/admin/upstream_health.h"
 #include "proxy/server/admin_listener.h"
 #include "proxy/server/snapshot.h"
 
@@ -34,11 +37,14 @@ struct AdminResponse {
 };
 
 // The whole admin API as a pure function of the request and the state (the
-// server below only frames it); `path` is without the query.
+// server below only frames it); `path` is without the query. `health`: the
+// upstream probes /ready reads when the config asks for them (null = none).
 AdminResponse handle_admin_request(std::string_view method, std::string_view path,
-                                   const AdminContext& context);
+                                   const AdminContext& context,
+                                   const UpstreamHealth* health = nullptr);
 
-std::string readiness_json(const Snapshot& snapshot, bool* ready);
+std::string readiness_json(const Snapshot& snapshot, bool* ready,
+                           const UpstreamHealth* health = nullptr);
 std::string jwks_status_json(const Snapshot& snapshot);
 // Recomputes the main thread's gauges that are read from state rather than
 // counted (providers, connection total); the workers' own are set by
@@ -50,10 +56,11 @@ class AdminServer : public AdminListener {
   AdminServer(event_base* base, AdminContext context);
   bool listen(const std::string& address, std::string* error) override;
   uint16_t port() const override { return server_.port(); }
-  void stop_accepting() override { server_.stop_accepting(); }
+  void stop_accepting() override;
 
  private:
   AdminContext context_;
+  UpstreamHealth health_;
   http::HttpServer server_;
 };
 

@@ -108,6 +108,7 @@ json_t* admin_json(const config::Admin& admin) {
   json_t* a = json_object();
   set(a, "address", str(effective_admin_address(admin)));
   set(a, "address_configured", json_boolean(admin.address_configured));
+  set(a, "ready_checks_upstreams", json_boolean(admin.ready_checks_upstreams));
   return a;
 }
 

@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "common/core/c_handles.h"
 #include "common/core/log.h"
 #include "common/http/http_server.h"
 #include "common/json/json_text.h"
+#include "proxy/admin/mcp_initialize_probe.h"
 #include "proxy/auth/jwks.h"
 #include "proxy/router/protected_resource_metadata.h"
 
@@ -20,13 +22,15 @@ constexpr std::string_view kOidcMetadata = "/.well-known/openid-configuration";
 
 class Checker {
  public:
-  Checker(DoctorReport* report, const DoctorFetch& fetch) : report_(report), fetch_(fetch) {}
+  Checker(DoctorReport* report, const DoctorFetch& fetch, const DoctorSend& send)
+      : report_(report), fetch_(fetch), send_(send) {}
 
   void add(Severity s, const std::string& route, const std::string& check, std::string message) {
     report_->findings.push_back({s, route, check, log::sanitize(message, 400)});
   }
 
   void check_route(const config::Config& config, const config::Route& route);
+  void check_upstream(const config::Config& config, const config::Route& route);
 
  private:
   void check_resource(const config::Config& config, const config::Route& route);
@@ -37,9 +41,13 @@ class Checker {
   void check_jwks(const config::Route& route, const config::Provider& provider,
                   const std::string& discovered_jwks_uri);
   void check_audience(const config::Route& route, const config::Provider& provider);
+  McpInitializeAnswer initialize(const McpProbeTarget& target);
 
   DoctorReport* report_;
   const DoctorFetch& fetch_;
+  const DoctorSend& send_;
+  // Answers by URL: routes that share an upstream path are checked once.
+  std::map<std::string, McpInitializeAnswer> answers_;
 };
 
 JsonPtr parse_object(const std::string& text) {
@@ -103,8 +111,19 @@ void Checker::check_route(const config::Config& config, const config::Route& rou
   for (const auto& name : route.auth.providers) {
     auto it = config.providers.find(name);
     if (it == config.providers.end()) continue;  // the loader refuses this already
-    const std::string discovered = check_authorization_server(route, it->second);
-    check_jwks(route, it->second, discovered);
+    const config::Provider& provider = it->second;
+    std::string discovered;
+    if (provider.jwks_file.empty()) {
+      discovered = check_authorization_server(route, provider);
+    } else {
+      // Tokens signed with a local key come from `dev-token`, not from an
+      // authorization server: there is nothing to discover.
+      add(Severity::kInfo, route.path_prefix, "as.file_key",
+          "provider " + provider.name + ": keys from the local file " + provider.jwks_file +
+              "; interactive OAuth clients cannot log in with a dev key; use "
+              "`mcp-auth-gateway dev-token`");
+    }
+    check_jwks(route, provider, discovered);
     check_audience(route, it->second);
   }
   const auto& origins = config.cors.allowed_origins;
@@ -339,6 +358,36 @@ void Checker::check_jwks(const config::Route& route, const config::Provider& pro
   }
 }
 
+McpInitializeAnswer Checker::initialize(const McpProbeTarget& target) {
+  if (auto it = answers_.find(target.url); it != answers_.end()) return it->second;
+  McpInitializeAnswer answer = read_initialize_answer(send_(mcp_initialize_request(target)));
+  if (!answer.session_id.empty()) {
+    // Best effort: the session the check opened is not needed any more.
+    send_(mcp_session_delete_request(
+        target, answer.session_id,
+        answer.protocol_version.empty() ? kProbeProtocolVersion : answer.protocol_version));
+  }
+  answers_.emplace(target.url, answer);
+  return answer;
+}
+
+void Checker::check_upstream(const config::Config& config, const config::Route& route) {
+  auto it = config.upstreams.find(route.upstream);
+  if (it == config.upstreams.end()) return;  // the loader refuses this already
+  for (const auto& target : mcp_probe_targets(route, it->second)) {
+    const McpInitializeAnswer answer = initialize(target);
+    const std::string where = "upstream " + route.upstream + " at " + target.url + ": ";
+    if (!answer.healthy) {
+      add(Severity::kError, route.path_prefix, "upstream.mcp", where + answer.problem);
+      continue;
+    }
+    add(Severity::kOk, route.path_prefix, "upstream.mcp",
+        where + "MCP server " + (answer.server_name.empty() ? "(no name)" : answer.server_name) +
+            " " + (answer.server_version.empty() ? "(no version)" : answer.server_version) +
+            ", protocol " + answer.protocol_version);
+  }
+}
+
 void Checker::check_audience(const config::Route& route, const config::Provider& provider) {
   if (provider.audiences.empty()) {
     add(Severity::kInfo, route.path_prefix, "audience",
@@ -393,18 +442,21 @@ std::vector<std::string> authorization_server_metadata_urls(const std::string& i
           trimmed_issuer + std::string(kOidcMetadata)};
 }
 
-DoctorReport run_doctor(const config::Config& config, const DoctorFetch& fetch) {
+DoctorReport run_doctor(const config::Config& config, const DoctorFetch& fetch,
+                        const DoctorSend& send) {
   DoctorReport report;
   report.config_path = config.source;
-  Checker checker(&report, fetch);
+  Checker checker(&report, fetch, send);
   size_t protected_routes = 0;
   for (const auto& route : config.routes) {
     if (!route.auth.enabled) {
-      checker.add(Severity::kInfo, route.path_prefix, "auth", "route has auth: none; not checked");
-      continue;
+      checker.add(Severity::kInfo, route.path_prefix, "auth",
+                  "route has auth: none; authorization not checked");
+    } else {
+      ++protected_routes;
+      checker.check_route(config, route);
     }
-    ++protected_routes;
-    checker.check_route(config, route);
+    checker.check_upstream(config, route);
   }
   if (protected_routes == 0) {
     checker.add(Severity::kWarning, "", "routes", "no route requires authorization");
@@ -412,24 +464,43 @@ DoctorReport run_doctor(const config::Config& config, const DoctorFetch& fetch) 
   return report;
 }
 
-http::FetchResult blocking_get(const std::string& url, const std::string& ca_file) {
+namespace {
+
+http::FetchResult blocking_fetch(http::FetchRequest request, const std::string& ca_file) {
   EventBasePtr base(event_base_new());
   http::FetchResult out;
   if (!base) {
+    out.kind = http::FetchError::kInvalid;
     out.error = "cannot create an event loop";
     return out;
   }
   bool done = false;
   http::FetchOptions options;
   options.ca_file = ca_file;
-  auto fetch = http::http_get(base.get(), url, options, [&](http::FetchResult r) {
-    out = std::move(r);
-    done = true;
-  });
+  auto fetch =
+      http::http_request(base.get(), std::move(request), options, [&](http::FetchResult r) {
+        out = std::move(r);
+        done = true;
+      });
   while (!done && event_base_loop(base.get(), EVLOOP_ONCE) == 0) {
   }
-  if (!done) out.error = "event loop ended before the fetch";
+  if (!done) {
+    out.kind = http::FetchError::kInvalid;
+    out.error = "event loop ended before the fetch";
+  }
   return out;
+}
+
+}  // namespace
+
+http::FetchResult blocking_get(const std::string& url, const std::string& ca_file) {
+  http::FetchRequest request;
+  request.url = url;
+  return blocking_fetch(std::move(request), ca_file);
+}
+
+http::FetchResult blocking_request(const http::FetchRequest& request) {
+  return blocking_fetch(request, "");
 }
 
 std::string format_report_text(const DoctorReport& report) {
@@ -499,7 +570,7 @@ int doctor_main(const std::vector<std::string>& args) {
     fprintf(stderr, "%s\n", loaded.error->message.c_str());
     return 2;
   }
-  DoctorReport report = run_doctor(*loaded.config, blocking_get);
+  DoctorReport report = run_doctor(*loaded.config, blocking_get, blocking_request);
   const std::string text = as_json ? format_report_json(report) : format_report_text(report);
   fwrite(text.data(), 1, text.size(), stdout);
   return report.count(Severity::kError) ? 1 : 0;

@@ -10,6 +10,11 @@
 //   JWKS       fetched (or read), a key for each configured algorithm
 //   audience   resource vs the audiences the provider accepts
 //   CORS       browser clients
+//   upstream   every route's upstream endpoints answer an MCP initialize
+//              on the path the route forwards to (proxy/admin/mcp_initialize_probe.h)
+//
+// A provider whose keys come from a local jwks_file has no authorization
+// server to discover (the dev setup): that is reported at INFO, not as an error.
 #pragma once
 
 #include <functional>
@@ -41,10 +46,14 @@ struct DoctorReport {
 // provider's CA bundle for https ("" for the system store).
 using DoctorFetch =
     std::function<http::FetchResult(const std::string& url, const std::string& ca_file)>;
+// Synchronous request of any method (the upstream checks; injectable too).
+using DoctorSend = std::function<http::FetchResult(const http::FetchRequest& request)>;
 // A fetch on a private event loop, with http_get's limits and a 5 s deadline.
 http::FetchResult blocking_get(const std::string& url, const std::string& ca_file);
+http::FetchResult blocking_request(const http::FetchRequest& request);
 
-DoctorReport run_doctor(const config::Config& config, const DoctorFetch& fetch);
+DoctorReport run_doctor(const config::Config& config, const DoctorFetch& fetch,
+                        const DoctorSend& send);
 
 // Discovery URLs for an issuer, in the order MCP clients try them:
 // RFC 8414 path-inserted, OIDC path-inserted, OIDC appended (an issuer

@@ -1,4 +1,5 @@
-// `admin:`: the admin listener's address, which must not be a public one.
+// `admin:`: the admin listener's address, which must not be a public one,
+// and whether /ready checks the upstreams.
 #pragma once
 
 #include <yaml-cpp/yaml.h>

@@ -49,6 +49,9 @@ struct Admin {
   // 127.0.0.1:9901, and failing to bind it is a warning, not a startup
   // error (see proxy::effective_admin_address).
   bool address_configured = false;
+  // `ready_checks_upstreams: true`: /ready also needs every upstream a route
+  // uses to accept connections (proxy/admin/upstream_health.h).
+  bool ready_checks_upstreams = false;
 };
 
 // `access_log: {path, format, identity, identity_key}`: one line per request.

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/http/hop_by_hop.h"
+#include "proxy/config/mcp_methods.h"
 #include "proxy/config/value_syntax.h"
 
 namespace mag::config {
@@ -56,6 +57,10 @@ RouteAuth RoutesLoader::load_route_auth(const YAML::Node* node, const YAML::Node
       const std::string rule_path = path + "." + key + "." + name;
       if (name.empty() || has_control_or_space(name))
         yaml_.fail(field.key, rule_path, "invalid name");
+      if (std::string_view(key) == "methods") {
+        if (std::string error = method_rule_error(name); !error.empty())
+          yaml_.fail(field.key, rule_path, error);
+      }
       if (field.value.IsScalar()) {
         if (yaml_.string(field.value, rule_path) != "deny") {
           yaml_.fail(field.value, rule_path, "expected a list of scopes or 'deny'");

@@ -25,4 +25,8 @@ struct Url {
 // written in lower case. Returns the reason on failure.
 std::string parse_url(std::string_view text, Url* url);
 
+// Levenshtein distance (insert, delete, substitute: 1 each), for the
+// "did you mean" of unknown keys and method names.
+size_t edit_distance(std::string_view a, std::string_view b);
+
 }  // namespace mag::config

@@ -6,6 +6,7 @@
 
 #include "common/core/c_handles.h"
 #include "common/json/json_text.h"
+#include "proxy/mcp/sse_event_splitter.h"
 
 namespace mag::mcp {
 namespace {
@@ -96,20 +97,6 @@ Filtered filter_message(json_t* message, const IdMatcher& ids, const ListEntryPr
   return outcome;
 }
 
-// Splits a raw event into lines (without terminators).
-std::vector<std::string_view> event_lines(std::string_view raw) {
-  std::vector<std::string_view> lines;
-  size_t start = 0;
-  for (size_t i = 0; i < raw.size(); ++i) {
-    if (raw[i] != '\r' && raw[i] != '\n') continue;
-    lines.push_back(raw.substr(start, i - start));
-    if (raw[i] == '\r' && i + 1 < raw.size() && raw[i + 1] == '\n') ++i;
-    start = i + 1;
-  }
-  if (start < raw.size()) lines.push_back(raw.substr(start));
-  return lines;
-}
-
 bool only_json_whitespace(std::string_view text) {
   return text.find_first_not_of(" \t\r\n") == std::string_view::npos;
 }
@@ -167,7 +154,7 @@ ListFiltered filter_list_event(std::string_view raw_event, const std::vector<Lis
   std::string data;
   bool has_data = false;
   std::vector<std::string_view> other_fields;
-  for (std::string_view line : event_lines(raw_event)) {
+  for (std::string_view line : sse_event_lines(raw_event)) {
     if (line.empty()) continue;
     const size_t colon = line.find(':');
     if (line.substr(0, colon) != "data") {

@@ -3,6 +3,34 @@
 #include <algorithm>
 
 namespace mag::mcp {
+
+std::vector<std::string_view> sse_event_lines(std::string_view raw) {
+  std::vector<std::string_view> lines;
+  size_t start = 0;
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (raw[i] != '\r' && raw[i] != '\n') continue;
+    lines.push_back(raw.substr(start, i - start));
+    if (raw[i] == '\r' && i + 1 < raw.size() && raw[i + 1] == '\n') ++i;
+    start = i + 1;
+  }
+  if (start < raw.size()) lines.push_back(raw.substr(start));
+  return lines;
+}
+
+std::string sse_event_data(std::string_view raw_event) {
+  std::string data;
+  bool has_data = false;
+  for (std::string_view line : sse_event_lines(raw_event)) {
+    const size_t colon = line.find(':');
+    if (line.empty() || line.substr(0, colon) != "data") continue;
+    std::string_view value = colon == std::string_view::npos ? "" : line.substr(colon + 1);
+    if (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+    if (has_data) data += '\n';
+    data.append(value);
+    has_data = true;
+  }
+  return data;
+}
 namespace {
 
 constexpr std::string_view kByteOrderMark = "\xEF\xBB\xBF";

@@ -12,8 +12,16 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace mag::mcp {
+
+// The lines of one raw event (CRLF, LF or CR ends a line; the blank line
+// that ends the event gives an empty last line or none).
+std::vector<std::string_view> sse_event_lines(std::string_view raw_event);
+// The event's data: its `data` fields' values joined by "\n" (WHATWG field
+// parsing: one space after the colon is dropped). "" when it has none.
+std::string sse_event_data(std::string_view raw_event);
 
 class SseEventSplitter {
  public:

@@ -11,8 +11,8 @@
 // (another principal's session on this route).
 //
 // The gateway's rules in the test: tools {add: [math:add], secret: deny},
-// methods {admin/x: deny}; the principals hold mcp:access only (or nothing).
-// So `add`, `secret` and `admin/x` must never reach a reader as what it
+// methods {logging/setLevel: deny}; the principals hold mcp:access only (or nothing).
+// So `add`, `secret` and `logging/setLevel` must never reach a reader as what it
 // executes, however they are spelled.
 import { deflateSync, gzipSync, brotliCompressSync } from 'node:zlib';
 
@@ -47,7 +47,7 @@ export const CORPUS = [
   { name: 'baseline-echo', cls: 'baseline', body: ECHO },
   { name: 'baseline-add', cls: 'baseline', body: ADD },
   { name: 'baseline-secret', cls: 'baseline', body: SECRET },
-  { name: 'baseline-admin', cls: 'baseline', body: rpc('admin/x') },
+  { name: 'baseline-admin', cls: 'baseline', body: rpc('logging/setLevel') },
   { name: 'baseline-initialize', cls: 'baseline', body: rpc('initialize', { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'diff', version: '1' } }) },
 
   // Charsets: the bypass. jansson reads UTF-8; body-parser decodes utf-7
@@ -55,7 +55,7 @@ export const CORPUS = [
   { name: 'utf7-tool', cls: 'charset', contentType: withCharset('utf-7'), body: call(utf7('secret')) },
   { name: 'utf7-tool-add', cls: 'charset', contentType: withCharset('utf-7'), body: call(utf7('add')) },
   { name: 'utf7-method', cls: 'charset', contentType: withCharset('utf-7'), body: json({ jsonrpc: '2.0', id: 1, method: utf7('tools/call'), params: { name: 'secret' } }) },
-  { name: 'utf7-method-admin', cls: 'charset', contentType: withCharset('utf-7'), body: rpc(utf7('admin/x')) },
+  { name: 'utf7-method-admin', cls: 'charset', contentType: withCharset('utf-7'), body: rpc(utf7('logging/setLevel')) },
   { name: 'utf7-partial', cls: 'charset', contentType: withCharset('utf-7'), body: call(`s${utf7('ecr')}et`) },
   { name: 'utf7-quoted-upper', cls: 'charset', contentType: 'application/json; charset="UTF-7"', body: call(utf7('secret')) },
   { name: 'utf7-spaced-param', cls: 'charset', contentType: 'application/json ; Charset = utf-7', body: call(utf7('secret')) },
@@ -99,7 +99,7 @@ export const CORPUS = [
   { name: 'dup-name', cls: 'duplicate-keys', body: '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","name":"secret"}}' },
   { name: 'dup-method', cls: 'duplicate-keys', body: '{"jsonrpc":"2.0","id":1,"method":"ping","method":"tools/call","params":{"name":"secret"}}' },
   { name: 'dup-params', cls: 'duplicate-keys', body: '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"},"params":{"name":"add"}}' },
-  { name: 'dup-method-admin', cls: 'duplicate-keys', body: '{"jsonrpc":"2.0","id":1,"method":"ping","method":"admin/x"}' },
+  { name: 'dup-method-admin', cls: 'duplicate-keys', body: '{"jsonrpc":"2.0","id":1,"method":"ping","method":"logging/setLevel"}' },
 
   // Content-Encoding: body-parser inflates, the gateway reads bytes.
   { name: 'gzip', cls: 'content-encoding', headers: [['Content-Encoding', 'gzip']], body: gzipSync(SECRET) },

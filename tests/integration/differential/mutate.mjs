@@ -23,7 +23,7 @@ export function prng(seed) {
 const CHARSETS = ['utf-7', 'UTF-7', 'utf-7-imap', 'utf7', 'utf-16', 'utf-16le', 'utf-16be', 'latin1', 'iso-8859-1',
   'utf-8', 'UTF-8', 'us-ascii', 'cp1252', 'utf-32', 'x-unknown', '"utf-7"', 'utf-8;charset=utf-7'];
 const MEDIA_TYPES = ['application/json', 'Application/JSON', 'application/json-rpc', 'text/json', 'application/vnd.a+json'];
-const NAMES = ['secret', 'add', 'tools/call', 'admin/x'];
+const NAMES = ['secret', 'add', 'tools/call', 'logging/setLevel'];
 const SPOOF_HEADERS = [['X_MCP_Subject', 'mallory'], ['X-MCP-Subject', 'mallory'], ['x-mcp_subject', 'mallory'],
   ['Mcp-Session-Id', '{{other}}'], ['Mcp_Session_Id', '{{other}}'], ['Mcp-Session-Id', '{{own}}, {{other}}'],
   ['Mcp-Method', 'tools/call'], ['Mcp-Name', 'secret'], ['MCP-Protocol-Version', '2025-03-26']];

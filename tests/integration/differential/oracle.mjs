@@ -6,7 +6,7 @@
 
 // The rules of every route in the test's gateway config.
 export const TOOL_RULES = new Map([['add', ['math:add']], ['secret', 'deny']]);
-export const METHOD_RULES = new Map([['admin/x', 'deny']]);
+export const METHOD_RULES = new Map([['logging/setLevel', 'deny']]);
 export const ROUTE_SCOPES = { scoped: ['mcp:access'], open: [] };
 
 export function routeAuth(kind) {

@@ -113,6 +113,7 @@ TEST_CASE("http_fetch: body size cap") {
   REQUIRE(f.run(1000ms));
   CHECK_FALSE(f.result->ok);
   CHECK(f.result->error == "too large");
+  CHECK(f.result->kind == mag::http::FetchError::kTooLarge);
   CHECK(f.result->body.empty());
   REQUIRE(run_until(f.base.get(), [&] { return f.server.eofs() == 1; }));  // connection dropped
 }
@@ -146,6 +147,7 @@ TEST_CASE("http_fetch: total timeout") {
   const auto elapsed = std::chrono::steady_clock::now() - t0;
   CHECK_FALSE(f.result->ok);
   CHECK(f.result->error == "timeout");
+  CHECK(f.result->kind == mag::http::FetchError::kTimeout);
   CHECK(elapsed >= 140ms);
   CHECK(elapsed < 1000ms);
 }
@@ -162,7 +164,55 @@ TEST_CASE("http_fetch: connection refused") {
                         [&](FetchResult r) { result = std::move(r); });
   REQUIRE(run_until(base.get(), [&] { return result.has_value(); }));
   CHECK_FALSE(result->ok);
+  CHECK(result->kind == mag::http::FetchError::kConnect);
   CHECK(result->error.find("connect failed") != std::string::npos);
+  CHECK(result->error.find("127.0.0.1:" + std::to_string(port)) != std::string::npos);
+}
+
+TEST_CASE("http_fetch: a host name that does not resolve is a DNS failure naming the host") {
+  EventBasePtr base{event_base_new()};
+  std::optional<FetchResult> result;
+  auto fetch = http_get(base.get(), "http://no-such-host.invalid/jwks", {},
+                        [&](FetchResult r) { result = std::move(r); });
+  REQUIRE(run_until(
+      base.get(), [&] { return result.has_value(); }, 10000ms));
+  CHECK_FALSE(result->ok);
+  CHECK(result->kind == mag::http::FetchError::kDns);
+  CHECK(result->error.find("DNS failure: cannot resolve host 'no-such-host.invalid'") == 0);
+}
+
+TEST_CASE(
+    "http_fetch: http_request sends the method, headers and body; the answer's headers come back") {
+  FetchFixture f;
+  f.server.on_request = [](RawConn& c, const RawRequest&) {
+    c.write(
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nMcp-Session-Id: s-1\r\n"
+        "Content-Length: 2\r\n\r\nok");
+  };
+  mag::http::FetchRequest request;
+  request.method = "POST";
+  request.url = f.url("/mcp");
+  request.headers = {{"Content-Type", "application/json"},
+                     {"Accept", "application/json, text/event-stream"}};
+  request.body = "{\"jsonrpc\":\"2.0\"}";
+  auto fetch = mag::http::http_request(f.base.get(), request, {}, [&](FetchResult r) {
+    ++f.calls;
+    f.result = std::move(r);
+  });
+  REQUIRE(f.run());
+  REQUIRE(f.result->ok);
+  CHECK(f.result->kind == mag::http::FetchError::kNone);
+  REQUIRE(f.result->headers.get("Mcp-Session-Id"));
+  CHECK(*f.result->headers.get("Mcp-Session-Id") == "s-1");
+  CHECK(f.result->body == "ok");
+  REQUIRE(f.server.total_requests() == 1);
+  const RawRequest& req = f.server.conn(0).requests()[0];
+  CHECK(req.head.method == "POST");
+  CHECK(req.head.target == "/mcp");
+  CHECK(req.body == request.body);
+  REQUIRE(req.head.headers.get("Accept"));
+  CHECK(*req.head.headers.get("Accept") == "application/json, text/event-stream");
+  CHECK(req.head.headers.count("Accept") == 1);
 }
 
 TEST_CASE("http_fetch: malformed response is an error") {

@@ -48,6 +48,32 @@ TEST_CASE("tls_client: a plain-HTTP server on an https URL is a failed fetch, no
   CHECK(f.result->body.empty());
   CHECK(requests == 0);  // the ClientHello is not an HTTP request
   CHECK(f.calls == 1);
+  // The server waits for a request line that never comes: the deadline ends it.
+  CHECK(f.result->kind == mag::http::FetchError::kTimeout);
+}
+
+TEST_CASE("tls_client: plain text where the TLS handshake should be is a TLS failure") {
+  TlsFixture f;
+  mag::testing::RawServer server(f.base.get());
+  auto fetch = f.fetch("https://127.0.0.1:" + std::to_string(server.port()) + "/jwks");
+  REQUIRE(mag::testing::run_until(f.base.get(), [&] { return server.accepted() == 1; }));
+  server.conn(0).write("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+  REQUIRE(f.run());
+  CHECK_FALSE(f.result->ok);
+  CHECK(f.result->kind == mag::http::FetchError::kTls);
+  CHECK_MESSAGE(
+      f.result->error.find("TLS failure with 127.0.0.1:" + std::to_string(server.port())) == 0,
+      f.result->error);
+}
+
+TEST_CASE("tls_client: a host name that does not resolve is a DNS failure, not a TLS one") {
+  TlsFixture f;
+  auto fetch = f.fetch("https://dev.mcp-auth-gateway.invalid/.well-known/openid-configuration");
+  REQUIRE(f.run());
+  CHECK_FALSE(f.result->ok);
+  CHECK(f.result->kind == mag::http::FetchError::kDns);
+  CHECK(f.result->error.find("DNS failure: cannot resolve host 'dev.mcp-auth-gateway.invalid'") ==
+        0);
 }
 
 TEST_CASE("tls_client: connection refused and a missing CA file fail cleanly") {
@@ -56,7 +82,9 @@ TEST_CASE("tls_client: connection refused and a missing CA file fail cleanly") {
     auto fetch = f.fetch("https://127.0.0.1:1/jwks");
     REQUIRE(f.run());
     CHECK_FALSE(f.result->ok);
-    CHECK_FALSE(f.result->error.empty());
+    CHECK(f.result->kind == mag::http::FetchError::kConnect);
+    CHECK_MESSAGE(f.result->error.find("connect failed: cannot connect to 127.0.0.1:1") == 0,
+                  f.result->error);
   }
   SUBCASE("ca_file that does not exist") {
     TlsFixture f;
