@@ -208,9 +208,7 @@ std::optional<LocalReply> RequestAuthz::refuse(const mcp::AuthzDecision& decisio
   if (decision.verdict == Verdict::kForbidden) {
     log::limited(log::Level::kInfo, "authz forbidden", "authz",
                  "403 forbidden for sub=" + who + ": " + decision.description);
-    LocalReply reply = json_error(403, "forbidden", decision.description);
-    reply.head.headers.add("Cache-Control", "no-store");
-    return reply;
+    return json_error(403, "forbidden", decision.description);
   }
   auth::Challenge challenge;
   challenge.resource_metadata = route_.resource_metadata_url;

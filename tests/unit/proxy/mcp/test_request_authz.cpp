@@ -175,6 +175,7 @@ TEST_CASE("request_authz: a token without the tool's scope gets the exact step-u
         "error_description=\"tool 'add' requires scope math:add\"");
   CHECK(reply->body.find("\"error\":\"insufficient_scope\"") != std::string::npos);
   CHECK(*reply->head.headers.get("content-type") == "application/json");
+  CHECK(reply->head.headers.count("cache-control") == 1);
 }
 
 TEST_CASE("request_authz: the same request with the scope passes; deny is a plain 403") {
@@ -193,6 +194,7 @@ TEST_CASE("request_authz: the same request with the scope passes; deny is a plai
   CHECK(reply->head.status == 403);
   CHECK_FALSE(reply->head.headers.has("www-authenticate"));
   CHECK(reply->body.find("insufficient_scope") == std::string::npos);
+  CHECK(reply->head.headers.count("cache-control") == 1);
 }
 
 TEST_CASE("request_authz: malformed and oversized bodies never reach the upstream") {
