@@ -9,16 +9,20 @@
 // second route to the same server refuses prompts/get and needs a scope
 // for resources/read through `methods:`: without them the prompt, resource
 // and template lists are empty while tools/list is untouched.
+// completion/complete follows the rules of the prompt or template it
+// completes. The admin listener's /config_dump shows every rule as
+// configured, and `doctor` reaches server-everything with an MCP initialize
+// through /ev's rewritten path.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { extractWWWAuthenticateParams } from '@modelcontextprotocol/sdk/client/auth.js';
-import { DEV_JWKS, DEV_PRIVATE_KEY, requireFile } from './lib/env.mjs';
+import { DEV_JWKS, DEV_PRIVATE_KEY, GATEWAY_BIN, requireFile } from './lib/env.mjs';
 import { startEverything } from './lib/everything.mjs';
 import { launchGateway, makeTempDir, removeTempDir } from './lib/gateway.mjs';
 import { MCP_POST_HEADERS, freePort, httpRequest } from './lib/net.mjs';
-import { stopAll, withLogs } from './lib/processes.mjs';
+import { runToCompletion, stopAll, withLogs } from './lib/processes.mjs';
 import { devToken } from './lib/tokens.mjs';
 
 const ISSUER = 'https://dev-issuer.example';
@@ -67,6 +71,8 @@ describe('server-everything behind /ev: lists follow the rules', () => {
   let tmp;
   let origin;
   let upstream; // what server-everything lists to anyone, read directly
+  let adminOrigin;
+  let configPath;
 
   before(async () => {
     tmp = await makeTempDir();
@@ -80,13 +86,15 @@ describe('server-everything behind /ev: lists follow the rules', () => {
     }
     const port = await freePort();
     origin = `http://127.0.0.1:${port}`;
+    adminOrigin = `http://127.0.0.1:${await freePort()}`;
     const route = (prefix, auth) => ({ path_prefix: prefix, prefix_rewrite: '/mcp', upstream: 'everything', resource: `${origin}${prefix}`, auth });
-    await launchGateway(tmp, {
+    ({ configPath } = await launchGateway(tmp, {
       listeners: [{ address: `127.0.0.1:${port}` }],
+      admin: { address: adminOrigin.slice('http://'.length) },
       providers: { dev: { issuer: ISSUER, jwks_file: requireFile(DEV_JWKS, 'dev JWKS'), algorithms: ['RS256', 'ES256'] } },
       upstreams: { everything: { url: everything.origin } },
       routes: [route('/ev', EV_AUTH), route('/ev-strict', STRICT_AUTH)],
-    });
+    }));
   });
 
   after(async () => {
@@ -231,5 +239,60 @@ describe('server-everything behind /ev: lists follow the rules', () => {
     } finally {
       await reader.close();
     }
+  }));
+
+  test('completion/complete follows the rules of the prompt or template it completes', withLogs(async () => {
+    const complete = (scope, ref, argument) => post('/ev', scope, 'completion/complete', { ref, argument });
+    assertDenied(await complete('mcp:ev', { type: 'ref/prompt', name: 'args-prompt' }, { name: 'city', value: 'O' }), "completion of prompt 'args-prompt'");
+    assertStepUp(
+      await complete('mcp:ev', { type: 'ref/prompt', name: 'simple-prompt' }, { name: 'x', value: '' }),
+      "completion of prompt 'simple-prompt'",
+      'prompts:simple',
+      'mcp:ev prompts:simple',
+    );
+    assertStepUp(
+      await complete('mcp:ev', { type: 'ref/resource', uri: BLOB_TEMPLATE }, { name: 'resourceId', value: '1' }),
+      `completion of resource template '${BLOB_TEMPLATE}'`,
+      'res:blob',
+      'mcp:ev res:blob',
+    );
+    const unknownRef = await complete('mcp:ev', { type: 'ref/tool', name: 'echo' }, { name: 'x', value: '' });
+    assert.equal(unknownRef.status, 400, unknownRef.body);
+    // Allowed: the upstream answers with the completions of the prompt's argument.
+    const client = await connect(`${origin}/ev`, await token('/ev', 'mcp:ev'));
+    try {
+      const r = await client.complete({ ref: { type: 'ref/prompt', name: 'completable-prompt' }, argument: { name: 'department', value: 'Eng' } });
+      assert.deepEqual(r.completion.values, ['Engineering']);
+    } finally {
+      await client.close();
+    }
+  }));
+
+  test('/config_dump shows every rule as configured, deny rules included', withLogs(async () => {
+    const dump = await (await fetch(`${adminOrigin}/config_dump`)).json();
+    const [ev, strict] = dump.routes;
+    assert.equal(ev.path_prefix, '/ev');
+    assert.equal(ev.prefix_rewrite, '/mcp');
+    assert.equal(ev.auth.enabled, true);
+    assert.deepEqual(ev.auth.scopes, EV_AUTH.scopes);
+    assert.deepEqual(ev.auth.tools, EV_AUTH.tools);
+    assert.deepEqual(ev.auth.prompts, EV_AUTH.prompts);
+    assert.deepEqual(ev.auth.resources, EV_AUTH.resources);
+    assert.deepEqual(ev.auth.methods, {});
+    assert.deepEqual(strict.auth.methods, STRICT_AUTH.methods);
+    assert.deepEqual(dump.admin.address, adminOrigin.slice('http://'.length));
+  }));
+
+  test("doctor reaches server-everything with an MCP initialize through /ev's rewritten path", withLogs(async () => {
+    const r = await runToCompletion(requireFile(GATEWAY_BIN, 'mcp-auth-gateway'), ['doctor', '--config', configPath, '--json'], { timeoutMs: 30000 });
+    const report = JSON.parse(r.stdout);
+    const upstreamChecks = report.findings.filter((f) => f.check === 'upstream.mcp');
+    assert.deepEqual(upstreamChecks.map((f) => f.route).sort(), ['/ev', '/ev-strict'], r.stdout);
+    for (const finding of upstreamChecks) {
+      assert.equal(finding.severity, 'ok', JSON.stringify(finding));
+      assert.match(finding.message, /\/mcp: MCP server mcp-servers\/everything/, finding.message);
+    }
+    assert.ok(report.findings.some((f) => f.check === 'as.file_key' && f.severity === 'info'), r.stdout);
+    assert.equal(r.code, 0, r.stdout);
   }));
 });
