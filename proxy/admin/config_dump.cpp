@@ -143,6 +143,26 @@ json_t* host_header_json(const config::Upstream& u) {
   return str(u.host_header_value);
 }
 
+// `credentials` as the YAML takes it, without a secret: each header's value
+// is "[redacted]"; the file form shows its path, and its prefix (part of
+// the value sent) is "[redacted]" too.
+json_t* credentials_json(const std::vector<config::CredentialHeader>& credentials) {
+  json_t* headers = json_object();
+  for (const auto& header : credentials) {
+    if (header.file.empty()) {
+      json_object_set_new(headers, header.name.c_str(), json_string(kRedacted));
+      continue;
+    }
+    json_t* file = json_object();
+    set(file, "file", str(header.file));
+    if (header.prefixed) set(file, "prefix", json_string(kRedacted));
+    json_object_set_new(headers, header.name.c_str(), file);
+  }
+  json_t* c = json_object();
+  set(c, "headers", headers);
+  return c;
+}
+
 json_t* upstream_json(const config::Upstream& u) {
   json_t* entry = json_object();
   set(entry, "url", str(u.url));
@@ -158,6 +178,7 @@ json_t* upstream_json(const config::Upstream& u) {
   set(entry, "idle_timeout", seconds(u.idle_timeout));
   set(entry, "host_header", host_header_json(u));
   set(entry, "host_header_value", str(u.host_header_value));
+  set(entry, "credentials", credentials_json(u.credential_headers));
   return entry;
 }
 

@@ -15,8 +15,9 @@
 // `resource_metadata_url`, `identity_header_names`, `address_configured`.
 //
 // Secrets never appear: access_log.identity_key is "[redacted]" when set,
-// and any member whose name is_secret_field() matches is replaced by
-// "[redacted]" at any depth.
+// so is every upstream credential header's value (and a file form's
+// prefix; its path is shown), and any member whose name is_secret_field()
+// matches is replaced by "[redacted]" at any depth.
 #pragma once
 
 #include <string>

@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "proxy/config/upstream_credentials.h"
+
 namespace mag::config {
 
 struct Listener {
@@ -125,6 +127,9 @@ struct Upstream {
   // What is sent (kClient: when the client sent no Host): the fixed value,
   // or the first endpoint's host:port, rendered once at load time.
   std::string host_header_value;
+  // `credentials: {headers: ...}`: set on every request to this upstream,
+  // any client copy removed first (proxy/config/credentials_loader.h).
+  std::vector<CredentialHeader> credential_headers;
 };
 
 struct RouteAuth {

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "common/http/hop_by_hop.h"
+#include "proxy/config/header_names.h"
 #include "proxy/config/mcp_methods.h"
 #include "proxy/config/value_syntax.h"
 
@@ -156,19 +156,19 @@ Route RoutesLoader::load_route(const YAML::Node& node, const std::string& path,
     if (!token) {
       yaml_.fail(value, where, "'" + name + "' is not a header name (letters, digits, '-', '_')");
     }
-    std::string lower = name;
-    std::transform(lower.begin(), lower.end(), lower.begin(),
-                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-    static constexpr std::string_view kReserved[] = {
-        // framing, routing and credentials
-        "host", "authorization", "content-length", "transfer-encoding", "content-type",
-        "content-encoding", "expect", "cookie",
-        // MCP and the gateway's own fields
-        "origin", "accept", "last-event-id", "mcp-session-id", "mcp-protocol-version", "forwarded",
-        "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip", "x-request-id"};
-    if (std::find(std::begin(kReserved), std::end(kReserved), lower) != std::end(kReserved) ||
-        std::ranges::find(http::kHopByHopFields, lower) != http::kHopByHopFields.end()) {
+    const std::string lower = lower_ascii(name);
+    // Identity headers are never credentials: Authorization and Cookie are
+    // refused here besides the fields the gateway owns.
+    if (is_gateway_owned_header(name) || lower == "authorization" || lower == "cookie") {
       yaml_.fail(value, where, "'" + name + "' is a header the gateway must not overwrite");
+    }
+    for (const auto& [upstream_name, upstream] : config.upstreams) {
+      for (const auto& credential : upstream.credential_headers) {
+        if (lower_ascii(credential.name) == lower) {
+          yaml_.fail(value, where,
+                     "'" + name + "' is a credential header of upstream '" + upstream_name + "'");
+        }
+      }
     }
     if (std::find(identity_names.begin(), identity_names.end(), lower) != identity_names.end()) {
       yaml_.fail(value, where, "header '" + name + "' is already used by this route");

@@ -1,5 +1,6 @@
 #include "proxy/config/upstreams_loader.h"
 
+#include "proxy/config/credentials_loader.h"
 #include "proxy/config/value_syntax.h"
 
 namespace mag::config {
@@ -10,9 +11,10 @@ void UpstreamsLoader::load(const YAML::Node& node, Config* config) const {
     if (name.empty() || !std::all_of(name.begin(), name.end(), is_host_char)) {
       yaml_.fail(field.key, path, "upstream names use letters, digits, '.', '-' and '_'");
     }
-    auto fields = yaml_.read_map(field.value, path,
-                                 {"url", "endpoints", "max_connections", "connect_timeout",
-                                  "response_header_timeout", "idle_timeout", "host_header"});
+    auto fields =
+        yaml_.read_map(field.value, path,
+                       {"url", "endpoints", "max_connections", "connect_timeout",
+                        "response_header_timeout", "idle_timeout", "host_header", "credentials"});
     auto url_field = fields.find("url");
     auto endpoints_field = fields.find("endpoints");
     if (url_field != fields.end() && endpoints_field != fields.end()) {
@@ -88,6 +90,10 @@ void UpstreamsLoader::load(const YAML::Node& node, Config* config) const {
       upstream.host_header_value = upstream.host.find(':') != std::string::npos
                                        ? "[" + upstream.host + "]:" + std::to_string(upstream.port)
                                        : upstream.host + ":" + std::to_string(upstream.port);
+    }
+    if (auto f = fields.find("credentials"); f != fields.end()) {
+      upstream.credential_headers =
+          CredentialsLoader(yaml_).load(f->second.value, path + ".credentials");
     }
     config->upstreams.emplace(name, std::move(upstream));
   }

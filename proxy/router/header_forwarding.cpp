@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -52,6 +53,13 @@ bool listed(std::string_view name, const std::vector<std::string>& names) {
   return false;
 }
 
+bool listed(std::string_view name, std::span<const config::CredentialHeader> credentials) {
+  for (const auto& credential : credentials) {
+    if (http::iequals(name, credential.name)) return true;
+  }
+  return false;
+}
+
 template <size_t N>
 bool listed(std::string_view name, const std::array<std::string_view, N>& names) {
   for (auto n : names) {
@@ -84,15 +92,19 @@ http::RequestHead make_upstream_request(const http::RequestHead& downstream,
   auto forwarded = [&](const http::Header& field) {
     return field.name.find('_') == std::string_view::npos && !listed(field.name, kHopByHop) &&
            !listed(field.name, kClientMayNotSet) && !listed(field.name, connection_names) &&
-           !(replace_request_id && http::iequals(field.name, "x-request-id"));
+           !(replace_request_id && http::iequals(field.name, "x-request-id")) &&
+           !listed(field.name, context.credentials);
   };
-  // Sized exactly once for the kept fields and the five added below, so
+  // Sized exactly once for the kept fields and the ones added below, so
   // the copy allocates one storage string and one field vector (a long
   // SSE stream holds this head: no slack). The first pass remembers its
   // verdicts for the first 64 fields, so the second does not decide again.
-  size_t fields = 5;
+  size_t fields = 5 + context.credentials.size();
   size_t bytes =
       64 + context.upstream_host.size() + context.peer_address.size() + context.request_id.size();
+  for (const auto& credential : context.credentials) {
+    bytes += credential.name.size() + credential.value.size();
+  }
   uint64_t dropped = 0;  // bit i: field i is not forwarded (i < 64)
   size_t index = 0;
   for (const auto& field : downstream.headers) {
@@ -121,6 +133,9 @@ http::RequestHead make_upstream_request(const http::RequestHead& downstream,
     up.headers.add("X-Forwarded-Host", *host);
   }
   if (replace_request_id) up.headers.add("X-Request-Id", context.request_id);
+  for (const auto& credential : context.credentials) {
+    up.headers.add(credential.name, credential.value);
+  }
   return up;
 }
 

@@ -3,9 +3,11 @@
 // X-Forwarded-* fields are the gateway's own, not the client's.
 #pragma once
 
+#include <span>
 #include <string>
 
 #include "common/http/http_message.h"
+#include "proxy/config/upstream_credentials.h"
 
 namespace mag::proxy {
 
@@ -18,6 +20,9 @@ struct ForwardContext {
   std::string upstream_path;
   // When set, sent as X-Request-Id in place of the client's.
   std::string request_id;
+  // The upstream's own credentials (`credentials.headers`): each is sent
+  // once, and every client field of the same name, in any case, is dropped.
+  std::span<const config::CredentialHeader> credentials;
 };
 
 // Removes Connection, Keep-Alive, Proxy-Connection, TE, Trailer,
@@ -29,8 +34,9 @@ void remove_hop_by_hop(http::HeaderMap& headers);
 // fields, minus Authorization, Expect, client-supplied forwarding fields and
 // every field whose name has a `_` (as nginx drops them by default: a WSGI
 // or CGI server folds `_` and `-` alike, so `X_MCP_Subject` would alias the
-// gateway's `X-MCP-Subject`); plus Host (the upstream's),
-// X-Forwarded-For/-Proto/-Host.
+// gateway's `X-MCP-Subject`) and every field named like one of the
+// upstream's credential headers; plus Host (the upstream's),
+// X-Forwarded-For/-Proto/-Host and the credential headers.
 http::RequestHead make_upstream_request(const http::RequestHead& downstream,
                                         const ForwardContext& context);
 

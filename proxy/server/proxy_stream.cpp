@@ -269,6 +269,7 @@ void ProxyStream::forward() {
   context.upstream_host = upstream_host_header(upstream_config, request_);
   context.upstream_path = upstream_path(*route_->config, upstream_config, request_.path);
   context.request_id = telemetry_.request_id();
+  context.credentials = upstream_config.credential_headers;
   telemetry_.on_forward();
   http::RequestHead upstream_request = make_upstream_request(request_, context);
   if (authz_) authz_->prepare_upstream(request_, upstream_request);

@@ -18,6 +18,8 @@ const EXAMPLE_ENV = {
   AUTH_ISSUER: 'https://api.asgardeo.io/t/example/oauth2/token',
   JWKS_URL: 'https://api.asgardeo.io/t/example/oauth2/jwks',
   CLIENT_ID: 'example-client-id',
+  GITHUB_TOKEN: 'ghp_example',
+  DOCS_API_KEY: 'example-api-key',
 };
 
 const schema = JSON.parse(await readFile(join(CONFIG_DIR, 'schema.json'), 'utf8'));
@@ -89,6 +91,11 @@ describe('config schema', () => {
       ['unknown route timeout', (c) => (c.routes[0].timeouts = { idle: 5 })],
       ['prompt rule neither scopes nor deny', (c) => (c.routes[0].auth = { prompts: { p: 'allow' } })],
       ['a * inside a resource key', (c) => (c.routes[0].auth = { resources: { 'demo://*/x': 'deny' } })],
+      ['credential header name with a space', (c) => (c.upstreams.u.credentials = { headers: { 'X Key': 'v' } })],
+      ['credential header name with _', (c) => (c.upstreams.u.credentials = { headers: { X_Key: 'v' } })],
+      ['credential value with CR LF', (c) => (c.upstreams.u.credentials = { headers: { 'X-Key': 'v\r\nX-Other: 1' } })],
+      ['credential file form without file', (c) => (c.upstreams.u.credentials = { headers: { 'X-Key': { prefix: 'Bearer ' } } })],
+      ['credentials without headers', (c) => (c.upstreams.u.credentials = {})],
     ];
     for (const [what, mutate] of bad) {
       const c = base();

@@ -52,7 +52,12 @@ std::string text_of(json_t* value) {
 //   3. `auth: none` is auth.enabled == false, `access_log: off|false` is
 //      access_log.enabled == false;
 //   4. `identity: MODE` sets both identity.sub and identity.client_id;
-//   5. a secret (is_secret_field names it) is "[redacted]".
+//   5. a secret (is_secret_field names it) is "[redacted]";
+//   6. an upstream credential header's value
+//      (upstreams.NAME.credentials.headers.HEADER) is "[redacted]", and so
+//      is the file form's `prefix` (part of the value sent); the file form's
+//      `file` is a file path (rule 1). Header names with a '.' are not
+//      used in full.yaml, so the key path splits on '.'.
 // Durations need no rule: the YAML takes seconds and the dump shows seconds.
 struct DumpWalk {
   std::filesystem::path config_dir;
@@ -64,11 +69,26 @@ struct DumpWalk {
                          "'");
   }
 
+  // "upstreams.NAME.credentials.headers": the map of credential headers.
+  static bool is_credential_headers(const std::string& parent) {
+    return parent.starts_with("upstreams.") && parent.ends_with(".credentials.headers");
+  }
+  static std::string parent_of(const std::string& parent) {
+    const size_t last = parent.rfind('.');
+    return last == std::string::npos ? "" : parent.substr(0, last);
+  }
+  // Rule 6: a credential value, or the file form's prefix.
+  static bool is_credential_secret(const std::string& key, const std::string& parent) {
+    return is_credential_headers(parent) ||
+           (key == "prefix" && is_credential_headers(parent_of(parent)));
+  }
+
   std::string expected_scalar(const std::string& value, const std::string& key,
                               const std::string& parent) const {
     static const std::set<std::string> kFileKeys = {"certificate", "private_key", "jwks_file",
                                                     "ca_file"};
-    const bool file = kFileKeys.count(key) || (key == "path" && parent == "access_log");
+    const bool file = kFileKeys.count(key) || (key == "path" && parent == "access_log") ||
+                      (key == "file" && is_credential_headers(parent_of(parent)));
     if (!file || value.empty() || value == "-" || std::filesystem::path(value).is_absolute()) {
       return value;
     }
@@ -92,8 +112,9 @@ struct DumpWalk {
       }
       return;
     }
-    const std::string expected =
-        proxy::is_secret_field(key) ? "[redacted]" : expected_scalar(value, key, parent);
+    const std::string expected = proxy::is_secret_field(key) || is_credential_secret(key, parent)
+                                     ? "[redacted]"
+                                     : expected_scalar(value, key, parent);
     if (text_of(dump) != expected) mismatch(path, expected, dump);
   }
 
@@ -407,4 +428,28 @@ TEST_CASE("config_dump: secrets are redacted, names chosen in the file are not")
   CHECK(strings(json_object_get(tools, "password")) == std::vector<std::string>{"admin"});
   CHECK(get_string(json_object_get(route(doc.get(), 0), "claim_to_headers"), "secret") ==
         "X-Secret-Claim");
+}
+
+TEST_CASE("config_dump: upstream credentials show header names and file paths, never values") {
+  Loaded loaded = load_full();
+  const auto& credentials = loaded.config->upstreams.at("one").credential_headers;
+  REQUIRE(credentials.size() == 2);
+  for (const auto& header : credentials) {
+    CAPTURE(header.name);
+    REQUIRE_FALSE(header.value.empty());
+    CHECK(loaded.text.find(header.value) == std::string::npos);
+  }
+  // The file's content without its prefix is nowhere either.
+  CHECK(loaded.text.find("full-yaml-file-token-0123") == std::string::npos);
+  json_t* headers = at(loaded.dump.get(), {"upstreams", "one", "credentials", "headers"});
+  CHECK(get_string(headers, "X-API-Key") == "[redacted]");
+  json_t* file_form = json_object_get(headers, "Authorization");
+  CHECK(get_string(file_form, "file") ==
+        (std::filesystem::path(kFull).parent_path() / "secrets/upstream-token").string());
+  CHECK(get_string(file_form, "prefix") == "[redacted]");
+  CHECK(json_object_size(file_form) == 2);
+  // An upstream without credentials: an empty map.
+  json_t* none = at(loaded.dump.get(), {"upstreams", "two", "credentials", "headers"});
+  CHECK(json_is_object(none));
+  CHECK(json_object_size(none) == 0);
 }

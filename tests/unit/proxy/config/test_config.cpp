@@ -211,6 +211,26 @@ TEST_CASE("config: example files in config/ load") {
     CHECK(error.find("asgardeo.yaml:12:13: providers.asgardeo.issuer: environment variable "
                      "'AUTH_ISSUER' is not set") != std::string::npos);
   }
+  SUBCASE("upstream-credentials.yaml with its two secrets") {
+    EnvGuard g1("GITHUB_TOKEN", "ghp_example"), g2("DOCS_API_KEY", "docs-key"),
+        g3("LISTEN_ADDRESS", std::nullopt), g4("PUBLIC_URL", std::nullopt);
+    auto result = load_file(kExamples + "upstream-credentials.yaml");
+    REQUIRE_MESSAGE(result.config, (result.error ? result.error->message : ""));
+    const auto& github = result.config->upstreams.at("github").credential_headers;
+    REQUIRE(github.size() == 1);
+    CHECK(github[0].name == "Authorization");
+    CHECK(github[0].value == "Bearer ghp_example");
+    const auto& docs = result.config->upstreams.at("docs").credential_headers;
+    REQUIRE(docs.size() == 1);
+    CHECK(docs[0].name == "X-API-Key");
+    CHECK(docs[0].value == "docs-key");
+  }
+  SUBCASE("upstream-credentials.yaml without GITHUB_TOKEN names the variable, not a value") {
+    EnvGuard g1("GITHUB_TOKEN", std::nullopt), g2("DOCS_API_KEY", "docs-key");
+    const std::string error = error_of(load_file(kExamples + "upstream-credentials.yaml"));
+    CHECK(error.find("upstreams.github.credentials.headers.Authorization: environment variable "
+                     "'GITHUB_TOKEN' is not set") != std::string::npos);
+  }
   SUBCASE("multi-route.yaml") {
     EnvGuard g1("PUBLIC_URL", std::nullopt), g2("LISTEN_ADDRESS", std::nullopt);
     auto result = load_file(kExamples + "multi-route.yaml");

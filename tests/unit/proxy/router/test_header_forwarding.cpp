@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "proxy/router/header_forwarding.h"
 
@@ -186,4 +187,74 @@ TEST_CASE("perf: one-pass header forwarding drops exactly what it must") {
   up = mag::proxy::make_upstream_request(in, context);
   CHECK(up.headers.count("x-request-id") == 1);
   CHECK(*up.headers.get("x-request-id") == "gw-id");
+}
+
+namespace {
+
+std::vector<mag::config::CredentialHeader> credentials() {
+  return {{"Authorization", "Bearer gateway-own-secret", "", false},
+          {"X-API-Key", "key-from-file", "/run/secrets/key", false}};
+}
+
+// Every value of the fields named `name` (any case), in order.
+std::vector<std::string> values(const HeaderMap& headers, std::string_view name) {
+  std::vector<std::string> out;
+  for (const auto& field : headers) {
+    if (mag::http::iequals(field.name, name)) out.emplace_back(field.value);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("header_forwarding: credential headers are the gateway's, never the client's") {
+  const auto creds = credentials();
+  ForwardContext c = context();
+  c.credentials = creds;
+  RequestHead in = client_request();  // carries the client's own Authorization
+  in.headers.add("x-api-key", "client-lower");
+  in.headers.add("X-API-KEY", "client-upper");
+  in.headers.add("X-Api-Key", "client-mixed");
+  in.headers.add("AUTHORIZATION", "Bearer client-second");
+  in.headers.add("Connection", "X-API-Key, Authorization");  // cannot remove the gateway's
+  RequestHead up = make_upstream_request(in, c);
+  CHECK(values(up.headers, "authorization") ==
+        std::vector<std::string>{"Bearer gateway-own-secret"});
+  CHECK(values(up.headers, "x-api-key") == std::vector<std::string>{"key-from-file"});
+  // The name is sent as configured.
+  CHECK(std::any_of(up.headers.begin(), up.headers.end(),
+                    [](const auto& field) { return field.name == "X-API-Key"; }));
+  CHECK(*up.headers.get("mcp-custom") == "kept");
+  CHECK(*up.headers.get("host") == "backend:9000");
+}
+
+TEST_CASE("header_forwarding: client copies past the 64th field are dropped too") {
+  const auto creds = credentials();
+  ForwardContext c = context();
+  c.credentials = creds;
+  RequestHead in = client_request();
+  for (int i = 0; i < 70; ++i) in.headers.add("X-Filler-" + std::to_string(i), "v");
+  in.headers.add("x-api-key", "late-client-copy");
+  in.headers.add("X-Late", "kept");
+  RequestHead up = make_upstream_request(in, c);
+  CHECK(values(up.headers, "x-api-key") == std::vector<std::string>{"key-from-file"});
+  CHECK(*up.headers.get("x-late") == "kept");
+}
+
+TEST_CASE("header_forwarding: without credentials a client's other fields pass as before") {
+  RequestHead in = client_request();
+  in.headers.add("X-API-Key", "client-value");
+  RequestHead up = make_upstream_request(in, context());
+  CHECK(values(up.headers, "x-api-key") == std::vector<std::string>{"client-value"});
+  CHECK_FALSE(up.headers.has("authorization"));
+}
+
+TEST_CASE("perf: the credential headers fit the one reservation of the copy") {
+  const auto creds = credentials();
+  ForwardContext c = context();
+  c.credentials = creds;
+  c.request_id = "gw-id";  // with Host present: all five gateway fields are added
+  RequestHead up = make_upstream_request(client_request(), c);
+  CHECK(up.headers.fields().capacity() == up.headers.size());
+  CHECK(values(up.headers, "x-api-key").size() == 1);
 }
