@@ -55,9 +55,13 @@ std::vector<McpProbeTarget> mcp_probe_targets(const config::Route& route,
   const std::string host_header = upstream.host_header == config::Upstream::HostHeader::kUpstream
                                       ? ""
                                       : upstream.host_header_value;
+  std::vector<std::pair<std::string, std::string>> credentials;
+  for (const auto& credential : upstream.credential_headers) {
+    credentials.emplace_back(credential.name, credential.value);
+  }
   std::vector<McpProbeTarget> targets;
   for (const auto& endpoint : upstream.endpoints) {
-    targets.push_back({origin_of(endpoint) + path, host_header});
+    targets.push_back({origin_of(endpoint) + path, host_header, credentials});
   }
   return targets;
 }
@@ -74,6 +78,8 @@ http::FetchRequest mcp_initialize_request(const McpProbeTarget& target) {
   request.headers = {{"Content-Type", "application/json"},
                      {"Accept", "application/json, text/event-stream"}};
   if (!target.host_header.empty()) request.headers.emplace_back("Host", target.host_header);
+  request.headers.insert(request.headers.end(), target.credentials.begin(),
+                         target.credentials.end());
   return request;
 }
 
@@ -85,6 +91,8 @@ http::FetchRequest mcp_session_delete_request(const McpProbeTarget& target,
   request.url = target.url;
   request.headers = {{"Mcp-Session-Id", session_id}, {"MCP-Protocol-Version", protocol_version}};
   if (!target.host_header.empty()) request.headers.emplace_back("Host", target.host_header);
+  request.headers.insert(request.headers.end(), target.credentials.begin(),
+                         target.credentials.end());
   return request;
 }
 

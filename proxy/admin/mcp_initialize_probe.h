@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/fetch/http_fetch.h"
@@ -19,6 +20,10 @@ inline constexpr const char* kProbeProtocolVersion = "2025-06-18";
 struct McpProbeTarget {
   std::string url;          // endpoint origin + the route's rewritten upstream path
   std::string host_header;  // sent as Host when the upstream fixes one; "" = the endpoint's
+  // The upstream's credential headers, sent as every forwarded request sends
+  // them: an upstream that needs its key answers the probe as it answers
+  // clients.
+  std::vector<std::pair<std::string, std::string>> credentials;
 };
 
 // One target per endpoint of the route's upstream.

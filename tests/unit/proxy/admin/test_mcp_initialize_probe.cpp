@@ -26,7 +26,7 @@ const char* kResult = R"({"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"20
 }  // namespace
 
 TEST_CASE("mcp_initialize_probe: the request is an initialize POST for 2025-06-18") {
-  http::FetchRequest r = proxy::mcp_initialize_request({"http://127.0.0.1:9/mcp", ""});
+  http::FetchRequest r = proxy::mcp_initialize_request({"http://127.0.0.1:9/mcp", "", {}});
   CHECK(r.method == "POST");
   CHECK(r.url == "http://127.0.0.1:9/mcp");
   JsonPtr body = test::parse_json(r.body);
@@ -42,7 +42,7 @@ TEST_CASE("mcp_initialize_probe: the request is an initialize POST for 2025-06-1
   }
   CHECK(accept);
   http::FetchRequest fixed =
-      proxy::mcp_initialize_request({"http://127.0.0.1:9/mcp", "mcp.internal"});
+      proxy::mcp_initialize_request({"http://127.0.0.1:9/mcp", "mcp.internal", {}});
   CHECK(std::count(fixed.headers.begin(), fixed.headers.end(),
                    std::pair<std::string, std::string>{"Host", "mcp.internal"}) == 1);
 }
@@ -51,7 +51,9 @@ TEST_CASE("mcp_initialize_probe: one target per endpoint, on the rewritten path"
   auto loaded = config::load_string(R"(
 listeners: [{address: "127.0.0.1:8000"}]
 upstreams:
-  be: {endpoints: ["http://127.0.0.1:9001/base", "http://[::1]:9002/base"]}
+  be:
+    endpoints: ["http://127.0.0.1:9001/base", "http://[::1]:9002/base"]
+    credentials: {headers: {X-API-Key: probe-key}}
 routes:
   - path_prefix: /a
     prefix_rewrite: /mcp
@@ -64,6 +66,12 @@ routes:
   REQUIRE(targets.size() == 2);
   CHECK(targets[0].url == "http://127.0.0.1:9001/base/mcp");
   CHECK(targets[1].url == "http://[::1]:9002/base/mcp");
+  // The upstream's credentials go with the probe, as with every forwarded request.
+  const std::pair<std::string, std::string> key{"X-API-Key", "probe-key"};
+  for (const auto& request : {proxy::mcp_initialize_request(targets[1]),
+                              proxy::mcp_session_delete_request(targets[1], "sid", "2025-06-18")}) {
+    CHECK(std::count(request.headers.begin(), request.headers.end(), key) == 1);
+  }
 }
 
 TEST_CASE("mcp_initialize_probe: JSON and SSE answers with a protocolVersion are healthy") {
