@@ -6,7 +6,9 @@
 // the upstream names it, and every bad certificate (expired, wrong host,
 // untrusted CA) or a TLS 1.1-only server is a 502 with the JSON error body
 // of other upstream failures, the reason in the access log and in
-// mag_upstream_tls_failures_total.
+// mag_upstream_tls_failures_total. Last, the MCP conformance server suite
+// against server-everything behind TLS through the gateway passes every
+// scenario that passes against server-everything directly.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -18,6 +20,7 @@ import { after, before, describe, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { startBackend } from './lib/backend.mjs';
+import { passing, runConformance, startEverything } from './lib/everything.mjs';
 import { DEV_JWKS, DEV_PRIVATE_KEY, GATEWAY_BIN, requireFile } from './lib/env.mjs';
 import { makeTempDir, removeTempDir, writeConfig } from './lib/gateway.mjs';
 import { sampleDelta, scrapeSamples } from './lib/metrics.mjs';
@@ -276,5 +279,49 @@ describe('https:// upstreams', () => {
     assert.equal(mtls.client_key_file, join(dir, 'client.key'));
     assert.equal(mtls.tls_server_name, null);
     assert.ok(!res.body.includes('PRIVATE KEY'));
+  }));
+});
+
+describe('conformance: server-everything behind TLS through the gateway, compared with direct', () => {
+  let dir;
+  let everything;
+  let proxy;
+  let gatewayUrl;
+
+  before(async () => {
+    dir = await makeTempDir('mag-https-conformance-');
+    makeCa(dir, 'ca');
+    makeLeaf(dir, 'good', 'ca', { san: 'IP:127.0.0.1,DNS:localhost' });
+    everything = await startEverything();
+    proxy = await startTlsProxy({ port: Number(new URL(everything.origin).port) }, { key: pem(dir, 'good.key'), cert: pem(dir, 'good.crt') });
+    const port = await freePort();
+    const configPath = await writeConfig(dir, {
+      listeners: [{ address: `127.0.0.1:${port}` }],
+      admin: { address: '' },
+      upstreams: { everything: { url: `https://127.0.0.1:${proxy.port}`, ca_file: 'ca.crt' } },
+      routes: [{ path_prefix: '/mcp', upstream: 'everything', auth: 'none' }],
+    });
+    await startProcess('mcp-auth-gateway', requireFile(GATEWAY_BIN, 'mcp-auth-gateway'), ['--config', configPath]);
+    gatewayUrl = `http://127.0.0.1:${port}/mcp`;
+  });
+  after(async () => {
+    await stopAll();
+    await proxy?.close();
+    await removeTempDir(dir);
+  });
+
+  test('every scenario passing directly passes through the https upstream', { timeout: 420000 }, withLogs(async (t) => {
+    const direct = await runConformance(everything.url, join(dir, 'direct'));
+    const through = await runConformance(gatewayUrl, join(dir, 'through'));
+    const directPassing = passing(direct.results);
+    t.diagnostic(`direct: ${directPassing.length} of ${Object.keys(direct.results).length} scenarios pass`);
+    t.diagnostic(`through the gateway over TLS: ${passing(through.results).length} of ${Object.keys(through.results).length}`);
+    assert.ok(directPassing.length > 0, `the suite ran against server-everything\n${direct.stdout}\n${direct.stderr}`);
+    assert.deepEqual(Object.keys(through.results).sort(), Object.keys(direct.results).sort(), 'the same scenarios ran');
+    // The gateway may pass more (dns-rebinding-protection: its own Host and
+    // Origin checks), never fewer.
+    const lost = directPassing.filter((scenario) => !through.results[scenario]);
+    assert.deepEqual(lost, [], `scenarios that pass directly but fail through the https upstream\n${through.stdout}`);
+    assert.ok(proxy.stats.handshakes > 0, 'the gateway reached server-everything over TLS');
   }));
 });
