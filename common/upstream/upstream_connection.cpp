@@ -20,6 +20,7 @@
 #include "common/core/event_loop.h"
 #include "common/core/exception_barrier.h"
 #include "common/core/log.h"
+#include "common/core/socket_peer.h"
 #include "common/http/content_length.h"
 #include "common/http/direct_write.h"
 #include "common/upstream/endpoint_pool.h"
@@ -492,7 +493,8 @@ std::optional<tls::TlsFailure> UpstreamConnection::tls_failure() {
                                          [](unsigned long e) { return ERR_GET_LIB(e) != 0; });
   // Nothing from OpenSSL: a refused or unresolved connect before the
   // handshake, or a plain EOF after it.
-  if (!tls_seen && (connected_ || !tcp_connected())) return std::nullopt;
+  if (!tls_seen && (connected_ || !socket_has_peer(bufferevent_getfd(bev_.get()))))
+    return std::nullopt;
   return tls::classify_tls_failure(verify, errors);
 }
 
@@ -506,14 +508,6 @@ ClientError UpstreamConnection::tls_error(tls::TlsFailure::Reason reason) {
       break;
   }
   return ClientError::kTlsHandshake;
-}
-
-bool UpstreamConnection::tcp_connected() const {
-  const evutil_socket_t fd = bev_ ? bufferevent_getfd(bev_.get()) : -1;
-  if (fd < 0) return false;
-  sockaddr_storage peer{};
-  socklen_t len = sizeof peer;
-  return getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) == 0;
 }
 
 // The endpoint's next connection offers this one's session (abbreviated

@@ -95,7 +95,6 @@ class UpstreamConnection final : public Http1Parser::Callbacks,
   // https:// upstreams.
   std::optional<tls::TlsFailure> tls_failure();
   static ClientError tls_error(tls::TlsFailure::Reason reason);
-  bool tcp_connected() const;
   void remember_tls_session();
 
   EndpointPool* pool_;
