@@ -29,6 +29,7 @@ using ListenerPtr = std::unique_ptr<evconnlistener, CDeleter<evconnlistener_free
 using EvBufferPtr = std::unique_ptr<evbuffer, CDeleter<evbuffer_free>>;
 using SslCtxPtr = std::unique_ptr<SSL_CTX, CDeleter<SSL_CTX_free>>;
 using SslPtr = std::unique_ptr<SSL, CDeleter<SSL_free>>;
+using SslSessionPtr = std::unique_ptr<SSL_SESSION, CDeleter<SSL_SESSION_free>>;
 using EvpPkeyPtr = std::unique_ptr<EVP_PKEY, CDeleter<EVP_PKEY_free>>;
 using EvpMdCtxPtr = std::unique_ptr<EVP_MD_CTX, CDeleter<EVP_MD_CTX_free>>;
 

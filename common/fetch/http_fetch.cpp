@@ -51,6 +51,10 @@ std::pair<FetchError, std::string> describe(ClientError error, std::string_view 
     case ClientError::kProtocolError:
       return {FetchError::kProtocol,
               std::string(to_string(error)) + ": " + std::string(detail) + where};
+    case ClientError::kTlsVerify:
+    case ClientError::kTlsProtocol:
+    case ClientError::kTlsHandshake:
+      return {FetchError::kTls, "TLS failure: " + std::string(detail) + where};
     case ClientError::kPoolExhausted:
       break;
   }

@@ -12,6 +12,7 @@
 
 #include "common/core/c_handles.h"
 #include "common/core/log.h"
+#include "common/core/socket_peer.h"
 #include "common/fetch/fetch_completion.h"
 #include "common/http/http1_codec.h"
 #include "common/tls/tls_client_context.h"
@@ -191,7 +192,7 @@ class HttpsFetch final : public Fetch, public Http1Parser::Callbacks {
       }
       const int err = EVUTIL_SOCKET_ERROR();
       const std::string detail = err ? evutil_socket_error_to_string(err) : "connection failed";
-      if (!tcp_connected()) {
+      if (!socket_has_peer(bufferevent_getfd(bev_.get()))) {
         return fail(FetchError::kConnect,
                     "connect failed: cannot connect to " + where_ + " (" + detail + ")");
       }
@@ -199,15 +200,6 @@ class HttpsFetch final : public Fetch, public Http1Parser::Callbacks {
            (handshake_done_ ? "connection error with " : "TLS failure with ") + where_ + ": " +
                detail);
     }
-  }
-
-  // Whether the TCP connection was established (the socket has a peer).
-  bool tcp_connected() const {
-    const evutil_socket_t fd = bufferevent_getfd(bev_.get());
-    if (fd < 0) return false;
-    sockaddr_storage peer{};
-    socklen_t len = sizeof peer;
-    return getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) == 0;
   }
 
   void fail(FetchError kind, std::string error) { completion_.fail(kind, std::move(error)); }

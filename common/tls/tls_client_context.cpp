@@ -1,6 +1,7 @@
 #include "common/tls/tls_client_context.h"
 
 #include <event2/util.h>
+#include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <sys/socket.h>
 
@@ -34,6 +35,25 @@ SslCtxPtr make_client_context(const std::string& ca_file, std::string* error) {
     return nullptr;
   }
   return ctx;
+}
+
+bool use_client_certificate(SSL_CTX* ctx, const std::string& cert_file, const std::string& key_file,
+                            std::string* error) {
+  if (SSL_CTX_use_certificate_chain_file(ctx, cert_file.c_str()) != 1) {
+    *error = "cannot load the client certificate from " + cert_file + ": " + openssl_errors();
+    return false;
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx, key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    *error = "cannot load the client private key from " + key_file + ": " + openssl_errors();
+    return false;
+  }
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    *error =
+        "the client private key in " + key_file + " does not match the certificate in " + cert_file;
+    ERR_clear_error();
+    return false;
+  }
+  return true;
 }
 
 SslPtr make_client_session(SSL_CTX* ctx, const std::string& host, std::string* error) {

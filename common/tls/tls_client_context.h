@@ -15,6 +15,12 @@ namespace mag::tls {
 // system store when empty. Null with the reason in `error`.
 SslCtxPtr make_client_context(const std::string& ca_file, std::string* error);
 
+// Adds a client certificate chain (PEM) and its private key (PEM) to `ctx`
+// for servers that require one (mTLS). False with the reason in `error`
+// when a file cannot be read or the key does not match the certificate.
+bool use_client_certificate(SSL_CTX* ctx, const std::string& cert_file, const std::string& key_file,
+                            std::string* error);
+
 // A connection that expects `host`: SNI for names (not for IP literals,
 // RFC 6066 §3), and the identity the certificate must carry.
 SslPtr make_client_session(SSL_CTX* ctx, const std::string& host, std::string* error);

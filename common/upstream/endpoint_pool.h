@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/core/c_handles.h"
 #include "common/http/http_message.h"
 #include "common/upstream/upstream_pool.h"
 
@@ -66,6 +67,10 @@ class EndpointPool {
   evdns_base* dns();
   const sockaddr_storage* literal() const { return literal_ ? &*literal_ : nullptr; }
   int literal_len() const { return literal_len_; }
+  // https:// upstreams: the session of the last TLS connection to this
+  // endpoint, offered by new connections for resumption (may be null).
+  SSL_SESSION* tls_session() const { return tls_session_.get(); }
+  void set_tls_session(SslSessionPtr session) { tls_session_ = std::move(session); }
 
  private:
   std::shared_ptr<UpstreamConnection> acquire(bool allow_idle,
@@ -81,6 +86,7 @@ class EndpointPool {
   std::optional<sockaddr_storage> literal_;
   int literal_len_ = 0;
   DnsBasePtr dns_;
+  SslSessionPtr tls_session_;
   std::unordered_map<UpstreamConnection*, std::shared_ptr<UpstreamConnection>> conns_;
   std::vector<UpstreamConnection*> idle_;  // most recently used last
 };

@@ -1,19 +1,26 @@
 #include "common/upstream/upstream_connection.h"
 
 #include <event2/buffer.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/dns.h>
 #include <event2/util.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
+#include <vector>
 
 #include "common/core/event_loop.h"
 #include "common/core/exception_barrier.h"
 #include "common/core/log.h"
+#include "common/core/socket_peer.h"
 #include "common/http/content_length.h"
 #include "common/http/direct_write.h"
 #include "common/upstream/endpoint_pool.h"
@@ -75,7 +82,8 @@ void UpstreamConnection::on_write_cb(bufferevent*, void* arg) noexcept {
   guarded(arg, [](UpstreamConnection& c) {
     // libevent emptied its buffer (the connect, or a full socket, is over):
     // back to direct writes.
-    if (c.connected_ && c.write_armed_ && c.flush_ && c.pending_output() == 0) {
+    // TLS connections always write through libevent (records, not bytes).
+    if (c.connected_ && c.write_armed_ && c.flush_ && !c.tls_ && c.pending_output() == 0) {
       c.write_armed_ = false;
       bufferevent_disable(c.bev_.get(), EV_WRITE);
     }
@@ -100,7 +108,28 @@ void UpstreamConnection::connect(std::chrono::milliseconds timeout) {
   // buffers are allocated before one is freed. A connect that fails
   // synchronously must still not call back into the code starting it:
   // in_connect_ sends such events through the timer (on_event_cb).
-  bev_.reset(bufferevent_socket_new(base_, -1, BEV_OPT_CLOSE_ON_FREE));
+  if (const auto& tls = pool_->options().tls) {
+    tls_ = true;
+    std::string error;
+    SslPtr ssl = tls->new_connection(pool_->host(), pool_->tls_session(), &error);
+    if (!ssl) {
+      deferred_error_ = ClientError::kTlsHandshake;
+      deferred_detail_ = error;
+      arm(Timer::kDeferredError, {});
+      return;
+    }
+    // BEV_OPT_CLOSE_ON_FREE: the bufferevent owns the SSL from here on.
+    bev_.reset(bufferevent_openssl_socket_new(base_, -1, ssl.get(), BUFFEREVENT_SSL_CONNECTING,
+                                              BEV_OPT_CLOSE_ON_FREE));
+    if (bev_) {
+      ssl.release();
+      // A server closing without close_notify ends the connection as a plain
+      // EOF would: HTTP framing, not TLS, tells a complete response.
+      bufferevent_openssl_set_allow_dirty_shutdown(bev_.get(), 1);
+    }
+  } else {
+    bev_.reset(bufferevent_socket_new(base_, -1, BEV_OPT_CLOSE_ON_FREE));
+  }
   if (!bev_ || !timer_ || !resume_) {
     deferred_detail_ = "out of memory";
     arm(Timer::kDeferredError, {});
@@ -301,6 +330,15 @@ void UpstreamConnection::on_event(short what) {
     return;
   }
   if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))) return;
+  if (tls_ && state_ != State::kIdle) {
+    // Before BEV_EVENT_CONNECTED: the handshake failed (or the TCP connect).
+    // After it: a TLS 1.3 server refusing the client certificate says so
+    // with an alert after the client's side of the handshake has finished.
+    if (std::optional<tls::TlsFailure> failure = tls_failure()) {
+      fail(tls_error(failure->reason), std::move(failure->text));
+      return;
+    }
+  }
   if (!connected_) {
     std::string detail = "cannot connect";
     if (int dns_err = bufferevent_socket_get_dns_error(bev_.get())) {
@@ -445,7 +483,51 @@ bool UpstreamConnection::reusable() const {
   return evbuffer_get_length(bufferevent_get_input(bev_.get())) == 0;
 }
 
+std::optional<tls::TlsFailure> UpstreamConnection::tls_failure() {
+  std::vector<unsigned long> errors;
+  while (unsigned long e = bufferevent_get_openssl_error(bev_.get())) errors.push_back(e);
+  SSL* ssl = bufferevent_openssl_get_ssl(bev_.get());
+  const long verify = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+  const bool tls_seen =
+      verify != X509_V_OK || std::any_of(errors.begin(), errors.end(),
+                                         [](unsigned long e) { return ERR_GET_LIB(e) != 0; });
+  // Nothing from OpenSSL: a refused or unresolved connect before the
+  // handshake, or a plain EOF after it.
+  if (!tls_seen && (connected_ || !socket_has_peer(bufferevent_getfd(bev_.get()))))
+    return std::nullopt;
+  return tls::classify_tls_failure(verify, errors);
+}
+
+ClientError UpstreamConnection::tls_error(tls::TlsFailure::Reason reason) {
+  switch (reason) {
+    case tls::TlsFailure::Reason::kVerify:
+      return ClientError::kTlsVerify;
+    case tls::TlsFailure::Reason::kProtocol:
+      return ClientError::kTlsProtocol;
+    case tls::TlsFailure::Reason::kHandshake:
+      break;
+  }
+  return ClientError::kTlsHandshake;
+}
+
+// The endpoint's next connection offers this one's session (abbreviated
+// handshake). TLS 1.3 tickets arrive after the handshake, so this runs once
+// a response has come back rather than at connect time. A copy is kept:
+// OpenSSL marks a connection's own session not resumable when that
+// connection ends without close_notify, as upstreams dropping idle
+// keep-alive connections do.
+void UpstreamConnection::remember_tls_session() {
+  if (!tls_ || !pool_ || !bev_) return;
+  SSL* ssl = bufferevent_openssl_get_ssl(bev_.get());
+  SSL_SESSION* session = ssl ? SSL_get0_session(ssl) : nullptr;
+  if (!session || !SSL_SESSION_is_resumable(session)) return;
+  if (session == last_session_) return;  // already copied
+  last_session_ = session;
+  if (SslSessionPtr copy{SSL_SESSION_dup(session)}) pool_->set_tls_session(std::move(copy));
+}
+
 void UpstreamConnection::finish_exchange() {
+  remember_tls_session();
   UpstreamStream* stream = stream_;
   const bool reuse = reusable();
   std::optional<ResponseHead> head = std::move(pending_head_);

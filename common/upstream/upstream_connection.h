@@ -18,6 +18,7 @@
 #include "common/core/c_handles.h"
 #include "common/http/http1_codec.h"
 #include "common/http/http_message.h"
+#include "common/tls/tls_failure.h"
 #include "common/upstream/upstream_pool.h"
 
 namespace mag::http {
@@ -91,6 +92,10 @@ class UpstreamConnection final : public Http1Parser::Callbacks,
   void note_input();
   void detach_stream();
   bool reusable() const;
+  // https:// upstreams.
+  std::optional<tls::TlsFailure> tls_failure();
+  static ClientError tls_error(tls::TlsFailure::Reason reason);
+  void remember_tls_session();
 
   EndpointPool* pool_;
   event_base* base_;
@@ -109,7 +114,10 @@ class UpstreamConnection final : public Http1Parser::Callbacks,
   State state_ = State::kConnecting;
   Timer timer_kind_ = Timer::kNone;
   UpstreamStream* stream_ = nullptr;
-  bool connected_ = false;
+  bool connected_ = false;  // for TLS: the handshake is done
+  bool tls_ = false;
+  // The session remember_tls_session() last copied (compared, never used).
+  const SSL_SESSION* last_session_ = nullptr;
   bool eof_seen_ = false;
   int exchanges_done_ = 0;
   // Per exchange.

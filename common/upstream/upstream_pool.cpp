@@ -51,10 +51,21 @@ std::string_view to_string(ClientError e) {
       return "connection reset";
     case ClientError::kProtocolError:
       return "protocol error";
+    case ClientError::kTlsVerify:
+      return "tls verify";
+    case ClientError::kTlsProtocol:
+      return "tls protocol";
+    case ClientError::kTlsHandshake:
+      return "tls handshake";
     case ClientError::kPoolExhausted:
       return "pool exhausted";
   }
   return "unknown";
+}
+
+bool is_tls_error(ClientError e) {
+  return e == ClientError::kTlsVerify || e == ClientError::kTlsProtocol ||
+         e == ClientError::kTlsHandshake;
 }
 
 namespace {
@@ -85,7 +96,7 @@ EndpointPool::EndpointPool(MultiPool* owner, size_t index, event_base* base, std
       options_(options) {
   const bool v6 = host_.find(':') != std::string::npos;
   host_header_ = v6 ? "[" + host_ + "]" : host_;
-  if (port_ != 80) host_header_ += ":" + std::to_string(port_);
+  if (port_ != (options_.tls ? 443 : 80)) host_header_ += ":" + std::to_string(port_);
 
   sockaddr_storage ss{};
   auto* v4addr = reinterpret_cast<sockaddr_in*>(&ss);

@@ -18,6 +18,7 @@
 #include "common/http/http1_codec.h"
 #include "common/http/http_message.h"
 #include "common/upstream/upstream_endpoints.h"
+#include "common/upstream/upstream_tls.h"
 
 namespace mag::http {
 
@@ -29,7 +30,14 @@ enum class ClientError {
   kReset,            // peer closed / reset mid-exchange -> 502 (or abort if head sent)
   kProtocolError,    // malformed response -> 502
   kPoolExhausted,    // connection limit reached -> 503
+  // https:// upstreams: the TLS handshake failed -> 502. The detail is the
+  // verify error string or the OpenSSL reason.
+  kTlsVerify,     // the certificate chain or name did not verify
+  kTlsProtocol,   // no common protocol version (TLS 1.2 is the minimum)
+  kTlsHandshake,  // any other handshake failure (e.g. a client certificate refused)
 };
+// Whether `e` is one of the kTls* errors.
+bool is_tls_error(ClientError e);
 std::string_view to_string(ClientError e);
 
 class ClientStreamCallbacks {
@@ -75,6 +83,8 @@ struct PoolOptions {
   std::chrono::milliseconds keepalive_timeout{30000};
   size_t max_connections = 1024;
   size_t max_idle_connections = 64;
+  // Set for an https:// upstream: every connection is TLS with these settings.
+  std::shared_ptr<const UpstreamTls> tls;
   CodecLimits limits{.max_request_line = 8 * 1024,
                      .max_head_bytes = 64 * 1024,
                      .max_header_count = 200,

@@ -178,6 +178,15 @@ json_t* upstream_json(const config::Upstream& u) {
   set(entry, "idle_timeout", seconds(u.idle_timeout));
   set(entry, "host_header", host_header_json(u));
   set(entry, "host_header_value", str(u.host_header_value));
+  // TLS settings of an https:// upstream: file paths, never file contents.
+  set(entry, "tls", json_boolean(u.tls));
+  if (u.tls) {
+    set(entry, "ca_file", u.ca_file.empty() ? json_null() : str(u.ca_file));
+    set(entry, "client_cert_file",
+        u.client_cert_file.empty() ? json_null() : str(u.client_cert_file));
+    set(entry, "client_key_file", u.client_key_file.empty() ? json_null() : str(u.client_key_file));
+    set(entry, "tls_server_name", u.tls_server_name.empty() ? json_null() : str(u.tls_server_name));
+  }
   set(entry, "credentials", credentials_json(u.credential_headers));
   return entry;
 }

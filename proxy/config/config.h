@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "common/upstream/upstream_tls.h"
 #include "proxy/config/upstream_credentials.h"
 
 namespace mag::config {
@@ -96,9 +97,9 @@ struct Provider {
 
 // One address of an upstream (an upstream may have several endpoints).
 struct UpstreamEndpoint {
-  std::string url;    // http://host:port[/base]
+  std::string url;    // http(s)://host:port[/base]
   std::string host;   // an IPv6 literal without its brackets
-  uint16_t port = 0;  // 80 when the url has no port
+  uint16_t port = 0;  // 80 (http) or 443 (https) when the url has no port
   bool operator==(const UpstreamEndpoint&) const = default;
 };
 
@@ -108,9 +109,9 @@ struct Upstream {
   // Mcp-Session-Id affinity; docs/transport.md). Never empty; url/host/port
   // repeat the first endpoint.
   std::vector<UpstreamEndpoint> endpoints;
-  std::string url;    // http://host:port[/base]
+  std::string url;    // http(s)://host:port[/base]
   std::string host;   // parsed from url; an IPv6 literal without its brackets
-  uint16_t port = 0;  // 80 when the url has no port
+  uint16_t port = 0;  // 80 (http) or 443 (https) when the url has no port
   // Path of the url without trailing '/', may be empty; the same for every endpoint.
   std::string base_path;
   // Transport limits (docs/transport.md); the pool's defaults.
@@ -127,6 +128,16 @@ struct Upstream {
   // What is sent (kClient: when the client sent no Host): the fixed value,
   // or the first endpoint's host:port, rendered once at load time.
   std::string host_header_value;
+  // https:// endpoints (all of them or none): verified TLS with these files
+  // (paths resolved against the config file's directory) and the name to
+  // verify and send as SNI (empty: each endpoint's host). `tls_context` is
+  // built at load, shared by every pool of this upstream.
+  bool tls = false;
+  std::string ca_file;  // empty: the system store
+  std::string client_cert_file;
+  std::string client_key_file;
+  std::string tls_server_name;
+  std::shared_ptr<const http::UpstreamTls> tls_context;
   // `credentials: {headers: ...}`: set on every request to this upstream,
   // any client copy removed first (proxy/config/credentials_loader.h).
   std::vector<CredentialHeader> credential_headers;

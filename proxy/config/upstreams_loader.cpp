@@ -1,5 +1,8 @@
 #include "proxy/config/upstreams_loader.h"
 
+#include <algorithm>
+
+#include "common/tls/tls_client_context.h"
 #include "proxy/config/credentials_loader.h"
 #include "proxy/config/value_syntax.h"
 
@@ -14,7 +17,8 @@ void UpstreamsLoader::load(const YAML::Node& node, Config* config) const {
     auto fields =
         yaml_.read_map(field.value, path,
                        {"url", "endpoints", "max_connections", "connect_timeout",
-                        "response_header_timeout", "idle_timeout", "host_header", "credentials"});
+                        "response_header_timeout", "idle_timeout", "host_header", "ca_file",
+                        "client_cert_file", "client_key_file", "tls_server_name", "credentials"});
     auto url_field = fields.find("url");
     auto endpoints_field = fields.find("endpoints");
     if (url_field != fields.end() && endpoints_field != fields.end()) {
@@ -32,15 +36,20 @@ void UpstreamsLoader::load(const YAML::Node& node, Config* config) const {
       e.url = yaml_.string(value, where);
       Url url;
       std::string reason = parse_url(e.url, &url);
-      if (reason.empty() && url.scheme != "http") {
-        reason = "must be http:// (the gateway talks plain HTTP/1.1 to upstreams)";
-      }
       if (!reason.empty()) {
         yaml_.fail(value, where,
-                   "'" + e.url + "' " + reason + " (expected http://host:port[/path])");
+                   "'" + e.url + "' " + reason + " (expected http(s)://host[:port][/path])");
+      }
+      const bool tls = url.scheme == "https";
+      if (upstream.endpoints.empty()) {
+        upstream.tls = tls;
+      } else if (tls != upstream.tls) {
+        yaml_.fail(value, where,
+                   "'" + e.url + "' does not use the first endpoint's scheme: every endpoint is " +
+                       (upstream.tls ? "https://" : "http://"));
       }
       e.host = url.host;
-      e.port = url.port == 0 ? 80 : url.port;
+      e.port = url.port == 0 ? (tls ? 443 : 80) : url.port;
       std::string base_path = url.path;
       while (!base_path.empty() && base_path.back() == '/') base_path.pop_back();
       if (upstream.endpoints.empty()) {
@@ -91,11 +100,64 @@ void UpstreamsLoader::load(const YAML::Node& node, Config* config) const {
                                        ? "[" + upstream.host + "]:" + std::to_string(upstream.port)
                                        : upstream.host + ":" + std::to_string(upstream.port);
     }
+    load_tls(fields, path, &upstream);
     if (auto f = fields.find("credentials"); f != fields.end()) {
       upstream.credential_headers =
           CredentialsLoader(yaml_).load(f->second.value, path + ".credentials");
     }
     config->upstreams.emplace(name, std::move(upstream));
+  }
+}
+
+void UpstreamsLoader::load_tls(const std::map<std::string, Field>& fields, const std::string& path,
+                               Upstream* upstream) const {
+  auto file = [&](const char* key, std::string* out) -> const Field* {
+    auto f = fields.find(key);
+    if (f == fields.end()) return nullptr;
+    if (!upstream->tls) {
+      yaml_.fail(f->second.key, path + "." + key,
+                 std::string("'") + key + "' needs an https:// upstream");
+    }
+    *out = yaml_.file_path(f->second.value, path + "." + key);
+    return &f->second;
+  };
+  const Field* ca = file("ca_file", &upstream->ca_file);
+  const Field* cert = file("client_cert_file", &upstream->client_cert_file);
+  const Field* key = file("client_key_file", &upstream->client_key_file);
+  if ((cert == nullptr) != (key == nullptr)) {
+    const Field* given = cert ? cert : key;
+    yaml_.fail(given->key, path,
+               "'client_cert_file' and 'client_key_file' go together (mTLS): set both or neither");
+  }
+  if (auto f = fields.find("tls_server_name"); f != fields.end()) {
+    if (!upstream->tls) {
+      yaml_.fail(f->second.key, path + ".tls_server_name",
+                 "'tls_server_name' needs an https:// upstream");
+    }
+    const std::string name = yaml_.non_empty_string(f->second.value, path + ".tls_server_name");
+    if (!tls::is_ip_literal(name) && !std::all_of(name.begin(), name.end(), is_host_char)) {
+      yaml_.fail(f->second.value, path + ".tls_server_name",
+                 "expected a host name or an IP address, got '" + name + "'");
+    }
+    upstream->tls_server_name = name;
+  }
+  if (!upstream->tls) return;
+  std::string error;
+  upstream->tls_context = http::UpstreamTls::create({.ca_file = upstream->ca_file,
+                                                     .client_cert_file = upstream->client_cert_file,
+                                                     .client_key_file = upstream->client_key_file,
+                                                     .server_name = upstream->tls_server_name},
+                                                    &error);
+  if (!upstream->tls_context) {
+    // The file the error names (the key for a mismatch), else the CA bundle.
+    const Field* where = ca;
+    if (key && error.find(upstream->client_key_file) != std::string::npos) {
+      where = key;
+    } else if (cert && error.find(upstream->client_cert_file) != std::string::npos) {
+      where = cert;
+    }
+    if (where) yaml_.fail(where->value, path, error);
+    yaml_.fail(fields.begin()->second.key, path, error);
   }
 }
 

@@ -1,9 +1,10 @@
 // `upstreams:`: the MCP servers behind the gateway, their endpoints, limits
-// and Host header.
+// Host header and TLS settings.
 #pragma once
 
 #include <yaml-cpp/yaml.h>
 
+#include <map>
 #include <string>
 
 #include "proxy/config/config.h"
@@ -18,6 +19,10 @@ class UpstreamsLoader {
 
  private:
   void load_host_header(const YAML::Node& node, const std::string& path, Upstream* upstream) const;
+  // ca_file, client_cert_file / client_key_file, tls_server_name; builds the
+  // upstream's TLS context (every file read and checked now).
+  void load_tls(const std::map<std::string, Field>& fields, const std::string& path,
+                Upstream* upstream) const;
 
   const YamlReader& yaml_;
 };

@@ -22,6 +22,7 @@ http::PoolOptions pool_options(const config::Upstream& upstream) {
   options.connect_timeout = upstream.connect_timeout;
   options.response_header_timeout = upstream.response_header_timeout;
   options.idle_timeout = upstream.idle_timeout;
+  options.tls = upstream.tls_context;  // https:// upstreams; built at load
   return options;
 }
 

@@ -34,6 +34,18 @@ int status_for(http::ClientError error) {
   }
 }
 
+// The metric label of a TLS failure: a fixed set of three.
+std::string_view tls_reason(http::ClientError error) {
+  switch (error) {
+    case http::ClientError::kTlsVerify:
+      return "verify";
+    case http::ClientError::kTlsProtocol:
+      return "protocol";
+    default:
+      return "handshake";
+  }
+}
+
 // The decision as the access log and metrics see it: a bounded reason code,
 // the token's subject and client, never the token.
 void record_auth_decision(RequestTelemetry& telemetry, const auth::AuthDecision& decision) {
@@ -359,7 +371,11 @@ void ProxyStream::on_response_read_done() {
 void ProxyStream::on_error(http::ClientError error, std::string_view detail) {
   log::warn("router", "upstream " + route_->config->upstream + ": " +
                           std::string(http::to_string(error)) + ": " + log::sanitize(detail));
-  telemetry_.on_upstream_error(route_->config->upstream, http::to_string(error));
+  if (http::is_tls_error(error)) {
+    telemetry_.on_upstream_tls_failure(route_->config->upstream, tls_reason(error), detail);
+  } else {
+    telemetry_.on_upstream_error(route_->config->upstream, http::to_string(error));
+  }
   if (stream_.head_sent()) {
     // Mid-response: the client must see an incomplete message, never a
     // well-formed truncated one.

@@ -342,6 +342,15 @@ void RequestTelemetry::on_upstream_error(std::string_view upstream, std::string_
                                 {{"upstream", std::string(upstream)}, {"kind", label}});
 }
 
+void RequestTelemetry::on_upstream_tls_failure(std::string_view upstream, std::string_view reason,
+                                               std::string_view detail) {
+  on_upstream_error(upstream, "tls");
+  record_.upstream_error = "tls: " + std::string(detail);
+  metrics::global().counter_add(
+      "mag_upstream_tls_failures_total",
+      {{"upstream", std::string(upstream)}, {"reason", std::string(reason)}});
+}
+
 RequestTelemetry::~RequestTelemetry() {
   try {
     finish();

@@ -102,6 +102,11 @@ class RequestTelemetry {
   void on_body(size_t bytes) { record_.bytes_sent += bytes; }
   void on_response_end();
   void on_upstream_error(std::string_view upstream, std::string_view kind);
+  // An https:// upstream's handshake failed: `reason` is verify, protocol or
+  // handshake (metric label); `detail` (the verify error string or OpenSSL's
+  // reason) goes to the access log as "tls: <detail>".
+  void on_upstream_tls_failure(std::string_view upstream, std::string_view reason,
+                               std::string_view detail);
   void on_client_reset() { client_reset_ = true; }
 
  private:

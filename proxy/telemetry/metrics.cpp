@@ -338,6 +338,9 @@ void declare_gateway_metrics(Registry& r) {
             "Authentication decisions by route, decision (allow/deny) and reason code.");
   r.declare("mag_upstream_errors_total", Type::kCounter,
             "Upstream failures by upstream and kind (connect_failed, reset, timeouts...).");
+  r.declare("mag_upstream_tls_failures_total", Type::kCounter,
+            "TLS handshakes with https:// upstreams that failed, by upstream and reason "
+            "(verify, protocol, handshake).");
   r.declare("mag_upstream_connections_active", Type::kGauge,
             "Upstream connections carrying a request, by upstream (current config).");
   r.declare("mag_upstream_connections_idle", Type::kGauge,

@@ -299,7 +299,8 @@ TEST_CASE("config: bad files are refused with file:line:column and the key path"
        "routes[1].path_prefix: duplicate path_prefix '/mcp' (also routes[0])"},
       {"bad_listener.yaml",
        "bad_listener.yaml:2:14:", "listeners[0].address: 'localhost': expected host:port"},
-      {"https_upstream.yaml", "https_upstream.yaml:5:10:", "upstreams.backend.url:"},
+      {"https_upstream_missing_ca.yaml", "https_upstream_missing_ca.yaml:6:14:",
+       "upstreams.backend: cannot load CA certificates from"},
       {"unflowed_env.yaml", "unflowed_env.yaml:7:18:", "quote values that use ${...}"},
   };
   for (const auto& c : cases) {
@@ -704,7 +705,9 @@ TEST_CASE("config: bad endpoints and route timeouts name file:line:column") {
               "5:5:", "upstreams.backend: missing required key 'url' (or 'endpoints')");
   check_error(config_with_upstream("    endpoints:\n      - http://127.0.0.1:9001\n"
                                    "      - https://127.0.0.1:9002\n"),
-              "7:9:", "upstreams.backend.endpoints[1]: 'https://127.0.0.1:9002' must be http://");
+              "7:9:",
+              "upstreams.backend.endpoints[1]: 'https://127.0.0.1:9002' does not use the first "
+              "endpoint's scheme");
   check_error(config_with_upstream("    endpoints: [http://a:1/x, http://b:1/y]\n"),
               "5:31:", "upstreams.backend.endpoints[1]: 'http://b:1/y' has the path '/y'");
   check_error(config_with_upstream("    endpoints: [http://a:1, http://a:1/]\n"),
