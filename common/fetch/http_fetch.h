@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/http/http_message.h"
+#include "common/upstream/upstream_tls.h"
 
 namespace mag::http {
 
@@ -55,6 +56,10 @@ struct FetchOptions {
   std::chrono::milliseconds timeout{5000};  // whole exchange
   size_t max_body_bytes = 1 << 20;
   std::string ca_file;  // https: PEM CA bundle to trust instead of the system store
+  // https: an upstream's TLS settings (CA bundle, client certificate, the
+  // name to verify) in place of `ca_file`, so a check of an upstream
+  // connects as the gateway's forwarded requests do.
+  std::shared_ptr<const UpstreamTls> upstream_tls;
 };
 
 class Fetch {

@@ -52,8 +52,13 @@ class HttpsFetch final : public Fetch, public Http1Parser::Callbacks {
     host_ = url.host;
     where_ = host + ":" + std::to_string(url.port);
     std::string error;
-    ctx_ = tls::make_client_context(options_.ca_file, &error);
-    SslPtr ssl = ctx_ ? tls::make_client_session(ctx_.get(), url.host, &error) : nullptr;
+    SslPtr ssl;
+    if (options_.upstream_tls) {
+      ssl = options_.upstream_tls->new_connection(url.host, nullptr, &error);
+    } else {
+      ctx_ = tls::make_client_context(options_.ca_file, &error);
+      ssl = ctx_ ? tls::make_client_session(ctx_.get(), url.host, &error) : nullptr;
+    }
     if (!ssl) return completion_.fail_later(FetchError::kTls, std::move(error));
     // BEV_OPT_CLOSE_ON_FREE: the bufferevent owns the SSL from here on.
     bev_.reset(bufferevent_openssl_socket_new(base_, -1, ssl.get(), BUFFEREVENT_SSL_CONNECTING,

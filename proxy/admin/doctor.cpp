@@ -41,12 +41,12 @@ class Checker {
   void check_jwks(const config::Route& route, const config::Provider& provider,
                   const std::string& discovered_jwks_uri);
   void check_audience(const config::Route& route, const config::Provider& provider);
-  McpInitializeAnswer initialize(const McpProbeTarget& target);
+  McpInitializeAnswer initialize(const std::string& upstream, const McpProbeTarget& target);
 
   DoctorReport* report_;
   const DoctorFetch& fetch_;
   const DoctorSend& send_;
-  // Answers by URL: routes that share an upstream path are checked once.
+  // Answers by upstream and URL: routes that share both are checked once.
   std::map<std::string, McpInitializeAnswer> answers_;
 };
 
@@ -358,16 +358,24 @@ void Checker::check_jwks(const config::Route& route, const config::Provider& pro
   }
 }
 
-McpInitializeAnswer Checker::initialize(const McpProbeTarget& target) {
-  if (auto it = answers_.find(target.url); it != answers_.end()) return it->second;
-  McpInitializeAnswer answer = read_initialize_answer(send_(mcp_initialize_request(target)));
+// Once per upstream and URL: routes that share an upstream share its
+// answer, while two upstreams at one URL (other TLS settings or
+// credentials) are each checked.
+McpInitializeAnswer Checker::initialize(const std::string& upstream, const McpProbeTarget& target) {
+  const std::string key = upstream + " " + target.url;
+  if (auto it = answers_.find(key); it != answers_.end()) return it->second;
+  http::FetchOptions options;
+  options.upstream_tls = target.tls;
+  McpInitializeAnswer answer =
+      read_initialize_answer(send_(mcp_initialize_request(target), options));
   if (!answer.session_id.empty()) {
     // Best effort: the session the check opened is not needed any more.
     send_(mcp_session_delete_request(
-        target, answer.session_id,
-        answer.protocol_version.empty() ? kProbeProtocolVersion : answer.protocol_version));
+              target, answer.session_id,
+              answer.protocol_version.empty() ? kProbeProtocolVersion : answer.protocol_version),
+          options);
   }
-  answers_.emplace(target.url, answer);
+  answers_.emplace(key, answer);
   return answer;
 }
 
@@ -375,7 +383,7 @@ void Checker::check_upstream(const config::Config& config, const config::Route& 
   auto it = config.upstreams.find(route.upstream);
   if (it == config.upstreams.end()) return;  // the loader refuses this already
   for (const auto& target : mcp_probe_targets(route, it->second)) {
-    const McpInitializeAnswer answer = initialize(target);
+    const McpInitializeAnswer answer = initialize(route.upstream, target);
     const std::string where = "upstream " + route.upstream + " at " + target.url + ": ";
     if (!answer.healthy) {
       add(Severity::kError, route.path_prefix, "upstream.mcp", where + answer.problem);
@@ -466,7 +474,7 @@ DoctorReport run_doctor(const config::Config& config, const DoctorFetch& fetch,
 
 namespace {
 
-http::FetchResult blocking_fetch(http::FetchRequest request, const std::string& ca_file) {
+http::FetchResult blocking_fetch(http::FetchRequest request, http::FetchOptions options) {
   EventBasePtr base(event_base_new());
   http::FetchResult out;
   if (!base) {
@@ -475,8 +483,6 @@ http::FetchResult blocking_fetch(http::FetchRequest request, const std::string& 
     return out;
   }
   bool done = false;
-  http::FetchOptions options;
-  options.ca_file = ca_file;
   auto fetch =
       http::http_request(base.get(), std::move(request), options, [&](http::FetchResult r) {
         out = std::move(r);
@@ -496,11 +502,14 @@ http::FetchResult blocking_fetch(http::FetchRequest request, const std::string& 
 http::FetchResult blocking_get(const std::string& url, const std::string& ca_file) {
   http::FetchRequest request;
   request.url = url;
-  return blocking_fetch(std::move(request), ca_file);
+  http::FetchOptions options;
+  options.ca_file = ca_file;
+  return blocking_fetch(std::move(request), std::move(options));
 }
 
-http::FetchResult blocking_request(const http::FetchRequest& request) {
-  return blocking_fetch(request, "");
+http::FetchResult blocking_request(const http::FetchRequest& request,
+                                   const http::FetchOptions& options) {
+  return blocking_fetch(request, options);
 }
 
 std::string format_report_text(const DoctorReport& report) {

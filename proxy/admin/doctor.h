@@ -46,11 +46,14 @@ struct DoctorReport {
 // provider's CA bundle for https ("" for the system store).
 using DoctorFetch =
     std::function<http::FetchResult(const std::string& url, const std::string& ca_file)>;
-// Synchronous request of any method (the upstream checks; injectable too).
-using DoctorSend = std::function<http::FetchResult(const http::FetchRequest& request)>;
+// Synchronous request of any method (the upstream checks; injectable too);
+// `options.upstream_tls` carries an https upstream's TLS settings.
+using DoctorSend = std::function<http::FetchResult(const http::FetchRequest& request,
+                                                   const http::FetchOptions& options)>;
 // A fetch on a private event loop, with http_get's limits and a 5 s deadline.
 http::FetchResult blocking_get(const std::string& url, const std::string& ca_file);
-http::FetchResult blocking_request(const http::FetchRequest& request);
+http::FetchResult blocking_request(const http::FetchRequest& request,
+                                   const http::FetchOptions& options);
 
 DoctorReport run_doctor(const config::Config& config, const DoctorFetch& fetch,
                         const DoctorSend& send);

@@ -14,10 +14,10 @@ namespace {
 
 constexpr size_t kMaxSseEventBytes = 256 * 1024;
 
-std::string origin_of(const config::UpstreamEndpoint& endpoint) {
+std::string origin_of(const config::UpstreamEndpoint& endpoint, bool tls) {
   const bool ipv6 = endpoint.host.find(':') != std::string::npos;
-  return "http://" + (ipv6 ? "[" + endpoint.host + "]" : endpoint.host) + ":" +
-         std::to_string(endpoint.port);
+  return std::string(tls ? "https://" : "http://") +
+         (ipv6 ? "[" + endpoint.host + "]" : endpoint.host) + ":" + std::to_string(endpoint.port);
 }
 
 std::string member(json_t* object, const char* name) {
@@ -61,7 +61,8 @@ std::vector<McpProbeTarget> mcp_probe_targets(const config::Route& route,
   }
   std::vector<McpProbeTarget> targets;
   for (const auto& endpoint : upstream.endpoints) {
-    targets.push_back({origin_of(endpoint) + path, host_header, credentials});
+    targets.push_back(
+        {origin_of(endpoint, upstream.tls) + path, host_header, credentials, upstream.tls_context});
   }
   return targets;
 }

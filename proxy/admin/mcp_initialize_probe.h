@@ -5,6 +5,7 @@
 // has a protocolVersion; then a DELETE of the session it opened, if any.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -24,6 +25,9 @@ struct McpProbeTarget {
   // them: an upstream that needs its key answers the probe as it answers
   // clients.
   std::vector<std::pair<std::string, std::string>> credentials;
+  // An https:// upstream's TLS settings (null for http://): the probe
+  // verifies and authenticates as forwarded requests do.
+  std::shared_ptr<const http::UpstreamTls> tls;
 };
 
 // One target per endpoint of the route's upstream.

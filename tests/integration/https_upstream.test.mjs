@@ -25,7 +25,7 @@ import { DEV_JWKS, DEV_PRIVATE_KEY, GATEWAY_BIN, requireFile } from './lib/env.m
 import { makeTempDir, removeTempDir, writeConfig } from './lib/gateway.mjs';
 import { sampleDelta, scrapeSamples } from './lib/metrics.mjs';
 import { MCP_POST_HEADERS, freePort, httpRequest, initializeBody } from './lib/net.mjs';
-import { startProcess, stopAll, withLogs } from './lib/processes.mjs';
+import { runToCompletion, startProcess, stopAll, withLogs } from './lib/processes.mjs';
 import { devToken } from './lib/tokens.mjs';
 
 const ISSUER = 'https://dev.mcp-auth-gateway.local';
@@ -96,6 +96,7 @@ describe('https:// upstreams', () => {
   let adminOrigin;
   let accessLog;
   let backend;
+  let configPath;
   const proxies = {};
 
   before(async () => {
@@ -154,7 +155,7 @@ describe('https:// upstreams', () => {
           : { auth: 'none' }),
       })),
     };
-    const configPath = await writeConfig(dir, config);
+    configPath = await writeConfig(dir, config);
     await startProcess('mcp-auth-gateway', requireFile(GATEWAY_BIN, 'mcp-auth-gateway'), ['--config', configPath]);
     await waitFor(async () => (await httpRequest(`${adminOrigin}/healthz`).catch(() => ({}))).status === 200, 'the admin listener');
   });
@@ -279,6 +280,23 @@ describe('https:// upstreams', () => {
     assert.equal(mtls.client_key_file, join(dir, 'client.key'));
     assert.equal(mtls.tls_server_name, null);
     assert.ok(!res.body.includes('PRIVATE KEY'));
+  }));
+
+  // Last: its connections would change the handshake counts above.
+  test("doctor's MCP initialize verifies and authenticates as forwarded requests do", withLogs(async () => {
+    const r = await runToCompletion(requireFile(GATEWAY_BIN, 'mcp-auth-gateway'), ['doctor', '--config', configPath, '--json'], { timeoutMs: 60000 });
+    const findings = Object.fromEntries(
+      JSON.parse(r.stdout).findings.filter((f) => f.check === 'upstream.mcp').map((f) => [f.route, f]),
+    );
+    for (const route of ['/good', '/sni', '/mtls']) {
+      assert.equal(findings[route]?.severity, 'ok', `${route}: ${JSON.stringify(findings[route])}`);
+      assert.match(findings[route].message, /at https:\/\/127\.0\.0\.1:\d+\/mcp: MCP server mcp-add-server/);
+    }
+    for (const route of ['/expired', '/wrong_host', '/untrusted', '/system_store', '/tls11', '/mtls_none']) {
+      assert.equal(findings[route]?.severity, 'error', `${route}: ${JSON.stringify(findings[route])}`);
+      assert.match(findings[route].message, /TLS|tls|certificate|handshake|closed/, `${route}: ${findings[route].message}`);
+    }
+    assert.equal(r.code, 1, 'errors found: exit 1');
   }));
 });
 

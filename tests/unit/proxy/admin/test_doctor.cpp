@@ -65,13 +65,16 @@ struct ScriptedFetch {
   std::map<std::string, http::FetchResult> responses;
   std::vector<std::string> asked;
   std::vector<http::FetchRequest> sent;
+  std::vector<bool> sent_with_upstream_tls;
   ScriptedFetch() { responses["POST http://127.0.0.1:9000/mcp"] = mcp_json_answer(); }
   http::FetchResult operator()(const std::string& url, const std::string&) {
     asked.push_back(url);
     return answer(url);
   }
-  http::FetchResult operator()(const http::FetchRequest& request) {
+  http::FetchResult operator()(const http::FetchRequest& request,
+                               const http::FetchOptions& options) {
     sent.push_back(request);
+    sent_with_upstream_tls.push_back(options.upstream_tls != nullptr);
     return answer(request.method + " " + request.url);
   }
   http::FetchResult answer(const std::string& key) {
@@ -245,6 +248,7 @@ routes:
     REQUIRE(fetch.sent.size() == 2);
     CHECK(fetch.sent[0].method == "POST");
     CHECK(fetch.sent[1].method == "DELETE");
+    CHECK(fetch.sent_with_upstream_tls == std::vector<bool>{false, false});  // http://
     CHECK(fetch.sent[1].url == "http://127.0.0.1:9000/base/mcp");
     CHECK(std::count(fetch.sent[1].headers.begin(), fetch.sent[1].headers.end(),
                      std::pair<std::string, std::string>{"Mcp-Session-Id", "abc"}) == 1);

@@ -26,7 +26,7 @@ const char* kResult = R"({"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"20
 }  // namespace
 
 TEST_CASE("mcp_initialize_probe: the request is an initialize POST for 2025-06-18") {
-  http::FetchRequest r = proxy::mcp_initialize_request({"http://127.0.0.1:9/mcp", "", {}});
+  http::FetchRequest r = proxy::mcp_initialize_request({"http://127.0.0.1:9/mcp", "", {}, nullptr});
   CHECK(r.method == "POST");
   CHECK(r.url == "http://127.0.0.1:9/mcp");
   JsonPtr body = test::parse_json(r.body);
@@ -42,7 +42,7 @@ TEST_CASE("mcp_initialize_probe: the request is an initialize POST for 2025-06-1
   }
   CHECK(accept);
   http::FetchRequest fixed =
-      proxy::mcp_initialize_request({"http://127.0.0.1:9/mcp", "mcp.internal", {}});
+      proxy::mcp_initialize_request({"http://127.0.0.1:9/mcp", "mcp.internal", {}, nullptr});
   CHECK(std::count(fixed.headers.begin(), fixed.headers.end(),
                    std::pair<std::string, std::string>{"Host", "mcp.internal"}) == 1);
 }
@@ -119,4 +119,27 @@ TEST_CASE("mcp_initialize_probe: what is not a healthy MCP answer says why") {
              R"(data: {"jsonrpc":"2.0","id":2,"result":{"protocolVersion":"2025-06-18"}})"
              "\n\n"));
   CHECK_FALSE(sse_other_id.healthy);
+}
+
+TEST_CASE("mcp_initialize_probe: an https upstream is probed over https with its TLS settings") {
+  auto loaded = config::load_string(R"(
+listeners: [{address: "127.0.0.1:8000"}]
+upstreams:
+  remote: {url: "https://127.0.0.1:9443/base", tls_server_name: mcp.example.com}
+  plain: {url: "http://127.0.0.1:9000"}
+routes:
+  - {path_prefix: /r, prefix_rewrite: /mcp, upstream: remote, auth: none}
+  - {path_prefix: /p, upstream: plain, auth: none}
+)");
+  REQUIRE_MESSAGE(loaded.config, (loaded.error ? loaded.error->message : ""));
+  const auto& config = *loaded.config;
+  auto remote = proxy::mcp_probe_targets(config.routes[0], config.upstreams.at("remote"));
+  REQUIRE(remote.size() == 1);
+  CHECK(remote[0].url == "https://127.0.0.1:9443/base/mcp");
+  REQUIRE(remote[0].tls);
+  CHECK(remote[0].tls->settings().server_name == "mcp.example.com");
+  auto plain = proxy::mcp_probe_targets(config.routes[1], config.upstreams.at("plain"));
+  REQUIRE(plain.size() == 1);
+  CHECK(plain[0].url == "http://127.0.0.1:9000/p");
+  CHECK_FALSE(plain[0].tls);
 }
