@@ -3,16 +3,31 @@
 // files); it names every key the loader reads (drift check against
 // proxy/config/*.cpp) and docs/configuration.md documents every key it names.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import Ajv from 'ajv';
 import YAML from 'yaml';
 import { GATEWAY_BIN, SOURCE_DIR, requireFile } from './lib/env.mjs';
+import { makeTempDir, removeTempDir } from './lib/gateway.mjs';
 import { runToCompletion } from './lib/processes.mjs';
 
 const CONFIG_DIR = join(SOURCE_DIR, 'config');
 const GOOD_DIR = join(SOURCE_DIR, 'tests', 'data', 'config', 'good');
+// config/upstream-mtls.yaml names a CA bundle and a client certificate and
+// key that must exist at load: a self-signed certificate made here with the
+// openssl CLI serves as all three's content.
+const certDir = await makeTempDir('mag-config-schema-');
+after(() => removeTempDir(certDir));
+try {
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+    '-keyout', 'client.key', '-out', 'client.crt', '-days', '2', '-subj', '/CN=mag-config-schema'],
+  { cwd: certDir, stdio: ['ignore', 'pipe', 'pipe'] });
+} catch (e) {
+  if (e.code === 'ENOENT') throw new Error('the openssl command is needed to make test certificates and is not installed');
+  throw new Error(`openssl failed: ${e.stderr ?? e.message}`);
+}
 // What the example configs need from the environment (they have no default).
 const EXAMPLE_ENV = {
   AUTH_ISSUER: 'https://api.asgardeo.io/t/example/oauth2/token',
@@ -20,6 +35,9 @@ const EXAMPLE_ENV = {
   CLIENT_ID: 'example-client-id',
   GITHUB_TOKEN: 'ghp_example',
   DOCS_API_KEY: 'example-api-key',
+  UPSTREAM_CA_FILE: join(certDir, 'client.crt'),
+  UPSTREAM_CLIENT_CERT_FILE: join(certDir, 'client.crt'),
+  UPSTREAM_CLIENT_KEY_FILE: join(certDir, 'client.key'),
 };
 
 const schema = JSON.parse(await readFile(join(CONFIG_DIR, 'schema.json'), 'utf8'));

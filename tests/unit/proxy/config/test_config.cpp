@@ -9,6 +9,7 @@
 
 #include "proxy/config/config.h"
 #include "tests/unit/config_test_util.h"
+#include "tests/unit/tls_test_files.h"
 
 using namespace std::chrono_literals;
 
@@ -230,6 +231,46 @@ TEST_CASE("config: example files in config/ load") {
     const std::string error = error_of(load_file(kExamples + "upstream-credentials.yaml"));
     CHECK(error.find("upstreams.github.credentials.headers.Authorization: environment variable "
                      "'GITHUB_TOKEN' is not set") != std::string::npos);
+  }
+  SUBCASE("upstream-credentials.yaml: GitHub's hosted server over https, /github sent as /mcp") {
+    EnvGuard g1("GITHUB_TOKEN", "ghp_example"), g2("DOCS_API_KEY", "docs-key"),
+        g3("GITHUB_MCP_URL", std::nullopt), g4("DOCS_MCP_URL", std::nullopt);
+    auto result = load_file(kExamples + "upstream-credentials.yaml");
+    REQUIRE_MESSAGE(result.config, (result.error ? result.error->message : ""));
+    const auto& github = result.config->upstreams.at("github");
+    CHECK(github.tls);
+    CHECK(github.port == 443);
+    CHECK(github.ca_file.empty());
+    CHECK(github.base_path.empty());
+    CHECK(result.config->upstreams.at("docs").base_path.empty());
+    const auto& route = result.config->routes.at(0);
+    CHECK(route.path_prefix == "/github");
+    CHECK(route.prefix_rewrite == std::optional<std::string>("/mcp"));
+  }
+  SUBCASE("upstream-mtls.yaml with its three files") {
+    mag::test::TlsFiles files;
+    EnvGuard g1("UPSTREAM_CA_FILE", (files.dir / "ca.pem").string()),
+        g2("UPSTREAM_CLIENT_CERT_FILE", (files.dir / "client.crt").string()),
+        g3("UPSTREAM_CLIENT_KEY_FILE", (files.dir / "client.key").string()),
+        g4("INVENTORY_MCP_URL", std::nullopt);
+    auto result = load_file(kExamples + "upstream-mtls.yaml");
+    REQUIRE_MESSAGE(result.config, (result.error ? result.error->message : ""));
+    const auto& u = result.config->upstreams.at("inventory");
+    CHECK(u.tls);
+    CHECK(u.ca_file == (files.dir / "ca.pem").string());
+    CHECK(u.client_cert_file == (files.dir / "client.crt").string());
+    CHECK(u.client_key_file == (files.dir / "client.key").string());
+    CHECK(u.tls_server_name == "inventory-mcp.internal.example");
+    CHECK(result.config->routes.at(0).prefix_rewrite == std::optional<std::string>("/mcp"));
+  }
+  SUBCASE("upstream-mtls.yaml without UPSTREAM_CA_FILE names the variable") {
+    mag::test::TlsFiles files;
+    EnvGuard g1("UPSTREAM_CA_FILE", std::nullopt),
+        g2("UPSTREAM_CLIENT_CERT_FILE", (files.dir / "client.crt").string()),
+        g3("UPSTREAM_CLIENT_KEY_FILE", (files.dir / "client.key").string());
+    const std::string error = error_of(load_file(kExamples + "upstream-mtls.yaml"));
+    CHECK(error.find("upstreams.inventory.ca_file: environment variable 'UPSTREAM_CA_FILE' is "
+                     "not set") != std::string::npos);
   }
   SUBCASE("multi-route.yaml") {
     EnvGuard g1("PUBLIC_URL", std::nullopt), g2("LISTEN_ADDRESS", std::nullopt);
