@@ -23,6 +23,7 @@ import { startEverything } from './lib/everything.mjs';
 import { launchGateway, makeTempDir, removeTempDir } from './lib/gateway.mjs';
 import { MCP_POST_HEADERS, freePort, httpRequest } from './lib/net.mjs';
 import { runToCompletion, stopAll, withLogs } from './lib/processes.mjs';
+import { connectWithBearer } from './lib/sdk_client.mjs';
 import { devToken } from './lib/tokens.mjs';
 
 const ISSUER = 'https://dev-issuer.example';
@@ -49,14 +50,7 @@ const STRICT_AUTH = {
   methods: { 'prompts/get': 'deny', 'resources/read': ['res:read'] },
 };
 
-async function connect(url, token) {
-  const client = new Client({ name: 'front-everything-test', version: '1.0.0' });
-  const transport = new StreamableHTTPClientTransport(new URL(url), {
-    requestInit: { headers: { Authorization: `Bearer ${token}` } },
-  });
-  await client.connect(transport);
-  return client;
-}
+const connect = (url, token) => connectWithBearer(url, token, 'front-everything-test');
 
 async function lists(client) {
   return {

@@ -17,8 +17,6 @@ import net from 'node:net';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { startBackend } from './lib/backend.mjs';
 import { passing, runConformance, startEverything } from './lib/everything.mjs';
 import { DEV_JWKS, DEV_PRIVATE_KEY, GATEWAY_BIN, requireFile } from './lib/env.mjs';
@@ -26,6 +24,7 @@ import { makeTempDir, removeTempDir, writeConfig } from './lib/gateway.mjs';
 import { sampleDelta, scrapeSamples } from './lib/metrics.mjs';
 import { MCP_POST_HEADERS, freePort, httpRequest, initializeBody } from './lib/net.mjs';
 import { runToCompletion, startProcess, stopAll, withLogs } from './lib/processes.mjs';
+import { assertAddOnly, connectWithBearer } from './lib/sdk_client.mjs';
 import { devToken } from './lib/tokens.mjs';
 
 const ISSUER = 'https://dev.mcp-auth-gateway.local';
@@ -191,18 +190,7 @@ describe('https:// upstreams', () => {
 
   test('the SDK client lists tools and calls add(2, 3) = 5 over an https upstream', withLogs(async () => {
     const token = await devToken({ keyFile: DEV_PRIVATE_KEY, iss: ISSUER, aud: `${origin}/good`, scope: 'mcp:math' });
-    const client = new Client({ name: 'https-upstream-test', version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(`${origin}/good`), {
-      requestInit: { headers: { Authorization: `Bearer ${token}` } },
-    }));
-    try {
-      const { tools } = await client.listTools();
-      assert.deepEqual(tools.map((t) => t.name), ['add']);
-      const result = await client.callTool({ name: 'add', arguments: { a: 2, b: 3 } });
-      assert.equal(result.structuredContent?.result, 5, JSON.stringify(result));
-    } finally {
-      await client.close();
-    }
+    await assertAddOnly(await connectWithBearer(`${origin}/good`, token, 'https-upstream-test'));
     assert.ok(proxies.good.stats.handshakes >= 1);
     // An IP-literal URL sends no SNI (RFC 6066 §3).
     assert.ok(proxies.good.stats.servernames.every((n) => !n), JSON.stringify(proxies.good.stats.servernames));

@@ -7,26 +7,18 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { startBackend } from './lib/backend.mjs';
 import { DEV_PRIVATE_KEY, GATEWAY_BIN, SOURCE_DIR, requireFile } from './lib/env.mjs';
 import { startEverything } from './lib/everything.mjs';
 import { freePort } from './lib/net.mjs';
 import { startProcess, stopAll, withLogs } from './lib/processes.mjs';
+import { assertAddOnly, connectWithBearer } from './lib/sdk_client.mjs';
 import { devToken } from './lib/tokens.mjs';
 
 const CONFIG = join(SOURCE_DIR, 'config', 'multi-route.yaml');
 const ISSUER = 'https://dev.mcp-auth-gateway.local'; // the file's default
 
-async function connect(url, token) {
-  const client = new Client({ name: 'multi-route-test', version: '1.0.0' });
-  const transport = new StreamableHTTPClientTransport(new URL(url), {
-    requestInit: { headers: { Authorization: `Bearer ${token}` } },
-  });
-  await client.connect(transport);
-  return client;
-}
+const connect = (url, token) => connectWithBearer(url, token, 'multi-route-test');
 
 describe('config/multi-route.yaml against its own backends', () => {
   let origin;
@@ -57,15 +49,7 @@ describe('config/multi-route.yaml against its own backends', () => {
   const token = (aud, scope) => devToken({ keyFile: DEV_PRIVATE_KEY, iss: ISSUER, aud, scope });
 
   test('/math reaches mcp-add-server at /mcp: add(2, 3) = 5', withLogs(async () => {
-    const client = await connect(`${origin}/math`, await token(`${origin}/math`, 'mcp:math math:add'));
-    try {
-      const { tools } = await client.listTools();
-      assert.deepEqual(tools.map((t) => t.name), ['add']);
-      const result = await client.callTool({ name: 'add', arguments: { a: 2, b: 3 } });
-      assert.equal(result.structuredContent?.result, 5, JSON.stringify(result));
-    } finally {
-      await client.close();
-    }
+    await assertAddOnly(await connect(`${origin}/math`, await token(`${origin}/math`, 'mcp:math math:add')));
   }));
 
   test('/everything reaches server-everything at /mcp; its rules apply', withLogs(async () => {

@@ -12,8 +12,6 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import Ajv from 'ajv';
 import YAML from 'yaml';
 import { startBackend } from './lib/backend.mjs';
@@ -22,6 +20,7 @@ import { startEverything } from './lib/everything.mjs';
 import { makeTempDir, removeTempDir } from './lib/gateway.mjs';
 import { freePort } from './lib/net.mjs';
 import { runToCompletion, startProcess, stopAll, withLogs } from './lib/processes.mjs';
+import { connectWithBearer } from './lib/sdk_client.mjs';
 
 const INSPECTOR_JS = join(INTEGRATION_DIR, 'node_modules', '@modelcontextprotocol', 'inspector', 'clients', 'launcher', 'build', 'index.js');
 // Printed between the commands of a block so that each one's output can be told apart.
@@ -255,8 +254,7 @@ describe('config/dev/README.md: tokens for config/dev.yaml', () => {
   });
 
   async function addThroughGateway(token) {
-    const client = new Client({ name: 'readme-snippets', version: '1.0.0' });
-    await client.connect(new StreamableHTTPClientTransport(new URL(`${origin}/mcp`), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }));
+    const client = await connectWithBearer(`${origin}/mcp`, token, 'readme-snippets');
     try {
       return await client.callTool({ name: 'add', arguments: { a: 2, b: 3 } });
     } finally {
