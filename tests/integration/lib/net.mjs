@@ -4,9 +4,12 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
 
-// Binds 127.0.0.1:0, reads the port the kernel chose, and releases it. Another
-// process could grab it in between; on loopback in a test run that is rare.
-export function freePort() {
+// Ports already handed out in this process: the kernel may give the same
+// free port to two bind(0) calls in a row, and a test that asks for two
+// ports (a listener and an admin listener) must get two.
+const handedOut = new Set();
+
+function bindAndRelease() {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.unref();
@@ -16,6 +19,19 @@ export function freePort() {
       server.close(() => resolve(port));
     });
   });
+}
+
+// Binds 127.0.0.1:0, reads the port the kernel chose, and releases it. Another
+// process could grab it in between; on loopback in a test run that is rare.
+export async function freePort() {
+  for (let attempt = 0; attempt < 100; ++attempt) {
+    const port = await bindAndRelease();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error('freePort: the kernel kept offering ports this process already handed out');
 }
 
 // One request on a fresh connection (agent: false: nothing lingers after the
