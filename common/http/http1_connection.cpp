@@ -28,6 +28,7 @@
 #include "common/http/direct_write.h"
 #include "common/http/hop_by_hop.h"
 #include "common/http/http1_codec.h"
+#include "common/http/lingering_close.h"
 #include "common/json/json_error_body.h"
 
 namespace mag::http {
@@ -37,14 +38,6 @@ namespace {
 constexpr std::string_view kLog = "http_server";
 constexpr size_t kReadHighWatermark = 256 * 1024;  // input buffered while not consuming
 constexpr size_t kFeedSlice = 16 * 1024;
-// Lingering close (like nginx's lingering_close): after an answer that ends
-// the connection, the client's unread bytes are read and discarded until it
-// closes, it is silent for kLingerTime, kLingerTotal has passed or
-// kLingerMaxBytes were discarded, so our close does not become an RST that
-// destroys the answer (a 413 while the client is still uploading).
-constexpr size_t kLingerMaxBytes = 64 << 20;
-constexpr std::chrono::milliseconds kLingerTime{2000};
-constexpr std::chrono::milliseconds kLingerTotal{5000};
 constexpr std::chrono::milliseconds kFlushTimeout{30000};
 
 std::string_view error_code(int status) {
@@ -309,20 +302,16 @@ class Http1Connection final : public ServerConnection,
   void on_read() {
     if (closing_) return;
     evbuffer* in = bufferevent_get_input(bev_.get());
-    if (lingering_ || close_after_flush_) {  // the exchange is over: discard, bounded
-      linger_bytes_ += evbuffer_get_length(in);
-      evbuffer_drain(in, evbuffer_get_length(in));
-      if (linger_bytes_ > kLingerMaxBytes) {
+    if (linger_.active()) {
+      if (const auto wait = linger_.discard(in)) {
+        arm(TimerKind::kLinger, *wait);
+      } else {
         begin_close();
-      } else if (lingering_) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            linger_until_ - std::chrono::steady_clock::now());
-        if (left.count() <= 0) {
-          begin_close();
-        } else {
-          arm(TimerKind::kLinger, std::min(kLingerTime, left));
-        }
       }
+      return;
+    }
+    if (close_after_flush_) {  // the exchange is over: discard, bounded
+      if (!linger_.discard_early(in)) begin_close();
       return;
     }
     if (!protocol_decided_ && !decide_protocol(in)) return;
@@ -664,14 +653,11 @@ class Http1Connection final : public ServerConnection,
   // closes (bounded), so unread request bytes do not turn our close into an
   // RST that destroys the response in flight.
   void on_flushed() {
-    if (lingering_ || closing_) return;
-    lingering_ = true;
-    ::shutdown(bufferevent_getfd(bev_.get()), SHUT_WR);
-    evbuffer* in = bufferevent_get_input(bev_.get());
-    evbuffer_drain(in, evbuffer_get_length(in));
+    if (linger_.active() || closing_) return;
+    const auto wait =
+        linger_.start(bufferevent_getfd(bev_.get()), bufferevent_get_input(bev_.get()));
     bufferevent_enable(bev_.get(), EV_READ);
-    linger_until_ = std::chrono::steady_clock::now() + kLingerTotal;
-    arm(TimerKind::kLinger, kLingerTime);
+    arm(TimerKind::kLinger, wait);
   }
 
   // --- exchange teardown ---------------------------------------------------------
@@ -818,10 +804,8 @@ class Http1Connection final : public ServerConnection,
 
   bool closing_ = false;
   bool close_after_flush_ = false;
-  bool lingering_ = false;
+  LingeringClose linger_;
   bool flush_check_ = false;
-  size_t linger_bytes_ = 0;
-  std::chrono::steady_clock::time_point linger_until_;
 
   std::unique_ptr<ServerStreamHandler> retired_;
   std::unique_ptr<ServerStreamHandler> handler_;

@@ -29,6 +29,7 @@
 #include "common/core/log.h"
 #include "common/http/body_deadline.h"
 #include "common/http/hop_by_hop.h"
+#include "common/http/lingering_close.h"
 #include "common/json/json_error_body.h"
 
 namespace mag::http {
@@ -90,6 +91,8 @@ struct Http2Connection::Impl {
   std::vector<int32_t> resumed;  // streams whose request body was un-paused
   EventPtr work;
   EventPtr idle_timer;
+  EventPtr linger_timer;
+  LingeringClose linger;
   int64_t frame_budget;
   bool closing = false;
   bool finishing = false;  // close once the output is flushed
@@ -107,6 +110,8 @@ struct Http2Connection::Impl {
   void on_work();
   void flush();
   void begin_close(std::string_view why);
+  void begin_linger();
+  void arm_linger_timer(std::chrono::milliseconds wait);
   void schedule_work() {
     if (work) event_active(work.get(), EV_TIMEOUT, 0);
   }
@@ -851,6 +856,14 @@ bool Http2Connection::Impl::init() {
 void Http2Connection::Impl::on_read() {
   if (closing || !session) return;
   evbuffer* in = bufferevent_get_input(bev.get());
+  if (linger.active()) {
+    if (const auto wait = linger.discard(in)) {
+      arm_linger_timer(*wait);
+    } else {
+      begin_close("done");
+    }
+    return;
+  }
   // nghttp2 sees whole frames only, each in one mem_recv call. Debian's
   // nghttp2 1.52 counts its CONTINUATION limit (max_continuations) per call,
   // not per frame, so a legitimate header block that arrives a few bytes
@@ -899,7 +912,7 @@ void Http2Connection::Impl::on_read() {
 }
 
 void Http2Connection::Impl::on_write() {
-  if (closing) return;
+  if (closing || linger.active()) return;
   if (reading_paused) {
     reading_paused = false;
     bufferevent_enable(bev.get(), EV_READ);
@@ -913,7 +926,7 @@ void Http2Connection::Impl::on_event(short what) {
 }
 
 void Http2Connection::Impl::flush() {
-  if (closing || !session) return;
+  if (closing || !session || linger.active()) return;
   evbuffer* out = bufferevent_get_output(bev.get());
   while (evbuffer_get_length(out) < options.http2.socket_write_cap) {
     const uint8_t* data = nullptr;
@@ -936,8 +949,38 @@ void Http2Connection::Impl::flush() {
       !nghttp2_session_want_read(session.get()) && !nghttp2_session_want_write(session.get());
   if ((session_over || finishing) && evbuffer_get_length(out) == 0 &&
       !nghttp2_session_want_write(session.get())) {
-    begin_close("done");
+    begin_linger();
   }
+}
+
+// The session is over and its last frames (a GOAWAY) are written: linger so
+// that client bytes still in flight do not turn the close into an RST that
+// destroys the GOAWAY before the client reads it.
+void Http2Connection::Impl::begin_linger() {
+  if (linger.active() || closing) return;
+  if (idle_timer) evtimer_del(idle_timer.get());
+  linger_timer.reset(evtimer_new(
+      base,
+      [](evutil_socket_t, short, void* arg) noexcept {
+        guarded(arg, [&] {
+          static_cast<Impl*>(arg)->begin_close("done");
+          return 0;
+        });
+      },
+      this));
+  if (!linger_timer) {
+    begin_close("done");
+    return;
+  }
+  const auto wait = linger.start(bufferevent_getfd(bev.get()), bufferevent_get_input(bev.get()));
+  reading_paused = false;
+  bufferevent_enable(bev.get(), EV_READ);
+  arm_linger_timer(wait);
+}
+
+void Http2Connection::Impl::arm_linger_timer(std::chrono::milliseconds wait) {
+  timeval tv = to_timeval(wait);
+  evtimer_add(linger_timer.get(), &tv);
 }
 
 void Http2Connection::Impl::on_work() {
@@ -962,6 +1005,7 @@ void Http2Connection::Impl::begin_close(std::string_view why) {
   log::debug(kLog, "closing connection: " + std::string(why));
   closing = true;
   if (idle_timer) evtimer_del(idle_timer.get());
+  if (linger_timer) evtimer_del(linger_timer.get());
   if (bev) bufferevent_disable(bev.get(), EV_READ | EV_WRITE);
   for (auto& [id, stream] : streams) stream->on_closed();
   for (auto& [id, stream] : streams) retired.push_back(std::move(stream));
