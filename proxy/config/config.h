@@ -141,6 +141,10 @@ struct Upstream {
   // `credentials: {headers: ...}`: set on every request to this upstream,
   // any client copy removed first (proxy/config/credentials_loader.h).
   std::vector<CredentialHeader> credential_headers;
+  // `credentials: {client_credentials: ...}` or `{token_exchange: ...}`
+  // (at most one of them, and then no static `Authorization` header).
+  std::optional<ClientCredentials> client_credentials;
+  std::optional<TokenExchange> token_exchange;
 };
 
 struct RouteAuth {
