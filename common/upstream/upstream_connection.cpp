@@ -572,12 +572,25 @@ void UpstreamConnection::fail_transport(std::string detail) {
 void UpstreamConnection::fail(ClientError error, std::string detail) {
   UpstreamStream* stream = stream_;
   EndpointPool* pool = pool_;
-  const bool connect_error = !connected_ && (error == ClientError::kConnectFailed ||
-                                             error == ClientError::kConnectTimeout);
+  // A handshake that failed is a failed connect too (BEV_EVENT_CONNECTED
+  // comes after the TLS handshake): the endpoint goes into back-off, and
+  // as nothing reached it the stream may move to another endpoint.
+  const bool connect_error =
+      !connected_ && (error == ClientError::kConnectFailed ||
+                      error == ClientError::kConnectTimeout || is_tls_error(error));
   detach_stream();
   close();
-  // Nothing reached the upstream: the stream may move to another endpoint.
-  if (connect_error && pool && pool->connect_failed(stream)) return;
+  if (connect_error && pool && pool->connect_failed(stream)) {
+    if (is_tls_error(error)) {
+      // Routed around, so no client sees it: say it here (rate-limited).
+      log::limited(log::Level::kWarn, "upstream tls " + pool->host(), "upstream", [&] {
+        return "TLS to upstream endpoint " + log::sanitize(pool->host()) + ":" +
+               std::to_string(pool->port()) + " failed (" + log::sanitize(detail) +
+               "); the request moved to another endpoint";
+      });
+    }
+    return;
+  }
   if (stream) stream->deliver_error(error, detail);
 }
 

@@ -60,7 +60,7 @@ function makeLeaf(dir, name, ca, { san, days = 2, usage = 'serverAuth' }) {
 // Every accepted TLS connection is piped to `target`; counts handshakes,
 // resumed sessions and the SNI each client sent.
 async function startTlsProxy(target, options) {
-  const stats = { handshakes: 0, resumed: 0, servernames: [], sockets: new Set() };
+  const stats = { connections: 0, handshakes: 0, resumed: 0, servernames: [], sockets: new Set() };
   const server = tls.createServer(options, (socket) => {
     stats.handshakes += 1;
     if (socket.isSessionReused()) stats.resumed += 1;
@@ -76,6 +76,7 @@ async function startTlsProxy(target, options) {
     socket.on('error', end).on('close', end);
     upstream.on('error', end).on('close', end);
   });
+  server.on('connection', () => { stats.connections += 1; });
   server.on('tlsClientError', () => {});
   await new Promise((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
   return {
@@ -116,6 +117,8 @@ describe('https:// upstreams', () => {
     proxies.expired = await serve('expired');
     proxies.wrongHost = await serve('wrong-host');
     proxies.untrusted = await serve('untrusted');
+    proxies.poolExpired = await serve('expired');
+    proxies.poolGood = await serve('good');
     proxies.mtls = await serve('good', { requestCert: true, rejectUnauthorized: true, ca: pem(dir, 'client-ca.crt') });
     // TLS 1.1 only; OpenSSL 3 needs security level 0 for it at all.
     proxies.tls11 = await serve('good', { minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' });
@@ -136,6 +139,7 @@ describe('https:// upstreams', () => {
       tls11: { url: https(proxies.tls11), ca_file: 'ca.crt' },
       mtls_none: { url: https(proxies.mtls), ca_file: 'ca.crt' },
       mtls: { url: https(proxies.mtls), ca_file: 'ca.crt', client_cert_file: 'client.crt', client_key_file: 'client.key' },
+      pool: { endpoints: [https(proxies.poolExpired), https(proxies.poolGood)], ca_file: 'ca.crt' },
     };
     const config = {
       listeners: [{ address: `127.0.0.1:${port}` }],
@@ -219,6 +223,19 @@ describe('https:// upstreams', () => {
     assert.match((await lastLogLine('mtls_none')).upstream_error, /^tls: .*certificate/);
     const ok = await post('mtls');
     assert.equal(ok.status, 200, ok.body);
+  }));
+
+  test('several endpoints: a failed handshake puts that endpoint in back-off and the request moves to the next', withLogs(async () => {
+    // Round-robin starts at the first endpoint (the expired certificate):
+    // the first request fails there before anything is sent, moves to the
+    // good one, and the next requests skip the expired one (2 s back-off).
+    for (let i = 0; i < 6; i += 1) {
+      const res = await post('pool');
+      assert.equal(res.status, 200, `request ${i}: ${res.body}`);
+    }
+    assert.equal(proxies.poolExpired.stats.connections, 1, 'one attempt on the endpoint with the expired certificate');
+    assert.equal(proxies.poolExpired.stats.handshakes, 0);
+    assert.equal(proxies.poolGood.stats.handshakes, 1, 'the good endpoint served all six on one connection');
   }));
 
   // The server really offers TLS 1.1 only: a node client limited to 1.1
