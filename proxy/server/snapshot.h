@@ -29,7 +29,8 @@ namespace mag::proxy {
 // worker. Everything reachable from it is immutable or thread-safe (key
 // providers publish their keys atomically; the access-log sink and the
 // session table lock internally). Always released on the main thread (the
-// Gateway's deleter posts it there): its key providers own main-loop events.
+// Gateway's deleter posts it there): its key providers and upstream token
+// sources own main-loop events.
 struct Snapshot {
   std::shared_ptr<const config::Config> config;
   auth::KeyProviderMap providers;  // run on the main loop

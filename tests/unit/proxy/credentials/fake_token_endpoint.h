@@ -10,9 +10,19 @@
 #include <utility>
 #include <vector>
 
+#include "proxy/config/upstream_credentials.h"
 #include "proxy/credentials/fetch_function.h"
 
 namespace mag::testing {
+
+// The gateway's client at the fake endpoint: client_secret_basic.
+inline config::OAuthClient test_oauth_client() {
+  config::OAuthClient client;
+  client.token_endpoint = "https://as.example/token";
+  client.client_id = "gateway";
+  client.client_secret = "s3cret";
+  return client;
+}
 
 class FakeTokenEndpoint {
  public:

@@ -20,9 +20,7 @@ namespace {
 
 config::ClientCredentials client_config() {
   config::ClientCredentials config;
-  config.client.token_endpoint = "https://as.example/token";
-  config.client.client_id = "gateway";
-  config.client.client_secret = "s3cret";
+  config.client = testing::test_oauth_client();
   config.scopes = {"tools"};
   return config;
 }

@@ -20,9 +20,7 @@ namespace {
 
 config::TokenExchange exchange_config(size_t entries = 100) {
   config::TokenExchange config;
-  config.client.token_endpoint = "https://as.example/token";
-  config.client.client_id = "gateway";
-  config.client.client_secret = "s3cret";
+  config.client = testing::test_oauth_client();
   config.audience = "https://mcp.example";
   config.cache_entries = entries;
   return config;
