@@ -39,12 +39,18 @@
 //   IDP_UPSTREAM_AUDIENCES  comma-separated audiences a gateway client may get
 //                       tokens for: by token exchange of a token issued for one
 //                       of IDP_RESOURCES, or by client credentials      []
+//   IDP_TLS_PORT        a second listener, HTTPS, on this port, for clients
+//                       that insist on an https token endpoint (the gateway
+//                       on the compose network); needs the two below []
+//   IDP_TLS_CERT        PEM certificate (chain) file of the HTTPS listener
+//   IDP_TLS_KEY         PEM private key file of the HTTPS listener
 //   IDP_TEST_COUNTERS   1: GET /test/counters answers the number of token
 //                       requests per grant_type so far, as JSON
 //                       {"<grant_type>": {"ok": n, "error": n}}; tests only [0]
 import { randomBytes } from 'node:crypto';
 import { timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
 import { generateKeyPair, exportJWK } from 'jose';
 import Provider, { errors } from 'oidc-provider';
 import { GRANT_TYPE as TOKEN_EXCHANGE, registerTokenExchange } from './token_exchange.mjs';
@@ -408,6 +414,19 @@ const server = provider.listen(PORT, HOST, () => {
   console.error(`dev idp: listening on ${HOST}:${port}`);
 });
 
+// The same provider over HTTPS. The issuer stays IDP_ISSUER: only the
+// transport differs.
+let tlsServer;
+if (env.IDP_TLS_PORT) {
+  const tls = { cert: readFileSync(env.IDP_TLS_CERT ?? ''), key: readFileSync(env.IDP_TLS_KEY ?? '') };
+  tlsServer = createHttpsServer(tls, provider.callback()).listen(Number(env.IDP_TLS_PORT), HOST, () => {
+    console.error(`dev idp: https listening on ${HOST}:${tlsServer.address().port}`);
+  });
+}
+
 for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, () => server.close(() => process.exit(0)));
+  process.once(signal, () => {
+    tlsServer?.close();
+    server.close(() => process.exit(0));
+  });
 }
