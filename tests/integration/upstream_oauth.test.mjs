@@ -16,8 +16,8 @@
 //     without the idp's error_description; the idp down → 503 with a
 //     JSON-RPC error for a new user, while a cached user still gets through
 //   - no upstream token, client secret or client token in the gateway's
-//     output or /config_dump ([redacted]); client copies of Authorization
-//     never reach the upstream
+//     output or /config_dump ([redacted]); a second client Authorization
+//     field is refused (400/401) and never reaches the upstream
 import assert from 'node:assert/strict';
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
@@ -268,22 +268,25 @@ describe('upstream OAuth credentials against the dev idp', () => {
     assert.equal((await counters()).exchangeErrors - c0.exchangeErrors, 1, 'the idp was asked and refused');
   });
 
+  // The injected field is Authorization, which carries the client's own
+  // token: the client's one field is replaced (the tests above), and a second
+  // one makes the request ambiguous, refused before any upstream is asked.
   test('client copies of Authorization never reach the upstream', async () => {
     const from = exChecker.seen.length;
     const fromCc = ccChecker.seen.length;
     for (const path of ['/exchange', '/cc']) {
-      // Two Authorization fields, the client's token first or second.
-      await post(path, tokens.dev, { authorization: [`Bearer ${tokens.dev}`, 'Bearer forged-by-client'] });
-      await post(path, tokens.dev, { authorization: ['Bearer forged-by-client', `Bearer ${tokens.dev}`] });
+      for (const fields of [
+        [`Bearer ${tokens.dev}`, 'Bearer forged-by-client'],
+        ['Bearer forged-by-client', `Bearer ${tokens.dev}`],
+      ]) {
+        const res = await post(path, tokens.dev, { authorization: fields });
+        assert.ok([400, 401].includes(res.status), `${path}: two Authorization fields → ${res.status} ${res.body}`);
+      }
     }
+    assert.equal(exChecker.seen.length, from, 'nothing reached the exchange upstream');
+    assert.equal(ccChecker.seen.length, fromCc, 'nothing reached the client credentials upstream');
     const forged = sha256('forged-by-client');
-    for (const r of [...exChecker.seen.slice(from), ...ccChecker.seen.slice(fromCc)]) {
-      assert.equal(r.authorizationCount, 1, JSON.stringify(r));
-      assert.notEqual(r.tokenSha256[0], forged, 'a client-sent Authorization reached the upstream');
-      assert.equal(r.ok, true, JSON.stringify(r));
-    }
-    acceptedSince(exChecker, from);
-    acceptedSince(ccChecker, fromCc);
+    assert.ok(![...exChecker.seen, ...ccChecker.seen].some((r) => r.tokenSha256.includes(forged)), 'a client-sent Authorization reached an upstream');
   });
 
   test('no upstream token, client token or client secret in the output or /config_dump', async () => {
