@@ -200,7 +200,7 @@ json_t* token_exchange_json(const config::TokenExchange& te) {
 
 // `credentials` as the YAML takes it, without a secret: each header's value
 // is "[redacted]"; the file form shows its path, and its prefix (part of
-// the value sent) is "[redacted]" too; the OAuth blocks are null when unset.
+// the value sent) is "[redacted]" too; an OAuth block is there when set.
 json_t* credentials_json(const config::Upstream& u) {
   json_t* headers = json_object();
   for (const auto& header : u.credential_headers) {
@@ -215,9 +215,9 @@ json_t* credentials_json(const config::Upstream& u) {
   }
   json_t* c = json_object();
   set(c, "headers", headers);
-  set(c, "client_credentials",
-      u.client_credentials ? client_credentials_json(*u.client_credentials) : json_null());
-  set(c, "token_exchange", u.token_exchange ? token_exchange_json(*u.token_exchange) : json_null());
+  if (u.client_credentials)
+    set(c, "client_credentials", client_credentials_json(*u.client_credentials));
+  if (u.token_exchange) set(c, "token_exchange", token_exchange_json(*u.token_exchange));
   return c;
 }
 

@@ -7,6 +7,8 @@
 //   - a tool or method rule that refuses is the string "deny";
 //   - optional values that are not set are null (prefix_rewrite, resource,
 //     ca_file, ...);
+//   - an upstream's `credentials` has `client_credentials` or
+//     `token_exchange` only when that block is set;
 //   - `auth: none` and `access_log: off` are objects with "enabled": false;
 //   - relative file paths are resolved against the config file's directory.
 // Values the gateway derives and the file does not hold have keys of their

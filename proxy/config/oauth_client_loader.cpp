@@ -158,7 +158,9 @@ std::string OAuthClientLoader::endpoint_url(const Field& field, const std::strin
   const std::string value = yaml_.non_empty_string(field.value, path);
   Url url;
   if (std::string reason = parse_url(value, &url); !reason.empty()) {
-    yaml_.fail(field.value, path, "'" + value + "' " + reason + " (expected https://host[/path])");
+    // Userinfo may hold a password: the URL is then not repeated.
+    const std::string shown = value.find('@') == std::string::npos ? "'" + value + "'" : "the URL";
+    yaml_.fail(field.value, path, shown + " " + reason + " (expected https://host[/path])");
   }
   if (url.scheme != "https" && !is_loopback(url.host)) {
     yaml_.fail(field.value, path,

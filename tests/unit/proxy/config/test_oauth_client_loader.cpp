@@ -295,8 +295,8 @@ TEST_CASE("oauth_client_loader: the endpoint is https, http only on loopback") {
   check_refused(cc("token_endpoint: ftp://idp.example.com/token"), "token_endpoint: 'ftp://");
   check_refused(cc("token_endpoint: https://idp.example.com/token?x=1"),
                 "must not have a query ('?')");
-  check_refused(cc("token_endpoint: https://user@idp.example.com/token"),
-                "must not contain userinfo");
+  check_refused(cc("token_endpoint: https://user:" + kSecret + "@idp.example.com/token"),
+                "client_credentials.token_endpoint: the URL must not contain userinfo");
   check_refused(
       cc("token_endpoint: https://idp.example.com\n        issuer: https://idp.example.com"),
       "'token_endpoint' and 'issuer' are exclusive");
