@@ -10,6 +10,11 @@
 //     whose `aud` is the gateway's resource              features.resourceIndicators
 //   - CORS for browser clients such as MCP Inspector      clientBasedCORS + registrationCors
 //   - a login page and a consent page                    interactions
+// What the gateway needs for its upstreams' credentials:
+//   - static confidential clients (IDP_GATEWAY_CLIENTS)  gatewayClients
+//   - client credentials (RFC 6749 §4.4), JWT tokens
+//     for an upstream audience                           features.clientCredentials
+//   - token exchange (RFC 8693)                          token_exchange.mjs
 //
 // Environment (defaults in brackets):
 //   IDP_HOST            address to listen on            [0.0.0.0]
@@ -23,10 +28,32 @@
 //   IDP_ACCESS_TOKEN_TTL  seconds                       [3600]
 //   IDP_EXTRA_SCOPES    comma-separated resource scopes grantable besides
 //                       mcp:tools, e.g. for per-tool rules (math:add)  []
+//   IDP_EXTRA_USERS     comma-separated login:password pairs of further
+//                       users besides the dev user            []
+//   IDP_GATEWAY_CLIENTS comma-separated static confidential clients, each
+//                       id:auth_method:credential, allowed the client
+//                       credentials and token exchange grants. auth_method is
+//                       client_secret_basic or client_secret_post (credential:
+//                       the secret) or private_key_jwt (credential: the path of
+//                       a JSON file with the client's public JWK or JWKS) []
+//   IDP_UPSTREAM_AUDIENCES  comma-separated audiences a gateway client may get
+//                       tokens for: by token exchange of a token issued for one
+//                       of IDP_RESOURCES, or by client credentials      []
+//   IDP_TLS_PORT        a second listener, HTTPS, on this port, for clients
+//                       that insist on an https token endpoint (the gateway
+//                       on the compose network); needs the two below []
+//   IDP_TLS_CERT        PEM certificate (chain) file of the HTTPS listener
+//   IDP_TLS_KEY         PEM private key file of the HTTPS listener
+//   IDP_TEST_COUNTERS   1: GET /test/counters answers the number of token
+//                       requests per grant_type so far, as JSON
+//                       {"<grant_type>": {"ok": n, "error": n}}; tests only [0]
 import { randomBytes } from 'node:crypto';
 import { timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
 import { generateKeyPair, exportJWK } from 'jose';
 import Provider, { errors } from 'oidc-provider';
+import { GRANT_TYPE as TOKEN_EXCHANGE, registerTokenExchange } from './token_exchange.mjs';
 
 const env = process.env;
 const HOST = env.IDP_HOST ?? '0.0.0.0';
@@ -45,6 +72,10 @@ const RESOURCE_SCOPE = 'mcp:tools';
 // scope a client registered with, and the MCP SDK registers with the scope of
 // its first challenge, so it could never step up to a listed scope.
 const EXTRA_SCOPES = list(env.IDP_EXTRA_SCOPES ?? '');
+const USERS = new Map([[DEV_USER, DEV_PASSWORD], ...list(env.IDP_EXTRA_USERS ?? '').map(pair)]);
+const GATEWAY_CLIENTS = list(env.IDP_GATEWAY_CLIENTS ?? '').map(gatewayClient);
+const UPSTREAM_AUDIENCES = list(env.IDP_UPSTREAM_AUDIENCES ?? '');
+const TEST_COUNTERS = env.IDP_TEST_COUNTERS === '1';
 const MAX_FORM_BYTES = 8192;
 const MAX_BODY_BYTES = 65536;
 
@@ -53,6 +84,35 @@ function list(value) {
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '');
+}
+
+// "a:b" → ['a', 'b'], split at the first colon.
+function pair(value) {
+  const colon = value.indexOf(':');
+  if (colon <= 0) throw new Error(`expected name:value, got ${JSON.stringify(value.slice(0, 40))}`);
+  return [value.slice(0, colon), value.slice(colon + 1)];
+}
+
+// One IDP_GATEWAY_CLIENTS entry as oidc-provider client metadata.
+function gatewayClient(entry) {
+  const [id, rest] = pair(entry);
+  const [method, credential] = pair(rest);
+  const client = {
+    client_id: id,
+    grant_types: ['client_credentials', TOKEN_EXCHANGE],
+    redirect_uris: [],
+    response_types: [],
+    token_endpoint_auth_method: method,
+  };
+  if (method === 'client_secret_basic' || method === 'client_secret_post') {
+    client.client_secret = credential;
+  } else if (method === 'private_key_jwt') {
+    const keys = JSON.parse(readFileSync(credential, 'utf8'));
+    client.jwks = Array.isArray(keys.keys) ? keys : { keys: [keys] };
+  } else {
+    throw new Error(`IDP_GATEWAY_CLIENTS: ${id}: unsupported auth method ${method}`);
+  }
+  return client;
 }
 
 // Everything templated into HTML comes from the request (client names are
@@ -76,15 +136,28 @@ async function signingKeys() {
   return { keys: [{ ...jwk, kid: `dev-idp-${randomBytes(6).toString('hex')}`, alg: 'RS256', use: 'sig' }] };
 }
 
-const devAccount = {
-  accountId: DEV_USER,
-  async claims() {
-    return { sub: DEV_USER, name: 'Dev User', email: `${DEV_USER}@example.invalid`, email_verified: true };
-  },
-};
+function account(login) {
+  return {
+    accountId: login,
+    async claims() {
+      return { sub: login, name: login === DEV_USER ? 'Dev User' : login, email: `${login}@example.invalid`, email_verified: true };
+    },
+  };
+}
 
-function resourceServerInfo(_ctx, resource) {
-  if (!RESOURCES.includes(resource)) {
+// The gateway's clients may also get client credentials tokens for an upstream.
+function servesResource(ctx, resource) {
+  if (RESOURCES.includes(resource)) return true;
+  const { client, params } = ctx.oidc ?? {};
+  return (
+    UPSTREAM_AUDIENCES.includes(resource) &&
+    params?.grant_type === 'client_credentials' &&
+    GATEWAY_CLIENTS.some((c) => c.client_id === client?.clientId)
+  );
+}
+
+function resourceServerInfo(ctx, resource) {
+  if (!servesResource(ctx, resource)) {
     throw new errors.InvalidTarget(`resource ${resource} is not served by this authorization server`);
   }
   return {
@@ -96,10 +169,12 @@ function resourceServerInfo(_ctx, resource) {
   };
 }
 
+const jwks = await signingKeys();
 const configuration = {
-  jwks: await signingKeys(),
+  jwks,
+  clients: GATEWAY_CLIENTS,
   cookies: { keys: [randomBytes(32).toString('hex')] },
-  findAccount: async (_ctx, id) => (id === DEV_USER ? devAccount : undefined),
+  findAccount: async (_ctx, id) => (USERS.has(id) ? account(id) : undefined),
   claims: { openid: ['sub'], profile: ['name'], email: ['email', 'email_verified'] },
   scopes: ['openid', 'offline_access', 'profile', 'email', RESOURCE_SCOPE],
   // OAuth 2.1: the authorization code flow only, always with PKCE (S256).
@@ -108,6 +183,7 @@ const configuration = {
   features: {
     devInteractions: { enabled: false },
     registration: { enabled: true },
+    clientCredentials: { enabled: true },
     resourceIndicators: {
       enabled: true,
       defaultResource: () => RESOURCES[0],
@@ -122,7 +198,7 @@ const configuration = {
   // not only with offline_access: MCP clients rarely ask for that scope.
   issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
   interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
-  ttl: { AccessToken: ACCESS_TOKEN_TTL, AuthorizationCode: 120, Interaction: 600, Session: 3600, Grant: 3600 },
+  ttl: { AccessToken: ACCESS_TOKEN_TTL, ClientCredentials: ACCESS_TOKEN_TTL, AuthorizationCode: 120, Interaction: 600, Session: 3600, Grant: 3600 },
   renderError: async (ctx, out) => {
     ctx.type = 'html';
     ctx.body = page('Error', `<pre>${escapeHtml(JSON.stringify(out, null, 2))}</pre>`);
@@ -130,6 +206,13 @@ const configuration = {
 };
 
 const provider = new Provider(ISSUER, configuration);
+await registerTokenExchange(provider, {
+  signingJwk: jwks.keys[0],
+  issuer: ISSUER,
+  subjectAudiences: RESOURCES,
+  audiences: UPSTREAM_AUDIENCES,
+  ttl: ACCESS_TOKEN_TTL,
+});
 
 function page(title, body) {
   return `<!doctype html><html><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
@@ -232,13 +315,14 @@ async function interactions(ctx, next) {
   let result;
   if (action === 'login') {
     const form = await readForm(ctx.req);
-    if (form.get('login') !== DEV_USER || !sameSecret(form.get('password') ?? '', DEV_PASSWORD)) {
+    const login = form.get('login') ?? '';
+    if (!USERS.has(login) || !sameSecret(form.get('password') ?? '', USERS.get(login))) {
       ctx.status = 401;
       ctx.type = 'html';
       ctx.body = loginPage(uid, clientName, 'Wrong username or password.');
       return undefined;
     }
-    result = { login: { accountId: DEV_USER } };
+    result = { login: { accountId: login } };
   } else if (action === 'confirm') {
     if (details.prompt.name !== 'consent') throw new errors.InvalidRequest('not at the consent step');
     const grantId = await grantMissing(details);
@@ -297,6 +381,26 @@ async function registrationEmptyScope(ctx, next) {
   return next();
 }
 
+// Token requests per grant_type, for tests that check how often a client
+// came back to the token endpoint (IDP_TEST_COUNTERS=1).
+const counters = {};
+function count(ctx, outcome) {
+  const grant = String(ctx.oidc?.params?.grant_type ?? 'unknown');
+  counters[grant] ??= { ok: 0, error: 0 };
+  counters[grant][outcome] += 1;
+}
+async function testCounters(ctx, next) {
+  if (ctx.path !== '/test/counters' || ctx.method !== 'GET') return next();
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = counters;
+  return undefined;
+}
+if (TEST_COUNTERS) {
+  provider.on('grant.success', (ctx) => count(ctx, 'ok'));
+  provider.on('grant.error', (ctx) => count(ctx, 'error'));
+  provider.use(testCounters);
+}
+
 provider.use(defaultScope);
 provider.use(registrationEmptyScope);
 provider.use(registrationCors);
@@ -310,6 +414,19 @@ const server = provider.listen(PORT, HOST, () => {
   console.error(`dev idp: listening on ${HOST}:${port}`);
 });
 
+// The same provider over HTTPS. The issuer stays IDP_ISSUER: only the
+// transport differs.
+let tlsServer;
+if (env.IDP_TLS_PORT) {
+  const tls = { cert: readFileSync(env.IDP_TLS_CERT ?? ''), key: readFileSync(env.IDP_TLS_KEY ?? '') };
+  tlsServer = createHttpsServer(tls, provider.callback()).listen(Number(env.IDP_TLS_PORT), HOST, () => {
+    console.error(`dev idp: https listening on ${HOST}:${tlsServer.address().port}`);
+  });
+}
+
 for (const signal of ['SIGINT', 'SIGTERM']) {
-  process.once(signal, () => server.close(() => process.exit(0)));
+  process.once(signal, () => {
+    tlsServer?.close();
+    server.close(() => process.exit(0));
+  });
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -11,6 +12,7 @@
 #include "common/http/http_server.h"
 #include "common/json/json_text.h"
 #include "proxy/admin/mcp_initialize_probe.h"
+#include "proxy/admin/upstream_token_check.h"
 #include "proxy/auth/jwks.h"
 #include "proxy/router/protected_resource_metadata.h"
 
@@ -48,6 +50,8 @@ class Checker {
   const DoctorSend& send_;
   // Answers by upstream and URL: routes that share both are checked once.
   std::map<std::string, McpInitializeAnswer> answers_;
+  // upstream.token, once per upstream.
+  std::map<std::string, UpstreamTokenCheck> token_checks_;
 };
 
 JsonPtr parse_object(const std::string& text) {
@@ -382,7 +386,27 @@ McpInitializeAnswer Checker::initialize(const std::string& upstream, const McpPr
 void Checker::check_upstream(const config::Config& config, const config::Route& route) {
   auto it = config.upstreams.find(route.upstream);
   if (it == config.upstreams.end()) return;  // the loader refuses this already
-  for (const auto& target : mcp_probe_targets(route, it->second)) {
+  const config::Upstream& upstream = it->second;
+  std::string authorization;
+  if (upstream.client_credentials || upstream.token_exchange) {
+    auto [checked, first] = token_checks_.try_emplace(route.upstream);
+    if (first) {
+      checked->second =
+          check_upstream_token(upstream, send_, static_cast<int64_t>(std::time(nullptr)));
+      add(checked->second.severity, route.path_prefix, "upstream.token",
+          "upstream " + route.upstream + ": " + checked->second.message);
+    }
+    if (upstream.token_exchange) {
+      add(Severity::kInfo, route.path_prefix, "upstream.mcp",
+          "upstream " + route.upstream +
+              ": not probed (token_exchange: its token is made from a caller's token)");
+      return;
+    }
+    if (checked->second.authorization.empty()) return;  // upstream.token said why
+    authorization = checked->second.authorization;
+  }
+  for (auto target : mcp_probe_targets(route, upstream)) {
+    if (!authorization.empty()) target.credentials.emplace_back("Authorization", authorization);
     const McpInitializeAnswer answer = initialize(route.upstream, target);
     const std::string where = "upstream " + route.upstream + " at " + target.url + ": ";
     if (!answer.healthy) {

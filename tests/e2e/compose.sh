@@ -10,7 +10,8 @@
 #   3. makes sure debian:bookworm-slim exists; where it cannot be pulled, builds
 #      it with mmdebstrap + docker import, so the Dockerfiles stay unchanged
 #   4. docker-compose build, up -d, waits until gateway and idp are healthy
-#   5. node --test tests/e2e/compose_oauth.test.mjs (SDK client), then
+#   5. node --test tests/e2e/compose_oauth.test.mjs (SDK client, also through
+#      /exchanged: token exchange; the token-checking upstream's log is read), then
 #      tests/e2e/inspector.test.mjs against the stack (Inspector on :6274,
 #      screenshot artifacts/compose-inspector-add.png)
 #   6. docker-compose down -v (always), prints image sizes and timings
@@ -163,7 +164,7 @@ for kv in "AUTH_ISSUER: $ext_issuer" "CLIENT_ID: $ext_client" "JWKS_URL: $ext_jw
 done
 # With the override (the default), the local idp is there and wins.
 services=$("${COMPOSE[@]}" --env-file "$WORK/external.env" config --services | sort | tr '\n' ' ')
-[ "$services" = "backend gateway idp " ] || { log "default stack: services '$services', expected 'backend gateway idp '"; exit 1; }
+[ "$services" = "backend exchanged gateway idp " ] || { log "default stack: services '$services', expected 'backend exchanged gateway idp '"; exit 1; }
 log "external-IdP variant: starting gateway + backend without the idp"
 STACK_UP=1
 "${EXT[@]}" up -d >&2
@@ -181,7 +182,9 @@ done
 jwks_status=$("${DOCKER[@]}" exec "$("${EXT[@]}" ps -q gateway)" bash -c \
   'exec 3<>/dev/tcp/127.0.0.1/9901 && printf "GET /jwks_status HTTP/1.0\r\nHost: localhost\r\n\r\n" >&3 && cat <&3')
 grep -qF "$ext_jwks" <<<"$jwks_status" || { echo "$jwks_status" >&2; log "external-IdP variant: /jwks_status does not name $ext_jwks"; exit 1; }
-[ -z "$("${DOCKER[@]}" ps -q --filter label=com.docker.compose.service=idp)" ] || { log "external-IdP variant: an idp container is running"; exit 1; }
+for s in idp exchanged; do
+  [ -z "$("${DOCKER[@]}" ps -q --filter label=com.docker.compose.service=$s)" ] || { log "external-IdP variant: an $s container is running"; exit 1; }
+done
 log "external-IdP variant OK: no idp, metadata names $ext_issuer, keys from $ext_jwks"
 "${EXT[@]}" down -v --remove-orphans >&2
 STACK_UP=0
@@ -190,10 +193,10 @@ STACK_UP=0
 STACK_UP=1
 "${COMPOSE[@]}" up -d >&2
 
-# One `docker inspect` per second for the three containers (docker-compose v1
+# One `docker inspect` per second for the four containers (docker-compose v1
 # takes about a second to start, so it is asked for the ids only once).
 ids=()
-for s in backend gateway idp; do ids+=("$("${COMPOSE[@]}" ps -q "$s")"); done
+for s in backend exchanged gateway idp; do ids+=("$("${COMPOSE[@]}" ps -q "$s")"); done
 statuses() { "${DOCKER[@]}" inspect -f '{{.Name}}={{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}' "${ids[@]}"; }
 for _ in $(seq 120); do
   ! statuses | grep -qv '=healthy$' && break
@@ -206,10 +209,22 @@ if statuses | grep -qv '=healthy$'; then
 fi
 
 # 5. The clients.
-log "SDK OAuth flow against http://localhost:8000/mcp"
+log "SDK OAuth flow against http://localhost:8000/mcp, then /exchanged (token exchange)"
 test_start=$SECONDS
 node --test --test-reporter=spec tests/e2e/compose_oauth.test.mjs >&2
 log "SDK client test passed in $((SECONDS - test_start))s"
+# What the token-checking upstream saw: the exchanged token (sub dev, its own
+# audience, act.sub the gateway's client), and no token it refused (the
+# healthcheck's requests come without one: token_sha256=-).
+checker_log=$("${COMPOSE[@]}" logs --no-color exchanged)
+accepted=$(grep -c 'checker: accepted POST /mcp sub=dev aud=http://exchanged:9500/mcp act.sub=mcp-gateway ' <<<"$checker_log" || true)
+refused_tokens=$(grep 'checker: refused' <<<"$checker_log" | grep -vc 'token_sha256=- ' || true)
+if ((accepted < 3 || refused_tokens != 0)); then
+  echo "$checker_log" >&2
+  log "exchanged: $accepted accepted exchanged-token requests (expected >= 3), $refused_tokens refused tokens (expected 0)"
+  exit 1
+fi
+log "exchanged: $accepted requests with an exchanged token (sub dev, act.sub mcp-gateway), no token refused"
 log "MCP Inspector in chromium against http://localhost:8000/mcp"
 test_start=$SECONDS
 E2E_GATEWAY_URL=http://localhost:8000/mcp E2E_INSPECTOR_PORT=6274 \

@@ -1,14 +1,19 @@
 // The SDK client's full OAuth flow against the compose stack of
 // docker-compose.yml (+ override): gateway on http://localhost:8000, dev idp on
 // http://localhost:9400. Run by tests/e2e/compose.sh once the stack is healthy.
-// Overridable: E2E_GATEWAY_URL, E2E_ISSUER.
+// The same token then reaches mcp-add-server through /exchanged, where the
+// gateway exchanges it for one with the token-checking upstream's audience
+// (compose.sh reads that upstream's log).
+// Overridable: E2E_GATEWAY_URL, E2E_EXCHANGED_URL, E2E_ISSUER.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DEV_PASSWORD, DEV_USER } from '../integration/lib/dev_idp.mjs';
 import { httpRequest, initializeBody, MCP_POST_HEADERS } from '../integration/lib/net.mjs';
 import { assertRequestOrder, authorizeWithSdk, callAddThroughGateway, jwtPayload } from '../integration/lib/oauth_client.mjs';
+import { assertAddOnly, connectWithBearer } from '../integration/lib/sdk_client.mjs';
 
 const GATEWAY_URL = process.env.E2E_GATEWAY_URL ?? 'http://localhost:8000/mcp';
+const EXCHANGED_URL = process.env.E2E_EXCHANGED_URL ?? 'http://localhost:8000/exchanged';
 const ISSUER = process.env.E2E_ISSUER ?? 'http://localhost:9400';
 
 test('compose: unauthenticated request → 401 with resource metadata naming the idp', async () => {
@@ -37,4 +42,7 @@ test('compose: SDK client OAuth flow (registration, PKCE, resource, login) then 
   assert.equal(claims.iss, ISSUER);
   assert.equal(claims.aud, GATEWAY_URL);
   await callAddThroughGateway(transport);
+  // Token exchange: the user's token for /mcp, accepted on /exchanged, reaches
+  // the upstream only as an exchanged token.
+  await assertAddOnly(await connectWithBearer(EXCHANGED_URL, provider.saved.tokens.access_token, 'compose-exchanged'));
 });

@@ -2,6 +2,7 @@
 // plain node process, and a scripted "user" who signs in on its login and
 // consent pages with HTTP requests (no browser).
 import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { NODE22_BIN, SOURCE_DIR, requireFile } from './env.mjs';
 import { freePort } from './net.mjs';
@@ -15,7 +16,8 @@ export const DEV_PASSWORD = 'dev-password';
 // Starts the idp on a free loopback port; its issuer is http://127.0.0.1:<port>.
 // `resources`: the resource URIs it may issue tokens for (the gateway's).
 // `extraScopes`: resource scopes it may grant besides mcp:tools (IDP_EXTRA_SCOPES).
-export async function startDevIdp({ resources, corsOrigins, extraScopes, timeoutMs = 15000 }) {
+// `env`: further IDP_* variables (docker/idp/server.mjs lists them).
+export async function startDevIdp({ resources, corsOrigins, extraScopes, env: extraEnv, timeoutMs = 15000 }) {
   requireFile(join(IDP_DIR, 'node_modules', 'oidc-provider', 'package.json'), 'oidc-provider (run npm ci in docker/idp)');
   const port = await freePort();
   const issuer = `http://127.0.0.1:${port}`;
@@ -24,6 +26,7 @@ export async function startDevIdp({ resources, corsOrigins, extraScopes, timeout
     IDP_PORT: String(port),
     IDP_ISSUER: issuer,
     IDP_RESOURCES: resources.join(','),
+    ...extraEnv,
   };
   if (corsOrigins) env.IDP_CORS_ORIGINS = corsOrigins.join(',');
   if (extraScopes) env.IDP_EXTRA_SCOPES = extraScopes.join(',');
@@ -100,4 +103,42 @@ export async function signInAsDevUser(authorizationUrl, redirectUri, { user = DE
     method = 'POST';
   }
   throw new Error('too many redirects in the authorization flow');
+}
+
+// A user's access token for `resource`, as an MCP client gets it: a public
+// client registered on the fly, the authorization code flow with PKCE S256
+// through the login and consent pages, and the code redeemed at /token.
+export async function userAccessToken(issuer, resource, { user = DEV_USER, password = DEV_PASSWORD, scope = 'mcp:tools' } = {}) {
+  const redirectUri = 'http://127.0.0.1:33419/callback';
+  const reg = await fetch(`${issuer}/reg`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ redirect_uris: [redirectUri], grant_types: ['authorization_code'], response_types: ['code'], token_endpoint_auth_method: 'none' }),
+  });
+  const client = await reg.json();
+  assert.equal(reg.status, 201, JSON.stringify(client));
+  const verifier = randomBytes(32).toString('base64url');
+  const challenge = createHash('sha256').update(verifier).digest('base64url');
+  const auth = new URL(`${issuer}/auth`);
+  for (const [k, v] of Object.entries({
+    response_type: 'code',
+    client_id: client.client_id,
+    redirect_uri: redirectUri,
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    scope,
+    resource,
+    state: randomBytes(8).toString('hex'),
+  })) {
+    auth.searchParams.set(k, v);
+  }
+  const { code } = await signInAsDevUser(auth.href, redirectUri, { user, password });
+  const res = await fetch(`${issuer}/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'authorization_code', code, code_verifier: verifier, redirect_uri: redirectUri, client_id: client.client_id, resource }),
+  });
+  const body = await res.json();
+  assert.equal(res.status, 200, JSON.stringify(body));
+  return body.access_token;
 }
