@@ -143,12 +143,67 @@ json_t* host_header_json(const config::Upstream& u) {
   return str(u.host_header_value);
 }
 
+const char* auth_method_name(config::OAuthClient::AuthMethod method) {
+  switch (method) {
+    case config::OAuthClient::AuthMethod::kClientSecretPost:
+      return "client_secret_post";
+    case config::OAuthClient::AuthMethod::kPrivateKeyJwt:
+      return "private_key_jwt";
+    case config::OAuthClient::AuthMethod::kClientSecretBasic:
+      break;
+  }
+  return "client_secret_basic";
+}
+
+// The keys both OAuth blocks take, every one with its value or default: the
+// secret is "[redacted]" (its file form shows the path), and so is the PEM
+// of the private key (`private_key_pem`, not a YAML key; its file is shown).
+void oauth_client_json(const config::OAuthClient& c, json_t* out) {
+  set(out, "token_endpoint", str_or_null(c.token_endpoint));
+  set(out, "issuer", str_or_null(c.issuer));
+  set(out, "client_id", str(c.client_id));
+  set(out, "auth_method", json_string(auth_method_name(c.auth_method)));
+  if (!c.client_secret_file.empty()) {
+    json_t* file = json_object();
+    set(file, "file", str(c.client_secret_file));
+    json_object_set_new(out, "client_secret", file);
+  } else {
+    set(out, "client_secret", str_or_null(c.client_secret));
+  }
+  set(out, "private_key_file", str_or_null(c.private_key_file));
+  set(out, "private_key_pem", str_or_null(c.private_key_pem));
+  set(out, "key_id", str_or_null(c.key_id));
+  set(out, "signing_alg", str_or_null(c.signing_alg));
+  set(out, "ca_file", str_or_null(c.ca_file));
+  set(out, "timeout", seconds(c.timeout));
+}
+
+json_t* client_credentials_json(const config::ClientCredentials& cc) {
+  json_t* out = json_object();
+  oauth_client_json(cc.client, out);
+  set(out, "scopes", string_array(cc.scopes));
+  set(out, "resource", str_or_null(cc.resource));
+  set(out, "audience", str_or_null(cc.audience));
+  return out;
+}
+
+json_t* token_exchange_json(const config::TokenExchange& te) {
+  json_t* out = json_object();
+  oauth_client_json(te.client, out);
+  set(out, "audience", str_or_null(te.audience));
+  set(out, "resource", str_or_null(te.resource));
+  set(out, "scopes", string_array(te.scopes));
+  set(out, "requested_token_type", str(te.requested_token_type));
+  set(out, "cache_entries", count(te.cache_entries));
+  return out;
+}
+
 // `credentials` as the YAML takes it, without a secret: each header's value
 // is "[redacted]"; the file form shows its path, and its prefix (part of
-// the value sent) is "[redacted]" too.
-json_t* credentials_json(const std::vector<config::CredentialHeader>& credentials) {
+// the value sent) is "[redacted]" too; an OAuth block is there when set.
+json_t* credentials_json(const config::Upstream& u) {
   json_t* headers = json_object();
-  for (const auto& header : credentials) {
+  for (const auto& header : u.credential_headers) {
     if (header.file.empty()) {
       json_object_set_new(headers, header.name.c_str(), json_string(kRedacted));
       continue;
@@ -160,6 +215,9 @@ json_t* credentials_json(const std::vector<config::CredentialHeader>& credential
   }
   json_t* c = json_object();
   set(c, "headers", headers);
+  if (u.client_credentials)
+    set(c, "client_credentials", client_credentials_json(*u.client_credentials));
+  if (u.token_exchange) set(c, "token_exchange", token_exchange_json(*u.token_exchange));
   return c;
 }
 
@@ -187,7 +245,7 @@ json_t* upstream_json(const config::Upstream& u) {
     set(entry, "client_key_file", u.client_key_file.empty() ? json_null() : str(u.client_key_file));
     set(entry, "tls_server_name", u.tls_server_name.empty() ? json_null() : str(u.tls_server_name));
   }
-  set(entry, "credentials", credentials_json(u.credential_headers));
+  set(entry, "credentials", credentials_json(u));
   return entry;
 }
 

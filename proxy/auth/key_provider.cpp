@@ -278,8 +278,8 @@ std::vector<std::string> discovery_urls(const std::string& issuer) {
   return urls;
 }
 
-bool jwks_uri_from_metadata(const std::string& document, const std::string& issuer,
-                            std::string* jwks_uri, std::string* error) {
+bool endpoint_from_metadata(const std::string& document, const std::string& issuer,
+                            std::string_view member, std::string* endpoint, std::string* error) {
   JsonPtr root = parse_json_object(document);
   if (!root) {
     *error = "metadata is not a JSON object (or has duplicate members)";
@@ -292,23 +292,29 @@ bool jwks_uri_from_metadata(const std::string& document, const std::string& issu
     *error = "metadata issuer does not equal the configured issuer";
     return false;
   }
-  json_t* uri = json_object_get(root.get(), "jwks_uri");
+  const std::string name(member);
+  json_t* uri = json_object_get(root.get(), name.c_str());
   if (!json_is_string(uri)) {
-    *error = "metadata has no jwks_uri string";
+    *error = "metadata has no " + name + " string";
     return false;
   }
   const std::string value(json_string_value(uri), json_string_length(uri));
   http::ParsedUrl parsed;
   if (!http::parse_url(value, &parsed)) {
-    *error = "metadata jwks_uri is not a valid URL";
+    *error = "metadata " + name + " is not a valid URL";
     return false;
   }
   if (parsed.scheme != "https" && !(is_loopback_http(issuer) && is_loopback_http(value))) {
-    *error = "metadata jwks_uri is not https";
+    *error = "metadata " + name + " is not https";
     return false;
   }
-  *jwks_uri = value;
+  *endpoint = value;
   return true;
+}
+
+bool jwks_uri_from_metadata(const std::string& document, const std::string& issuer,
+                            std::string* jwks_uri, std::string* error) {
+  return endpoint_from_metadata(document, issuer, "jwks_uri", jwks_uri, error);
 }
 
 std::chrono::seconds refresh_interval(std::chrono::seconds configured,

@@ -131,6 +131,10 @@ std::vector<std::string> discovery_urls(const std::string& issuer);
 // jwks_uri from an authorization-server metadata document, after checking
 // that its `issuer` equals `issuer` byte for byte and that jwks_uri is https
 // (http only when the issuer itself is http://localhost or http://127.0.0.1).
+// An endpoint URL (`member`: "jwks_uri", "token_endpoint") from an
+// authorization-server metadata document, with the same checks.
+bool endpoint_from_metadata(const std::string& document, const std::string& issuer,
+                            std::string_view member, std::string* endpoint, std::string* error);
 bool jwks_uri_from_metadata(const std::string& document, const std::string& issuer,
                             std::string* jwks_uri, std::string* error);
 // The refresh interval: the configured one, shortened by a Cache-Control

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "proxy/config/header_names.h"
+#include "proxy/config/oauth_client_loader.h"
 
 namespace mag::config {
 namespace {
@@ -87,16 +88,63 @@ bool read_credential_file(const std::string& file, std::string* content, std::st
   return true;
 }
 
-std::vector<CredentialHeader> CredentialsLoader::load(const YAML::Node& node,
-                                                      const std::string& path) const {
-  auto fields = yaml_.read_map(node, path, {"headers"});
+bool read_credential_value(const std::string& file, std::string* value, std::string* error) {
+  std::string content;
+  if (!read_credential_file(file, &content, error)) return false;
+  if (content.ends_with('\n')) {
+    content.pop_back();
+    if (content.ends_with('\r')) content.pop_back();
+  }
+  if (content.empty()) {
+    *error = "the file is empty";
+    return false;
+  }
+  *value = std::move(content);
+  return true;
+}
+
+void CredentialsLoader::load(const YAML::Node& node, const std::string& path,
+                             Upstream* upstream) const {
+  auto fields = yaml_.read_map(node, path, {"headers", "client_credentials", "token_exchange"});
+  if (fields.empty()) {
+    yaml_.fail(node, path,
+               "expected at least one of 'headers', 'client_credentials', 'token_exchange'");
+  }
+  auto cc = fields.find("client_credentials");
+  auto te = fields.find("token_exchange");
+  if (cc != fields.end() && te != fields.end()) {
+    yaml_.fail(te->second.key, path,
+               "'client_credentials' and 'token_exchange' are exclusive: the upstream gets one "
+               "token");
+  }
+  if (auto it = fields.find("headers"); it != fields.end()) {
+    upstream->credential_headers = headers(it->second.value, path + ".headers");
+  }
+  const OAuthClientLoader oauth(yaml_);
+  if (cc != fields.end()) {
+    upstream->client_credentials =
+        oauth.load_client_credentials(cc->second.value, path + ".client_credentials");
+  }
+  if (te != fields.end()) {
+    upstream->token_exchange =
+        oauth.load_token_exchange(te->second.value, path + ".token_exchange");
+  }
+  if (cc == fields.end() && te == fields.end()) return;
+  for (const auto& header : upstream->credential_headers) {
+    if (lower_ascii(header.name) == "authorization") {
+      const std::string block = cc != fields.end() ? "client_credentials" : "token_exchange";
+      yaml_.fail(fields.find("headers")->second.value, path + ".headers." + header.name,
+                 "'" + block + "' sets Authorization: remove the static Authorization header");
+    }
+  }
+}
+
+std::vector<CredentialHeader> CredentialsLoader::headers(const YAML::Node& node,
+                                                         const std::string& headers_path) const {
   std::vector<CredentialHeader> headers;
-  auto it = fields.find("headers");
-  if (it == fields.end()) yaml_.fail(node, path, "missing required key 'headers'");
-  const std::string headers_path = path + ".headers";
-  const auto entries = yaml_.read_map(it->second.value, headers_path);
-  if (entries.empty()) yaml_.fail(it->second.value, headers_path, "must name at least one header");
-  if (entries.size() > 64) yaml_.fail(it->second.value, headers_path, "at most 64 headers");
+  const auto entries = yaml_.read_map(node, headers_path);
+  if (entries.empty()) yaml_.fail(node, headers_path, "must name at least one header");
+  if (entries.size() > 64) yaml_.fail(node, headers_path, "at most 64 headers");
   for (const auto& [name, field] : entries) {
     const std::string where = headers_path + "." + name;
     const std::string checked_name = header_name(field.key, name, where);
@@ -150,15 +198,9 @@ CredentialHeader CredentialsLoader::from_file(const YAML::Node& node,
     header.prefixed = !prefix.empty();
   }
   std::string content, error;
-  if (!read_credential_file(header.file, &content, &error)) {
+  if (!read_credential_value(header.file, &content, &error)) {
     yaml_.fail(file->second.value, path + ".file", error);
   }
-  // One trailing newline (LF or CR LF), as `echo` or an editor leaves it.
-  if (content.ends_with('\n')) {
-    content.pop_back();
-    if (content.ends_with('\r')) content.pop_back();
-  }
-  if (content.empty()) yaml_.fail(file->second.value, path + ".file", "the file is empty");
   header.value = prefix + content;
   check_value(file->second.value, path + ".file", header.value);
   return header;

@@ -1,10 +1,15 @@
 // `upstreams.<name>.credentials`: headers the gateway sets on every request
-// to that upstream, the client's copies of them removed first.
+// to that upstream, the client's copies of them removed first, and the
+// gateway's own OAuth token for it (proxy/config/oauth_client_loader.h).
 //
 //   credentials:
 //     headers:
 //       Authorization: "Bearer ${GITHUB_TOKEN}"
 //       X-API-Key: {file: /run/secrets/api_key, prefix: ""}
+//     client_credentials: {...}   # or token_exchange: {...}
+//
+// At least one of the three; client_credentials and token_exchange are
+// exclusive, and either one sets Authorization, so `headers` may not.
 //
 // A name must be a token (RFC 9110 §5.6.2) without '_', and not a field
 // the gateway or the HTTP framing owns (proxy/config/header_names.h) nor any
@@ -22,7 +27,7 @@
 #include <string_view>
 #include <vector>
 
-#include "proxy/config/upstream_credentials.h"
+#include "proxy/config/config.h"
 #include "proxy/config/yaml_reader.h"
 
 namespace mag::config {
@@ -33,10 +38,12 @@ inline constexpr size_t kMaxCredentialFileBytes = 64 * 1024;
 class CredentialsLoader {
  public:
   explicit CredentialsLoader(const YamlReader& yaml) : yaml_(yaml) {}
-  // `node` is the value of `credentials`, `path` its key path.
-  std::vector<CredentialHeader> load(const YAML::Node& node, const std::string& path) const;
+  // `node` is the value of `credentials`, `path` its key path; sets the
+  // upstream's credential_headers, client_credentials and token_exchange.
+  void load(const YAML::Node& node, const std::string& path, Upstream* upstream) const;
 
  private:
+  std::vector<CredentialHeader> headers(const YAML::Node& node, const std::string& path) const;
   std::string header_name(const YAML::Node& key, const std::string& name,
                           const std::string& path) const;
   CredentialHeader from_file(const YAML::Node& node, const std::string& path) const;
@@ -52,5 +59,9 @@ std::string credential_value_error(std::string_view value);
 // most kMaxCredentialFileBytes. False with the reason (errno's text or the
 // size) in `error`; the content never appears in it.
 bool read_credential_file(const std::string& file, std::string* content, std::string* error);
+
+// read_credential_file, then one trailing newline (LF or CR LF) dropped, as
+// `echo` or an editor leaves it; an empty value is refused.
+bool read_credential_value(const std::string& file, std::string* value, std::string* error);
 
 }  // namespace mag::config

@@ -102,8 +102,7 @@ void UpstreamsLoader::load(const YAML::Node& node, Config* config) const {
     }
     load_tls(fields, path, &upstream);
     if (auto f = fields.find("credentials"); f != fields.end()) {
-      upstream.credential_headers =
-          CredentialsLoader(yaml_).load(f->second.value, path + ".credentials");
+      CredentialsLoader(yaml_).load(f->second.value, path + ".credentials", &upstream);
     }
     config->upstreams.emplace(name, std::move(upstream));
   }

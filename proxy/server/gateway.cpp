@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "common/core/log.h"
+#include "proxy/credentials/same_credentials.h"
 #include "proxy/router/route_timeouts.h"
 #include "proxy/router/upstream_affinity.h"
 #include "proxy/router/upstream_shared.h"
@@ -86,6 +87,14 @@ std::shared_ptr<const WorkerSnapshot> build_worker_snapshot(std::shared_ptr<cons
   for (const auto& [name, upstream] : shared->config->upstreams) {
     snapshot->pools.emplace(name, make_pool(loops.base, *shared->config, upstream));
   }
+  for (const auto& [name, source] : shared->client_credentials) {
+    snapshot->tokens.emplace(
+        name, std::make_shared<credentials::TokenView>(source, nullptr, loops.main, loops.own));
+  }
+  for (const auto& [name, exchanger] : shared->token_exchangers) {
+    snapshot->tokens.emplace(
+        name, std::make_shared<credentials::TokenView>(nullptr, exchanger, loops.main, loops.own));
+  }
   const auto& routes = shared->config->routes;
   for (size_t i = 0; i < routes.size(); ++i) {
     CompiledRoute route;
@@ -94,6 +103,9 @@ std::shared_ptr<const WorkerSnapshot> build_worker_snapshot(std::shared_ptr<cons
     route.pool = snapshot->pools.at(routes[i].upstream);
     route.policies = &shared->route_policies.at(i);
     route.start = start_options(routes[i]);
+    if (auto tokens = snapshot->tokens.find(routes[i].upstream); tokens != snapshot->tokens.end()) {
+      route.tokens = tokens->second.get();
+    }
     snapshot->routes.push_back(std::move(route));
   }
   snapshot->shared = std::move(shared);
@@ -161,6 +173,7 @@ std::shared_ptr<const Snapshot> Gateway::build_snapshot(
     to_start->push_back(created.get());
     snapshot->providers.emplace(name, std::move(created));
   }
+  make_token_sources(*config, snapshot.get());
   snapshot->cors.allowed_origins = config->cors.allowed_origins;
   // Session bindings outlive a reload: clients keep their sessions.
   const SessionBindings::Limits session_limits{config->authz.max_sessions,
@@ -180,6 +193,41 @@ std::shared_ptr<const Snapshot> Gateway::build_snapshot(
   }
   snapshot->config = std::move(config);
   return publish(std::move(snapshot));
+}
+
+namespace {
+
+// An upstream's token source whose credentials did not change is carried
+// over with its cached tokens (as the key providers are), so that SIGHUP
+// neither asks the AS again nor makes the requests wait.
+template <typename Source, typename Config>
+std::shared_ptr<Source> carried_or_new(
+    const std::map<std::string, std::shared_ptr<Source>>* previous, const std::string& name,
+    const Config& config, event_base* base) {
+  if (previous) {
+    auto it = previous->find(name);
+    if (it != previous->end() && credentials::same_credentials(it->second->config(), config)) {
+      return it->second;
+    }
+  }
+  return std::make_shared<Source>(name, config, credentials::http_fetch_function(base));
+}
+
+}  // namespace
+
+void Gateway::make_token_sources(const config::Config& config, Snapshot* snapshot) const {
+  for (const auto& [name, upstream] : config.upstreams) {
+    if (upstream.client_credentials) {
+      snapshot->client_credentials.emplace(
+          name, carried_or_new(snapshot_ ? &snapshot_->client_credentials : nullptr, name,
+                               *upstream.client_credentials, base_));
+    }
+    if (upstream.token_exchange) {
+      snapshot->token_exchangers.emplace(
+          name, carried_or_new(snapshot_ ? &snapshot_->token_exchangers : nullptr, name,
+                               *upstream.token_exchange, base_));
+    }
+  }
 }
 
 bool Gateway::bind_new_listeners(const config::Config& config,

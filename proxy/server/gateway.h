@@ -74,6 +74,7 @@ class Gateway {
   std::shared_ptr<const Snapshot> build_snapshot(std::shared_ptr<const config::Config> config,
                                                  std::vector<auth::KeyProvider*>* to_start,
                                                  std::string* error);
+  void make_token_sources(const config::Config& config, Snapshot* snapshot) const;
   std::shared_ptr<const Snapshot> publish(std::unique_ptr<Snapshot> snapshot);
   bool bind_new_listeners(const config::Config& config, std::map<std::string, uint16_t>* added,
                           std::string* error);

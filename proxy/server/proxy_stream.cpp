@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "common/core/log.h"
+#include "proxy/auth/bearer_token.h"
 #include "proxy/auth/www_authenticate.h"
 #include "proxy/router/header_forwarding.h"
 #include "proxy/router/local_reply.h"
@@ -14,6 +15,7 @@
 #include "proxy/router/protected_resource_metadata.h"
 #include "proxy/router/route_table.h"
 #include "proxy/router/upstream_affinity.h"
+#include "proxy/server/token_failure_reply.h"
 
 namespace mag::proxy {
 namespace {
@@ -106,6 +108,7 @@ void ProxyStream::on_reset() {
   // ClientStream closes a half-used upstream connection.
   telemetry_.on_client_reset();
   wait_.reset();
+  token_wait_.reset();
   upstream_.reset();
   expiry_timer_.reset();
   state_ = State::kReplied;
@@ -211,6 +214,8 @@ void ProxyStream::run_authentication(bool allow_refetch) {
     return;
   }
   // Validity (signature, exp, aud, iss) is settled: only now do scopes count.
+  subject_validated_ = true;
+  subject_expires_at_ = decision.claims.expires_at;
   authorize(std::move(decision.claims));
 }
 
@@ -273,7 +278,61 @@ std::string upstream_host_header(const config::Upstream& upstream,
 
 }  // namespace
 
+bool ProxyStream::obtain_upstream_token() {
+  credentials::TokenView& tokens = *route_->tokens;
+  std::string_view subject;
+  if (tokens.needs_subject_token()) {
+    // Only the token this request was authenticated with is exchanged.
+    const auth::ExtractedToken extracted = auth::extract_bearer_token(request_.headers);
+    if (!subject_validated_ || extracted.presence != auth::TokenPresence::kPresent) {
+      telemetry_.on_upstream_token_failure(tokens.grant(), "no_subject_token");
+      send_local(no_subject_token_reply(*route_->config));
+      return false;
+    }
+    subject = extracted.token;
+  }
+  credentials::TokenAnswer failure;
+  switch (tokens.lookup(subject, credentials::wall_clock_ms(), &upstream_token_, &failure)) {
+    case credentials::TokenLookup::kHit:
+      token_ready_ = true;
+      return true;
+    case credentials::TokenLookup::kFailed:
+      reply_token_failure(failure);
+      return false;
+    case credentials::TokenLookup::kMiss:
+      break;
+  }
+  state_ = State::kWaitingForToken;
+  token_wait_ =
+      tokens.obtain(subject, subject_expires_at_, [this](const credentials::TokenAnswer& answer) {
+        // Runs on this worker's loop; `token_wait_` is still ours
+        // (destroying it would cancel this very call).
+        auto finished_wait = std::move(token_wait_);
+        on_upstream_token(answer);
+      });
+  return false;
+}
+
+void ProxyStream::on_upstream_token(const credentials::TokenAnswer& answer) {
+  if (answer.outcome != credentials::TokenAnswer::Outcome::kIssued) {
+    reply_token_failure(answer);
+    return;
+  }
+  upstream_token_ = answer.header;
+  token_ready_ = true;
+  forward();
+}
+
+void ProxyStream::reply_token_failure(const credentials::TokenAnswer& answer) {
+  const credentials::TokenView& tokens = *route_->tokens;
+  telemetry_.on_upstream_token_failure(
+      tokens.grant(), answer.reason.empty() ? credentials::outcome_label(answer.outcome)
+                                            : std::string_view(answer.reason));
+  send_local(token_failure_reply(answer, tokens.needs_subject_token(), *route_->config));
+}
+
 void ProxyStream::forward() {
+  if (route_->tokens && !token_ready_ && !obtain_upstream_token()) return;
   const config::Upstream& upstream_config = *route_->upstream;
   ForwardContext context;
   context.peer_address = stream_.connection().peer_address;
@@ -285,6 +344,7 @@ void ProxyStream::forward() {
   telemetry_.on_forward();
   http::RequestHead upstream_request = make_upstream_request(request_, context);
   if (authz_) authz_->prepare_upstream(request_, upstream_request);
+  if (!upstream_token_.empty()) upstream_request.headers.set("Authorization", upstream_token_);
 
   state_ = State::kForwarding;
   const bool body_done = request_ended_;

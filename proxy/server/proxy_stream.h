@@ -12,6 +12,7 @@
 #include "common/http/http_server.h"
 #include "common/upstream/upstream_pool.h"
 #include "proxy/auth/authenticator.h"
+#include "proxy/credentials/token_view.h"
 #include "proxy/mcp/request_authz.h"
 #include "proxy/router/local_reply.h"
 #include "proxy/server/gateway.h"
@@ -41,13 +42,26 @@ class ProxyStream : public http::ServerStreamHandler, public http::ClientStreamC
   void on_error(http::ClientError error, std::string_view detail) override;
 
  private:
-  enum class State { kFiltering, kWaitingForKeys, kBufferingBody, kForwarding, kReplied };
+  enum class State {
+    kFiltering,
+    kWaitingForKeys,
+    kWaitingForToken,
+    kBufferingBody,
+    kForwarding,
+    kReplied
+  };
 
   void run_filters();
   bool serve_metadata();
   void run_authentication(bool allow_refetch);
   void reply_unauthorized(const auth::AuthDecision& decision);
   void forward();
+  // The upstream's OAuth token (credentials.client_credentials /
+  // token_exchange): true when it is there (or none is needed); false when
+  // the request waits for it or has been answered.
+  bool obtain_upstream_token();
+  void on_upstream_token(const credentials::TokenAnswer& answer);
+  void reply_token_failure(const credentials::TokenAnswer& answer);
   void send_local(LocalReply reply);  // with the CORS headers
   // Every reply the gateway makes itself goes out here: the head, then the
   // body unless `head_only`; the access log records it as a local reply.
@@ -68,6 +82,13 @@ class ProxyStream : public http::ServerStreamHandler, public http::ClientStreamC
   const CompiledRoute* route_ = nullptr;
   State state_ = State::kFiltering;
   std::unique_ptr<auth::KeyWait> wait_;
+  // The request's validated bearer token's exp (a token exchange's cap) and
+  // whether there is one: only a validated token is ever exchanged.
+  int64_t subject_expires_at_ = 0;
+  bool subject_validated_ = false;
+  std::unique_ptr<credentials::TokenWait> token_wait_;
+  std::string upstream_token_;  // "Bearer ..." for the upstream; empty: none
+  bool token_ready_ = false;
   std::unique_ptr<http::ClientStream> upstream_;
   http::UpstreamPool* pool_ = nullptr;  // the route's; the snapshot keeps it alive
   bool pinned_ = false;                 // sent to its session's endpoint

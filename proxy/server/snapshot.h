@@ -14,6 +14,9 @@
 #include "common/upstream/upstream_pool.h"
 #include "proxy/auth/authenticator.h"
 #include "proxy/config/config.h"
+#include "proxy/credentials/client_credentials_source.h"
+#include "proxy/credentials/token_exchanger.h"
+#include "proxy/credentials/token_view.h"
 #include "proxy/mcp/session_binding.h"
 #include "proxy/router/cors.h"
 #include "proxy/router/origin_policy.h"
@@ -41,6 +44,11 @@ struct Snapshot {
   // Each route's token verification policies, by index in config->routes:
   // made once per configuration instead of per request.
   std::vector<auth::RoutePolicies> route_policies;
+  // The upstreams' OAuth token sources, by upstream name (run on the main
+  // loop, like the key providers; carried over a reload with their cached
+  // tokens when the upstream's credentials are unchanged).
+  std::map<std::string, std::shared_ptr<credentials::ClientCredentialsSource>> client_credentials;
+  std::map<std::string, std::shared_ptr<credentials::TokenExchanger>> token_exchangers;
 };
 
 // What one request runs against: the shared snapshot plus what belongs to
@@ -58,6 +66,8 @@ struct WorkerSnapshot {
   // cache) and upstream pools (on this worker's loop).
   auth::ProviderMap providers;
   std::map<std::string, std::shared_ptr<http::UpstreamPool>> pools;
+  // This worker's views of the upstreams' token sources, by upstream name.
+  std::map<std::string, std::shared_ptr<credentials::TokenView>> tokens;
   // One per config->routes entry, in the same order.
   std::vector<CompiledRoute> routes;
 

@@ -351,6 +351,10 @@ void RequestTelemetry::on_upstream_tls_failure(std::string_view upstream, std::s
       {{"upstream", std::string(upstream)}, {"reason", std::string(reason)}});
 }
 
+void RequestTelemetry::on_upstream_token_failure(std::string_view grant, std::string_view reason) {
+  record_.upstream_error = "token: " + std::string(grant) + " " + std::string(reason);
+}
+
 RequestTelemetry::~RequestTelemetry() {
   try {
     finish();

@@ -107,6 +107,10 @@ class RequestTelemetry {
   // reason) goes to the access log as "tls: <detail>".
   void on_upstream_tls_failure(std::string_view upstream, std::string_view reason,
                                std::string_view detail);
+  // The request was answered because the upstream's OAuth token could not
+  // be had: `grant` and a bounded `reason` (an OAuth error code or a
+  // transport failure kind), never the AS's text or a token.
+  void on_upstream_token_failure(std::string_view grant, std::string_view reason);
   void on_client_reset() { client_reset_ = true; }
 
  private:

@@ -341,6 +341,13 @@ void declare_gateway_metrics(Registry& r) {
   r.declare("mag_upstream_tls_failures_total", Type::kCounter,
             "TLS handshakes with https:// upstreams that failed, by upstream and reason "
             "(verify, protocol, handshake).");
+  r.declare("mag_upstream_token_requests_total", Type::kCounter,
+            "Requests to an upstream credentials' token endpoint, by upstream, grant "
+            "(client_credentials, token_exchange) and outcome (issued, refused, "
+            "client_rejected, unavailable).");
+  r.declare("mag_upstream_token_cache_total", Type::kCounter,
+            "Lookups of an upstream's OAuth token by the requests, by upstream and result "
+            "(hit, miss).");
   r.declare("mag_upstream_connections_active", Type::kGauge,
             "Upstream connections carrying a request, by upstream (current config).");
   r.declare("mag_upstream_connections_idle", Type::kGauge,

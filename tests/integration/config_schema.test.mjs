@@ -114,6 +114,22 @@ describe('config schema', () => {
       ['credential value with CR LF', (c) => (c.upstreams.u.credentials = { headers: { 'X-Key': 'v\r\nX-Other: 1' } })],
       ['credential file form without file', (c) => (c.upstreams.u.credentials = { headers: { 'X-Key': { prefix: 'Bearer ' } } })],
       ['credentials without headers', (c) => (c.upstreams.u.credentials = {})],
+      ['client_credentials and token_exchange together', (c) => (c.upstreams.u.credentials = {
+        client_credentials: { token_endpoint: 'https://as.example/token', client_id: 'gw', client_secret: 's' },
+        token_exchange: { token_endpoint: 'https://as.example/token', client_id: 'gw', client_secret: 's', audience: 'a' },
+      })],
+      ['token_exchange without audience or resource', (c) => (c.upstreams.u.credentials = {
+        token_exchange: { token_endpoint: 'https://as.example/token', client_id: 'gw', client_secret: 's' },
+      })],
+      ['client_credentials with token_endpoint and issuer', (c) => (c.upstreams.u.credentials = {
+        client_credentials: { token_endpoint: 'https://as.example/token', issuer: 'https://as.example', client_id: 'gw', client_secret: 's' },
+      })],
+      ['client_credentials with an unknown key', (c) => (c.upstreams.u.credentials = {
+        client_credentials: { token_endpoint: 'https://as.example/token', client_id: 'gw', client_secret: 's', scope: ['a'] },
+      })],
+      ['client_credentials with an unknown auth_method', (c) => (c.upstreams.u.credentials = {
+        client_credentials: { token_endpoint: 'https://as.example/token', client_id: 'gw', client_secret: 's', auth_method: 'basic' },
+      })],
     ];
     for (const [what, mutate] of bad) {
       const c = base();

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <initializer_list>
 #include <memory>
@@ -57,7 +58,9 @@ std::string text_of(json_t* value) {
 //      (upstreams.NAME.credentials.headers.HEADER) is "[redacted]", and so
 //      is the file form's `prefix` (part of the value sent); the file form's
 //      `file` is a file path (rule 1). Header names with a '.' are not
-//      used in full.yaml, so the key path splits on '.'.
+//      used in full.yaml, so the key path splits on '.';
+//   7. an OAuth client's `private_key_file` and the file form of its
+//      `client_secret` (`client_secret.file`) are file paths (rule 1).
 // Durations need no rule: the YAML takes seconds and the dump shows seconds.
 struct DumpWalk {
   std::filesystem::path config_dir;
@@ -86,9 +89,10 @@ struct DumpWalk {
   std::string expected_scalar(const std::string& value, const std::string& key,
                               const std::string& parent) const {
     static const std::set<std::string> kFileKeys = {"certificate", "private_key", "jwks_file",
-                                                    "ca_file"};
+                                                    "ca_file", "private_key_file"};
     const bool file = kFileKeys.count(key) || (key == "path" && parent == "access_log") ||
-                      (key == "file" && is_credential_headers(parent_of(parent)));
+                      (key == "file" && (is_credential_headers(parent_of(parent)) ||
+                                         parent.ends_with(".client_secret")));
     if (!file || value.empty() || value == "-" || std::filesystem::path(value).is_absolute()) {
       return value;
     }
@@ -448,8 +452,81 @@ TEST_CASE("config_dump: upstream credentials show header names and file paths, n
         (std::filesystem::path(kFull).parent_path() / "secrets/upstream-token").string());
   CHECK(get_string(file_form, "prefix") == "[redacted]");
   CHECK(json_object_size(file_form) == 2);
-  // An upstream without credentials: an empty map.
+  // An upstream without static headers: an empty map; without an OAuth block: no member.
   json_t* none = at(loaded.dump.get(), {"upstreams", "two", "credentials", "headers"});
   CHECK(json_is_object(none));
   CHECK(json_object_size(none) == 0);
+  json_t* one = at(loaded.dump.get(), {"upstreams", "one", "credentials"});
+  CHECK(json_object_get(one, "client_credentials") == nullptr);
+  CHECK(json_object_get(one, "token_exchange") == nullptr);
+}
+
+TEST_CASE("config_dump: OAuth clients show file paths, never the secret or the key") {
+  Loaded loaded = load_full();
+  const auto& two = loaded.config->upstreams.at("two");
+  const auto& three = loaded.config->upstreams.at("three");
+  REQUIRE(two.client_credentials);
+  REQUIRE(three.token_exchange);
+  const std::string& secret = two.client_credentials->client.client_secret;
+  REQUIRE(secret == "full-yaml-client-secret-0123");
+  CHECK(loaded.text.find(secret) == std::string::npos);
+  const std::string& pem = three.token_exchange->client.private_key_pem;
+  REQUIRE(pem.find("-----BEGIN PRIVATE KEY-----\n") != std::string::npos);
+  // The key itself (the middle of the PEM), not just its armour, is nowhere in the dump.
+  CHECK(loaded.text.find(pem.substr(pem.size() / 2, 32)) == std::string::npos);
+  CHECK(loaded.text.find("BEGIN PRIVATE KEY") == std::string::npos);
+  json_t* exchange = at(loaded.dump.get(), {"upstreams", "three", "credentials", "token_exchange"});
+  CHECK(get_string(exchange, "private_key_pem") == "[redacted]");
+  CHECK(get_string(exchange, "private_key_file") ==
+        (std::filesystem::path(kFull).parent_path() / "secrets/oauth-client-key.pem").string());
+  CHECK(json_is_null(json_object_get(exchange, "token_endpoint")));
+  CHECK(json_is_null(json_object_get(exchange, "client_secret")));
+  json_t* client = at(loaded.dump.get(), {"upstreams", "two", "credentials", "client_credentials"});
+  CHECK(json_is_null(json_object_get(client, "private_key_pem")));
+  CHECK(json_is_null(json_object_get(client, "signing_alg")));
+  CHECK(json_object_size(json_object_get(client, "client_secret")) == 1);
+}
+
+TEST_CASE("config_dump: an OAuth client's defaults, and a secret written in the file") {
+  setenv("MAG_DUMP_TEST_SECRET", "dump-test-secret-value", 1);
+  const std::string body =
+      "    url: http://127.0.0.1:9000\n    credentials:\n      %s:\n"
+      "        token_endpoint: http://127.0.0.1:9/token\n"
+      "        client_id: gw\n"
+      "        client_secret: ${MAG_DUMP_TEST_SECRET}\n"
+      "        audience: api\n";
+  for (const std::string block : {"client_credentials", "token_exchange"}) {
+    CAPTURE(block);
+    std::string upstream = body;
+    upstream.replace(upstream.find("%s"), 2, block);
+    auto result = config::load_string(test::config_with_upstream(upstream), "mem.yaml");
+    REQUIRE_MESSAGE(result.config, (result.error ? result.error->message : ""));
+    const std::string text = proxy::config_dump_json(*result.config);
+    CHECK(text.find("dump-test-secret-value") == std::string::npos);
+    JsonPtr doc = parse_json(text);
+    REQUIRE(doc);
+    json_t* c = at(doc.get(), {"upstreams", "backend", "credentials", block.c_str()});
+    REQUIRE(json_is_object(c));
+    CHECK(get_string(c, "token_endpoint") == "http://127.0.0.1:9/token");
+    CHECK(json_is_null(json_object_get(c, "issuer")));
+    CHECK(get_string(c, "client_id") == "gw");
+    CHECK(get_string(c, "auth_method") == "client_secret_basic");
+    CHECK(get_string(c, "client_secret") == "[redacted]");
+    for (const char* unset :
+         {"private_key_file", "private_key_pem", "key_id", "signing_alg", "ca_file", "resource"}) {
+      CAPTURE(unset);
+      CHECK(json_is_null(json_object_get(c, unset)));
+    }
+    CHECK(json_integer_value(json_object_get(c, "timeout")) == 5);
+    CHECK(strings(json_object_get(c, "scopes")).empty());
+    CHECK(get_string(c, "audience") == "api");
+    if (block == "token_exchange") {
+      CHECK(get_string(c, "requested_token_type") ==
+            "urn:ietf:params:oauth:token-type:access_token");
+      CHECK(json_integer_value(json_object_get(c, "cache_entries")) == 10000);
+    } else {
+      CHECK(json_object_get(c, "cache_entries") == nullptr);
+    }
+  }
+  unsetenv("MAG_DUMP_TEST_SECRET");
 }

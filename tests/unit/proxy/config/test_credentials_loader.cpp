@@ -12,12 +12,16 @@
 #include "proxy/config/config.h"
 #include "proxy/config/credentials_loader.h"
 #include "tests/unit/config_test_util.h"
+#include "tests/unit/scoped_env.h"
+#include "tests/unit/temp_dir.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 using mag::config::load_string;
 using mag::test::config_with_upstream;
+using mag::test::ScopedEnv;
+using mag::test::TempDir;
 
 const std::string kSecret = "s3cr3t-credential-value";
 
@@ -46,46 +50,6 @@ void check_refused(const mag::config::LoadResult& result, const std::string& exp
   CHECK_MESSAGE(error.find(expected) != std::string::npos, error);
   CHECK_MESSAGE(error.find(kSecret) == std::string::npos, error);
 }
-
-// Sets an environment variable for the scope.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::string& value) : name_(name) {
-    setenv(name, value.c_str(), 1);
-  }
-  ~ScopedEnv() { unsetenv(name_); }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* name_;
-};
-
-// A fresh directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "mag-creds-XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path_, ignored);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  std::string write(const std::string& name, const std::string& content) const {
-    const fs::path file = path_ / name;
-    std::ofstream(file, std::ios::binary) << content;
-    return file.string();
-  }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 const std::vector<mag::config::CredentialHeader>& headers_of(
     const mag::config::LoadResult& result) {
@@ -242,7 +206,8 @@ TEST_CASE("credentials_loader: the credentials map itself") {
   auto upstream = [](const std::string& body) {
     return load_string(config_with_upstream("    url: http://127.0.0.1:9000\n" + body));
   };
-  check_refused(upstream("    credentials: {}\n"), "missing required key 'headers'");
+  check_refused(upstream("    credentials: {}\n"),
+                "expected at least one of 'headers', 'client_credentials', 'token_exchange'");
   check_refused(upstream("    credentials: {headers: {}}\n"), "must name at least one header");
   check_refused(upstream("    credentials: {header: {X-Key: v}}\n"),
                 "unknown key 'header' (did you mean 'headers'?)");
