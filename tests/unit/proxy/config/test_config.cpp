@@ -154,6 +154,23 @@ TEST_CASE("config: good/full.yaml exercises every key") {
   CHECK(c.upstreams.at("one").host == "backend-one");
   CHECK(c.upstreams.at("two").host == "::1");
   CHECK(c.upstreams.at("two").port == 80);
+  // The OAuth blocks: files resolved against the config's directory and read,
+  // scopes deduplicated, the key's algorithm as written.
+  const auto& cc = c.upstreams.at("two").client_credentials;
+  REQUIRE(cc);
+  CHECK(cc->client.auth_method == mag::config::OAuthClient::AuthMethod::kClientSecretPost);
+  CHECK(cc->client.client_secret_file == kData + "good/secrets/oauth-client-secret");
+  CHECK(cc->client.client_secret == "full-yaml-client-secret-0123");
+  CHECK(cc->client.ca_file == kData + "good/certs/oauth-ca.pem");
+  CHECK(cc->scopes == std::vector<std::string>{"mcp:read", "mcp:write"});
+  const auto& te = c.upstreams.at("three").token_exchange;
+  REQUIRE(te);
+  CHECK(te->client.issuer == "https://sts.example.com/realm");
+  CHECK(te->client.auth_method == mag::config::OAuthClient::AuthMethod::kPrivateKeyJwt);
+  CHECK(te->client.private_key_pem.find("-----BEGIN PRIVATE KEY-----") != std::string::npos);
+  CHECK(te->client.signing_alg == "ES256");
+  CHECK(te->cache_entries == 250);
+  CHECK(c.upstreams.at("three").credential_headers.size() == 1);
   REQUIRE(c.routes.size() == 3);
   CHECK(c.routes[0].auth.providers == std::vector<std::string>{"a", "b"});
   CHECK(c.routes[0].auth.scopes == std::vector<std::string>{"mcp"});
