@@ -7,7 +7,6 @@
 
 #include <exception>
 #include <future>
-#include <memory>
 
 #include "common/core/log.h"
 
@@ -19,16 +18,6 @@ EventBasePtr new_event_base() {
   std::call_once(threads_enabled, [] {
     if (evthread_use_pthreads() != 0) log::error("loop", "evthread_use_pthreads failed");
   });
-  // epoll's changelist: an event enabled and disabled again within one loop
-  // iteration costs no system call. bufferevent_openssl does exactly that
-  // for every TLS write (write event on, SSL_write, output empty, off), two
-  // epoll_ctl calls per upstream request without it. The flag's caveat,
-  // descriptors cloned with dup(), does not apply: none is.
-  std::unique_ptr<event_config, decltype(&event_config_free)> config(event_config_new(),
-                                                                     &event_config_free);
-  if (config && event_config_set_flag(config.get(), EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST) == 0) {
-    if (event_base* base = event_base_new_with_config(config.get())) return EventBasePtr(base);
-  }
   return EventBasePtr(event_base_new());
 }
 
