@@ -36,6 +36,10 @@ inline constexpr std::chrono::seconds kDefaultLifetime{300};
 // A failure (AS unavailable, client rejected) is answered from memory for
 // this long, so that a dead or misconfigured AS is not hammered.
 inline constexpr std::chrono::milliseconds kFailureHold{2000};
+// A token exchange refused for a subject token (kRefused: invalid_grant,
+// invalid_target, ...) is answered from memory for that subject token for
+// this long (never beyond its exp): the AS is not asked again meanwhile.
+inline constexpr std::chrono::milliseconds kRefusalHold{30'000};
 
 // Until when (ms since the epoch) a token issued at `now_ms` with
 // `expires_in` is used: its lifetime (kDefaultLifetime for 0) minus a

@@ -13,8 +13,10 @@
 //     requests of one user make one exchange, two users make two; another
 //     user gets another upstream token
 //   - an exchange the idp refuses (an audience it does not allow) → 403
-//     without the idp's error_description; the idp down → 503 with a
-//     JSON-RPC error for a new user, while a cached user still gets through
+//     without the idp's error_description; the refusal is remembered: a
+//     second request does not reach the idp
+//   - the idp down → 503 with a JSON-RPC error for a new user, while a
+//     cached user still gets through
 //   - no upstream token, client secret or client token in the gateway's
 //     output or /config_dump ([redacted]); a second client Authorization
 //     field is refused (400/401) and never reaches the upstream
@@ -257,15 +259,24 @@ describe('upstream OAuth credentials against the dev idp', () => {
     }
   });
 
-  test('an exchange the idp refuses → 403 without its error_description, nothing forwarded', async () => {
+  test('an exchange the idp refuses → 403 without its error_description, nothing forwarded; the refusal is remembered', async () => {
     const c0 = await counters();
     const from = exChecker.seen.length;
-    const res = await post('/refused', tokens.dev);
+    const res = await post('/refused', tokens.dev, { 'x-request-id': 'refused-exchange-1' });
     assert.equal(res.status, 403, res.body);
     const everything = `${JSON.stringify(res.rawHeaders)}\n${res.body}`;
     assert.ok(!everything.includes(AS_DESCRIPTION), `the idp's error_description leaked: ${everything}`);
     assert.equal(exChecker.seen.length, from, 'nothing reached the upstream');
     assert.equal((await counters()).exchangeErrors - c0.exchangeErrors, 1, 'the idp was asked and refused');
+
+    // The same caller again: answered from the remembered refusal.
+    const again = await post('/refused', tokens.dev, { 'x-request-id': 'refused-exchange-2' });
+    assert.equal(again.status, 403, again.body);
+    assert.equal(again.body, res.body);
+    const c2 = await counters();
+    assert.equal(c2.exchangeErrors - c0.exchangeErrors, 1, 'the second refused request did not reach the idp');
+    assert.equal(c2.exchange, c0.exchange, 'no exchange was issued');
+    assert.equal(exChecker.seen.length, from, 'nothing reached the upstream');
   });
 
   // The injected field is Authorization, which carries the client's own
