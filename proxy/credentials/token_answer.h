@@ -47,6 +47,11 @@ inline constexpr std::chrono::milliseconds kRefusalHold{30'000};
 // token about to expire.
 int64_t fresh_until_ms(int64_t now_ms, std::chrono::seconds expires_in);
 
+// From when (ms since the epoch) a token issued at `now_ms` with
+// `expires_in` is refreshed ahead of its expiry (client_credentials): past
+// 75 % of its lifetime, well before fresh_until_ms (at least 90 %).
+int64_t refresh_after_ms(int64_t now_ms, std::chrono::seconds expires_in);
+
 // A source's obtain(): when `lookup` (kHit with answer.header, or kFailed
 // with the failure) can be answered at once, calls `done` and returns true.
 bool answered_at_once(TokenLookup lookup, TokenAnswer answer,

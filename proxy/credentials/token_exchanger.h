@@ -13,6 +13,11 @@
 // exchange is refused cannot make the gateway call the AS at its request
 // rate. The AS being unavailable, or refusing the gateway's client, is
 // remembered for kFailureHold and answered at once for every caller.
+//
+// No refresh ahead of expiry (ClientCredentialsSource has one): an
+// exchange needs the subject token, which is held only while its exchange
+// runs; keeping every caller's token to refresh early would put live
+// bearer tokens in memory for as long as their exchanged ones.
 #pragma once
 
 #include <cstdint>

@@ -21,7 +21,14 @@ TokenLookup TokenView::lookup(std::string_view subject_token, int64_t now_ms, st
     key_ = ExchangeCache::digest(subject_token);
     result = exchanger_->lookup(key_, now_ms, header, failure);
   } else {
-    result = client_credentials_->lookup(now_ms, header, failure);
+    bool refresh = false;
+    result = client_credentials_->lookup(now_ms, header, failure, &refresh);
+    if (refresh) {
+      std::weak_ptr<ClientCredentialsSource> weak = client_credentials_;
+      main_loop_->post([weak] {
+        if (auto source = weak.lock()) source->refresh();
+      });
+    }
   }
   count(result == TokenLookup::kHit ? kHit : result == TokenLookup::kFailed ? kNegativeHit : kMiss);
   return result;

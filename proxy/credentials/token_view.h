@@ -4,7 +4,9 @@
 //     published token through one lock and a map lookup, the subject token
 //     hashed once; counts mag_upstream_token_cache_total{upstream,result}
 //     (hit: a token; negative_hit: a remembered failure answered at once;
-//     miss) through series found once per metrics registry.
+//     miss) through series found once per metrics registry. A
+//     client_credentials hit that finds its token due for a refresh ahead
+//     of expiry posts the source's refresh() to the main loop.
 //   - obtain(): a miss, marshalled to the main loop through its Mailbox; the
 //     answer comes back through the worker's Mailbox. Destroying the
 //     returned TokenWait (the client went away) cancels the callback.

@@ -164,3 +164,27 @@ TEST_CASE("TokenView: a remembered refusal is a negative_hit, answered without t
   CHECK(cache_count("view-tx-refused", "miss") == misses);
   CHECK(as.calls.size() == 1);
 }
+
+TEST_CASE("TokenView: a hit past 75 % of the token's life refreshes it on the main loop") {
+  Loops loops;
+  FakeTokenEndpoint as;
+  auto source = std::make_shared<credentials::ClientCredentialsSource>("view-ahead", cc_config(),
+                                                                       as.function(), as.clock());
+  credentials::TokenView view(source, nullptr, &loops.main, loops.own);
+  const TokenAnswer first =
+      first_answer(loops, as, view, "", 200, FakeTokenEndpoint::token("first", 100));
+  CHECK(first.header == "Bearer first");
+  std::string header;
+  TokenAnswer failure;
+
+  as.now_ms += 75'000;
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(view.lookup("", as.now_ms, &header, &failure) == TokenLookup::kHit);
+    CHECK(header == "Bearer first");
+  }
+  loops.run();
+  REQUIRE(as.calls.size() == 2);  // one refresh for the three hits
+  as.answer(1, 200, FakeTokenEndpoint::token("second", 100));
+  REQUIRE(view.lookup("", as.now_ms, &header, &failure) == TokenLookup::kHit);
+  CHECK(header == "Bearer second");
+}
