@@ -14,7 +14,8 @@
 //     user gets another upstream token
 //   - an exchange the idp refuses (an audience it does not allow) → 403
 //     without the idp's error_description; the refusal is remembered: a
-//     second request does not reach the idp
+//     second request does not reach the idp; both are logged as an allowed
+//     caller with upstream_error "token: token_exchange invalid_target"
 //   - the idp down → 503 with a JSON-RPC error for a new user, while a
 //     cached user still gets through
 //   - no upstream token, client secret or client token in the gateway's
@@ -259,6 +260,17 @@ describe('upstream OAuth credentials against the dev idp', () => {
     }
   });
 
+  // The gateway's access-log line (stdout) of a request, by its id.
+  async function accessLine(requestId) {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const raw = gateway.stdout.split('\n').find((l) => l.includes(`"request_id":"${requestId}"`));
+      if (raw) return JSON.parse(raw);
+      if (Date.now() > deadline) throw new Error(`no access-log line for ${requestId}\n${gateway.stdout}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
   test('an exchange the idp refuses → 403 without its error_description, nothing forwarded; the refusal is remembered', async () => {
     const c0 = await counters();
     const from = exChecker.seen.length;
@@ -277,6 +289,15 @@ describe('upstream OAuth credentials against the dev idp', () => {
     assert.equal(c2.exchangeErrors - c0.exchangeErrors, 1, 'the second refused request did not reach the idp');
     assert.equal(c2.exchange, c0.exchange, 'no exchange was issued');
     assert.equal(exChecker.seen.length, from, 'nothing reached the upstream');
+
+    // The caller's token was valid: the log says the exchange was refused, not the caller.
+    for (const id of ['refused-exchange-1', 'refused-exchange-2']) {
+      const line = await accessLine(id);
+      assert.equal(line.status, 403, JSON.stringify(line));
+      assert.equal(line.auth, 'allow', JSON.stringify(line));
+      assert.equal(line.auth_reason, null, JSON.stringify(line));
+      assert.equal(line.upstream_error, 'token: token_exchange invalid_target', JSON.stringify(line));
+    }
   });
 
   // The injected field is Authorization, which carries the client's own
