@@ -16,10 +16,16 @@ ClientCredentialsSource::ClientCredentialsSource(std::string upstream,
       endpoint_(config_.client, fetch_function_) {}
 
 TokenLookup ClientCredentialsSource::lookup(int64_t now_ms, std::string* header,
-                                            TokenAnswer* failure) const {
+                                            TokenAnswer* failure, bool* refresh) {
   std::lock_guard lock(mutex_);
   if (now_ms < fresh_until_ms_) {
     *header = header_;
+    if (refresh) {
+      // One request for a refresh however many lookups find it due, none
+      // while a failed one is held.
+      *refresh = now_ms >= refresh_after_ms_ && now_ms >= failure_until_ms_ && !refresh_requested_;
+      if (*refresh) refresh_requested_ = true;
+    }
     return TokenLookup::kHit;
   }
   if (now_ms < failure_until_ms_) {
@@ -34,7 +40,17 @@ void ClientCredentialsSource::obtain(Done done) {
   const TokenLookup found = lookup(clock_(), &answer.header, &answer);
   if (answered_at_once(found, std::move(answer), done)) return;
   waiters_.push_back(std::move(done));
-  if (waiters_.size() > 1) return;  // single flight: the request in flight answers it
+  if (in_flight_) return;  // single flight: the request in flight answers it
+  start();
+}
+
+void ClientCredentialsSource::refresh() {
+  if (in_flight_) return;
+  start();
+}
+
+void ClientCredentialsSource::start() {
+  in_flight_ = true;
   endpoint_.resolve([this](bool ok, const std::string& value) { on_endpoint(ok, value); });
 }
 
@@ -57,16 +73,22 @@ void ClientCredentialsSource::on_endpoint(bool ok, const std::string& value) {
 
 void ClientCredentialsSource::on_response(http::FetchResult result) {
   TokenResponse response = parse_token_response(result);
-  const int64_t fresh_until = fresh_until_ms(clock_(), response.expires_in);
-  finish(answer_from(std::move(response)), fresh_until);
+  const int64_t now = clock_();
+  const int64_t fresh_until = fresh_until_ms(now, response.expires_in);
+  const int64_t refresh_after = refresh_after_ms(now, response.expires_in);
+  finish(answer_from(std::move(response)), fresh_until, refresh_after);
 }
 
-void ClientCredentialsSource::finish(TokenAnswer answer, int64_t fresh_until) {
+void ClientCredentialsSource::finish(TokenAnswer answer, int64_t fresh_until,
+                                     int64_t refresh_after) {
+  in_flight_ = false;
   {
     std::lock_guard lock(mutex_);
+    refresh_requested_ = false;
     if (answer.outcome == TokenAnswer::Outcome::kIssued) {
       header_ = answer.header;
       fresh_until_ms_ = fresh_until;
+      refresh_after_ms_ = refresh_after;
       failure_until_ms_ = 0;
     } else {
       failure_ = answer;

@@ -1,6 +1,11 @@
 // The gateway's own token for one upstream (`credentials.client_credentials`,
 // RFC 6749 §4.4): one token, used until shortly before it expires
-// (fresh_until_ms), then fetched again.
+// (fresh_until_ms), then fetched again. Refreshed ahead: the first lookup
+// past 75 % of the token's life (refresh_after_ms) asks for refresh() on
+// the main loop, which fetches a new token in the background while the
+// current one keeps being served; a failed refresh is remembered like any
+// failure (no new refresh for kFailureHold) and disturbs no caller while
+// the current token is fresh.
 //
 // Threads: the source lives on the main loop (its fetches, its waiters).
 // The token it obtains is published under a mutex: lookup() may be called
@@ -37,20 +42,27 @@ class ClientCredentialsSource {
   const std::string& upstream() const { return upstream_; }
   const config::ClientCredentials& config() const { return config_; }
 
-  // Any thread. kHit fills `header`, kFailed fills `failure`.
-  TokenLookup lookup(int64_t now_ms, std::string* header, TokenAnswer* failure) const;
+  // Any thread. kHit fills `header`, kFailed fills `failure`. With
+  // `refresh`: set to true on the one kHit that finds the token due for a
+  // refresh ahead of expiry (the caller then has refresh() run on the main
+  // loop); false on every other lookup until that refresh is answered.
+  TokenLookup lookup(int64_t now_ms, std::string* header, TokenAnswer* failure,
+                     bool* refresh = nullptr);
 
   // Main loop. `done` runs once with the answer: at once when a fresh token
   // or a remembered failure is there, else when the request in flight (one
   // for every waiter) is answered. Dropped uncalled if the source goes first.
   void obtain(Done done);
+  // Main loop. Fetches a new token unless a request is in flight already.
+  void refresh();
 
  private:
+  void start();
   void on_endpoint(bool ok, const std::string& value);
   void on_response(http::FetchResult result);
-  // Publishes the answer (a token until `fresh_until`, or a failure for
-  // kFailureHold) and answers every waiter.
-  void finish(TokenAnswer answer, int64_t fresh_until = 0);
+  // Publishes the answer (a token until `fresh_until`, refreshed from
+  // `refresh_after`; or a failure for kFailureHold) and answers every waiter.
+  void finish(TokenAnswer answer, int64_t fresh_until = 0, int64_t refresh_after = 0);
 
   const std::string upstream_;
   const config::ClientCredentials config_;
@@ -61,10 +73,13 @@ class ClientCredentialsSource {
   mutable std::mutex mutex_;  // guards the published state below
   std::string header_;
   int64_t fresh_until_ms_ = 0;
+  int64_t refresh_after_ms_ = 0;
+  bool refresh_requested_ = false;  // a lookup asked for refresh(), not answered yet
   TokenAnswer failure_;
   int64_t failure_until_ms_ = 0;
 
   std::vector<Done> waiters_;  // main loop
+  bool in_flight_ = false;     // main loop: a token request runs
   std::unique_ptr<http::Fetch> fetch_;
 };
 

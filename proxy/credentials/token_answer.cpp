@@ -17,11 +17,22 @@ std::string_view outcome_label(TokenAnswer::Outcome outcome) {
   }
 }
 
+namespace {
+
+int64_t lifetime_ms(std::chrono::seconds expires_in) {
+  return (expires_in.count() > 0 ? expires_in : kDefaultLifetime).count() * int64_t{1000};
+}
+
+}  // namespace
+
 int64_t fresh_until_ms(int64_t now_ms, std::chrono::seconds expires_in) {
-  const int64_t lifetime_ms =
-      (expires_in.count() > 0 ? expires_in : kDefaultLifetime).count() * int64_t{1000};
-  const int64_t margin_ms = std::min<int64_t>(60'000, lifetime_ms / 10);
-  return now_ms + lifetime_ms - margin_ms;
+  const int64_t lifetime = lifetime_ms(expires_in);
+  const int64_t margin_ms = std::min<int64_t>(60'000, lifetime / 10);
+  return now_ms + lifetime - margin_ms;
+}
+
+int64_t refresh_after_ms(int64_t now_ms, std::chrono::seconds expires_in) {
+  return now_ms + lifetime_ms(expires_in) / 4 * 3;
 }
 
 bool answered_at_once(TokenLookup lookup, TokenAnswer answer,

@@ -36,12 +36,21 @@ inline constexpr std::chrono::seconds kDefaultLifetime{300};
 // A failure (AS unavailable, client rejected) is answered from memory for
 // this long, so that a dead or misconfigured AS is not hammered.
 inline constexpr std::chrono::milliseconds kFailureHold{2000};
+// A token exchange refused for a subject token (kRefused: invalid_grant,
+// invalid_target, ...) is answered from memory for that subject token for
+// this long (never beyond its exp): the AS is not asked again meanwhile.
+inline constexpr std::chrono::milliseconds kRefusalHold{30'000};
 
 // Until when (ms since the epoch) a token issued at `now_ms` with
 // `expires_in` is used: its lifetime (kDefaultLifetime for 0) minus a
 // margin of min(60 s, 10% of the lifetime), so that no request carries a
 // token about to expire.
 int64_t fresh_until_ms(int64_t now_ms, std::chrono::seconds expires_in);
+
+// From when (ms since the epoch) a token issued at `now_ms` with
+// `expires_in` is refreshed ahead of its expiry (client_credentials): past
+// 75 % of its lifetime, well before fresh_until_ms (at least 90 %).
+int64_t refresh_after_ms(int64_t now_ms, std::chrono::seconds expires_in);
 
 // A source's obtain(): when `lookup` (kHit with answer.header, or kFailed
 // with the failure) can be answered at once, calls `done` and returns true.

@@ -19,7 +19,17 @@ TokenExchanger::TokenExchanger(std::string upstream, config::TokenExchange confi
 
 TokenLookup TokenExchanger::lookup(const Digest& key, int64_t now_ms, std::string* header,
                                    TokenAnswer* failure) {
-  if (cache_.find(key, now_ms, header)) return TokenLookup::kHit;
+  std::string value;
+  switch (cache_.find(key, now_ms, &value)) {
+    case ExchangeCache::Found::kToken:
+      *header = std::move(value);
+      return TokenLookup::kHit;
+    case ExchangeCache::Found::kRefusal:
+      *failure = TokenAnswer{TokenAnswer::Outcome::kRefused, {}, std::move(value)};
+      return TokenLookup::kFailed;
+    case ExchangeCache::Found::kNone:
+      break;
+  }
   std::lock_guard lock(failure_mutex_);
   if (now_ms < failure_until_ms_) {
     *failure = failure_;
@@ -71,13 +81,18 @@ void TokenExchanger::on_response(const Digest& key, http::FetchResult result) {
   TokenResponse response = parse_token_response(result);
   const int64_t now = clock_();
   int64_t fresh_until = fresh_until_ms(now, response.expires_in);
+  int64_t refused_until = now + kRefusalHold.count();
   if (flight->second.subject_expires_at > 0) {
-    // Never beyond the caller's own token: its holder has no right past it.
+    // Never beyond the caller's own token: its holder has no right past it
+    // (and a refusal of an expired token needs no memory).
     fresh_until = std::min(fresh_until, flight->second.subject_expires_at * 1000);
+    refused_until = std::min(refused_until, flight->second.subject_expires_at * 1000);
   }
   TokenAnswer answer = answer_from(std::move(response));
   if (answer.outcome == TokenAnswer::Outcome::kIssued && fresh_until > now) {
     cache_.insert(key, answer.header, fresh_until);
+  } else if (answer.outcome == TokenAnswer::Outcome::kRefused && refused_until > now) {
+    cache_.insert_refusal(key, answer.reason, refused_until);
   }
   // The fetch whose callback this is must outlive the call: moved out and
   // destroyed when this function returns.

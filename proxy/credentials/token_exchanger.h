@@ -7,9 +7,17 @@
 // Threads: as ClientCredentialsSource. lookup() may be called from any
 // thread (one lock and a hash lookup on a hit); obtain() runs on the main
 // loop, one exchange per subject token however many requests wait for it.
-// A refusal belongs to one subject token and is not remembered; the AS
-// being unavailable, or refusing the gateway's client, is remembered for
-// kFailureHold and answered at once for every caller meanwhile.
+// A refusal belongs to one subject token: it is remembered in the same
+// cache for kRefusalHold (never beyond the subject token's exp) and
+// answered at once to that caller meanwhile, so that a caller whose
+// exchange is refused cannot make the gateway call the AS at its request
+// rate. The AS being unavailable, or refusing the gateway's client, is
+// remembered for kFailureHold and answered at once for every caller.
+//
+// No refresh ahead of expiry (ClientCredentialsSource has one): an
+// exchange needs the subject token, which is held only while its exchange
+// runs; keeping every caller's token to refresh early would put live
+// bearer tokens in memory for as long as their exchanged ones.
 #pragma once
 
 #include <cstdint>

@@ -21,9 +21,16 @@ TokenLookup TokenView::lookup(std::string_view subject_token, int64_t now_ms, st
     key_ = ExchangeCache::digest(subject_token);
     result = exchanger_->lookup(key_, now_ms, header, failure);
   } else {
-    result = client_credentials_->lookup(now_ms, header, failure);
+    bool refresh = false;
+    result = client_credentials_->lookup(now_ms, header, failure, &refresh);
+    if (refresh) {
+      std::weak_ptr<ClientCredentialsSource> weak = client_credentials_;
+      main_loop_->post([weak] {
+        if (auto source = weak.lock()) source->refresh();
+      });
+    }
   }
-  count(result == TokenLookup::kHit ? kHit : kMiss);
+  count(result == TokenLookup::kHit ? kHit : result == TokenLookup::kFailed ? kNegativeHit : kMiss);
   return result;
 }
 
@@ -68,11 +75,11 @@ std::unique_ptr<TokenWait> TokenView::obtain(std::string_view subject_token,
 void TokenView::count(Counter counter) {
   metrics::Registry& registry = metrics::global();
   if (series_registry_ != registry.id()) {
-    // Both series made together, so that each shows from the first lookup.
+    // The series made together, so that each shows from the first lookup.
+    static constexpr std::array<const char*, kCounters> kResults = {"hit", "negative_hit", "miss"};
     for (size_t i = kHit; i < kCounters; ++i) {
-      series_[i] =
-          registry.handle("mag_upstream_token_cache_total", metrics::Type::kCounter,
-                          {{"upstream", upstream()}, {"result", i == kHit ? "hit" : "miss"}});
+      series_[i] = registry.handle("mag_upstream_token_cache_total", metrics::Type::kCounter,
+                                   {{"upstream", upstream()}, {"result", kResults[i]}});
     }
     series_registry_ = registry.id();
   }

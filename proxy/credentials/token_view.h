@@ -3,7 +3,10 @@
 //   - lookup(): the hit path, on the worker's thread: the source's
 //     published token through one lock and a map lookup, the subject token
 //     hashed once; counts mag_upstream_token_cache_total{upstream,result}
-//     through series found once per metrics registry.
+//     (hit: a token; negative_hit: a remembered failure answered at once;
+//     miss) through series found once per metrics registry. A
+//     client_credentials hit that finds its token due for a refresh ahead
+//     of expiry posts the source's refresh() to the main loop.
 //   - obtain(): a miss, marshalled to the main loop through its Mailbox; the
 //     answer comes back through the worker's Mailbox. Destroying the
 //     returned TokenWait (the client went away) cancels the callback.
@@ -60,7 +63,7 @@ class TokenView {
                                     std::function<void(const TokenAnswer&)> done);
 
  private:
-  enum Counter : size_t { kHit, kMiss, kCounters };
+  enum Counter : size_t { kHit, kNegativeHit, kMiss, kCounters };
   void count(Counter counter);
 
   std::shared_ptr<ClientCredentialsSource> client_credentials_;

@@ -311,7 +311,10 @@ void RequestTelemetry::on_response_head(int status, bool event_stream) {
 
 void RequestTelemetry::on_local_reply(const http::ResponseHead& head) {
   on_response_head(head.status, false);
-  if (record_.auth_decision != "allow") return;
+  // A reply for lack of an upstream token (a 403: the AS refused this
+  // caller's exchange) is no authorization decision of the gateway: the
+  // caller's token was valid; upstream_error says what happened.
+  if (record_.auth_decision != "allow" || token_failure_) return;
   const std::string_view* challenge = head.headers.get("www-authenticate");
   std::string reason;
   if (challenge && challenge->find("insufficient_scope") != std::string::npos) {
@@ -353,6 +356,7 @@ void RequestTelemetry::on_upstream_tls_failure(std::string_view upstream, std::s
 
 void RequestTelemetry::on_upstream_token_failure(std::string_view grant, std::string_view reason) {
   record_.upstream_error = "token: " + std::string(grant) + " " + std::string(reason);
+  token_failure_ = true;
 }
 
 RequestTelemetry::~RequestTelemetry() {

@@ -97,7 +97,9 @@ class RequestTelemetry {
   void on_forward();
   void on_response_head(int status, bool event_stream);
   // A reply made by the gateway. After an "allow" from jwt_authn, a 400 /
-  // 403 / 413 is the MCP authorization stage refusing: recorded as a deny.
+  // 403 / 413 is the MCP authorization stage refusing: recorded as a deny —
+  // unless on_upstream_token_failure came first (a token exchange the AS
+  // refused: the decision stays "allow", upstream_error says why).
   void on_local_reply(const http::ResponseHead& head);
   void on_body(size_t bytes) { record_.bytes_sent += bytes; }
   void on_response_end();
@@ -109,7 +111,8 @@ class RequestTelemetry {
                                std::string_view detail);
   // The request was answered because the upstream's OAuth token could not
   // be had: `grant` and a bounded `reason` (an OAuth error code or a
-  // transport failure kind), never the AS's text or a token.
+  // transport failure kind), never the AS's text or a token. Call it before
+  // on_local_reply.
   void on_upstream_token_failure(std::string_view grant, std::string_view reason);
   void on_client_reset() { client_reset_ = true; }
 
@@ -121,6 +124,7 @@ class RequestTelemetry {
   bool started_ = false;
   bool sse_ = false;
   bool client_reset_ = false;
+  bool token_failure_ = false;  // on_upstream_token_failure was called
   std::chrono::steady_clock::time_point start_;
   std::optional<std::chrono::steady_clock::time_point> forward_start_;
   std::optional<std::chrono::steady_clock::time_point> end_;

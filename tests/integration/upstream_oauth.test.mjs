@@ -13,8 +13,11 @@
 //     requests of one user make one exchange, two users make two; another
 //     user gets another upstream token
 //   - an exchange the idp refuses (an audience it does not allow) → 403
-//     without the idp's error_description; the idp down → 503 with a
-//     JSON-RPC error for a new user, while a cached user still gets through
+//     without the idp's error_description; the refusal is remembered: a
+//     second request does not reach the idp; both are logged as an allowed
+//     caller with upstream_error "token: token_exchange invalid_target"
+//   - the idp down → 503 with a JSON-RPC error for a new user, while a
+//     cached user still gets through
 //   - no upstream token, client secret or client token in the gateway's
 //     output or /config_dump ([redacted]); a second client Authorization
 //     field is refused (400/401) and never reaches the upstream
@@ -257,15 +260,44 @@ describe('upstream OAuth credentials against the dev idp', () => {
     }
   });
 
-  test('an exchange the idp refuses → 403 without its error_description, nothing forwarded', async () => {
+  // The gateway's access-log line (stdout) of a request, by its id.
+  async function accessLine(requestId) {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const raw = gateway.stdout.split('\n').find((l) => l.includes(`"request_id":"${requestId}"`));
+      if (raw) return JSON.parse(raw);
+      if (Date.now() > deadline) throw new Error(`no access-log line for ${requestId}\n${gateway.stdout}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  test('an exchange the idp refuses → 403 without its error_description, nothing forwarded; the refusal is remembered', async () => {
     const c0 = await counters();
     const from = exChecker.seen.length;
-    const res = await post('/refused', tokens.dev);
+    const res = await post('/refused', tokens.dev, { 'x-request-id': 'refused-exchange-1' });
     assert.equal(res.status, 403, res.body);
     const everything = `${JSON.stringify(res.rawHeaders)}\n${res.body}`;
     assert.ok(!everything.includes(AS_DESCRIPTION), `the idp's error_description leaked: ${everything}`);
     assert.equal(exChecker.seen.length, from, 'nothing reached the upstream');
     assert.equal((await counters()).exchangeErrors - c0.exchangeErrors, 1, 'the idp was asked and refused');
+
+    // The same caller again: answered from the remembered refusal.
+    const again = await post('/refused', tokens.dev, { 'x-request-id': 'refused-exchange-2' });
+    assert.equal(again.status, 403, again.body);
+    assert.equal(again.body, res.body);
+    const c2 = await counters();
+    assert.equal(c2.exchangeErrors - c0.exchangeErrors, 1, 'the second refused request did not reach the idp');
+    assert.equal(c2.exchange, c0.exchange, 'no exchange was issued');
+    assert.equal(exChecker.seen.length, from, 'nothing reached the upstream');
+
+    // The caller's token was valid: the log says the exchange was refused, not the caller.
+    for (const id of ['refused-exchange-1', 'refused-exchange-2']) {
+      const line = await accessLine(id);
+      assert.equal(line.status, 403, JSON.stringify(line));
+      assert.equal(line.auth, 'allow', JSON.stringify(line));
+      assert.equal(line.auth_reason, null, JSON.stringify(line));
+      assert.equal(line.upstream_error, 'token: token_exchange invalid_target', JSON.stringify(line));
+    }
   });
 
   // The injected field is Authorization, which carries the client's own

@@ -172,3 +172,111 @@ TEST_CASE("ClientCredentialsSource: a discovered endpoint must be https, the iss
   CHECK(answers.back().reason == "discovery");
   CHECK(as.calls.size() == 2);
 }
+
+TEST_CASE("ClientCredentialsSource: refreshed ahead past 75 % of the lifetime, once") {
+  FakeTokenEndpoint as;
+  ClientCredentialsSource source("cc-ahead", client_config(), as.function(), as.clock());
+  std::vector<TokenAnswer> answers;
+  source.obtain([&](const TokenAnswer& a) { answers.push_back(a); });
+  const int64_t issued = as.now_ms;
+  as.answer(0, 200, FakeTokenEndpoint::token("tok-1", 100));  // fresh for 90 s, refresh at 75 s
+
+  std::string header;
+  TokenAnswer failure;
+  bool refresh = true;
+  CHECK(source.lookup(issued + 74'999, &header, &failure, &refresh) == TokenLookup::kHit);
+  CHECK_FALSE(refresh);
+  CHECK(source.lookup(issued + 75'000, &header, &failure, &refresh) == TokenLookup::kHit);
+  CHECK(refresh);  // this lookup asks for the refresh...
+  CHECK(source.lookup(issued + 75'001, &header, &failure, &refresh) == TokenLookup::kHit);
+  CHECK_FALSE(refresh);  // ...and no other one
+  CHECK(header == "Bearer tok-1");
+
+  as.now_ms = issued + 75'010;
+  source.refresh();
+  source.refresh();
+  REQUIRE(as.calls.size() == 2);  // one background request
+  // Meanwhile the current token is served, without waiting.
+  CHECK(source.lookup(issued + 80'000, &header, &failure, &refresh) == TokenLookup::kHit);
+  CHECK(header == "Bearer tok-1");
+  CHECK_FALSE(refresh);
+  source.obtain([&](const TokenAnswer& a) { answers.push_back(a); });
+  CHECK(answers.size() == 2);
+  CHECK(answers.back().header == "Bearer tok-1");
+
+  as.now_ms = issued + 80'000;
+  as.answer(1, 200, FakeTokenEndpoint::token("tok-2", 100));
+  CHECK(answers.size() == 2);  // nobody waited for it
+  // tok-2 from now on, fresh until 90 s after it came, refreshed from 75 s.
+  CHECK(source.lookup(as.now_ms, &header, &failure, &refresh) == TokenLookup::kHit);
+  CHECK(header == "Bearer tok-2");
+  CHECK_FALSE(refresh);
+  CHECK(source.lookup(as.now_ms + 89'999, &header, &failure) == TokenLookup::kHit);
+  CHECK(source.lookup(as.now_ms + 75'000, &header, &failure, &refresh) == TokenLookup::kHit);
+  CHECK(refresh);
+  CHECK(as.calls.size() == 2);
+}
+
+TEST_CASE(
+    "ClientCredentialsSource: a failed refresh ahead disturbs no caller, retried after the hold") {
+  FakeTokenEndpoint as;
+  ClientCredentialsSource source("cc-ahead-fail", client_config(), as.function(), as.clock());
+  std::vector<TokenAnswer> answers;
+  source.obtain([&](const TokenAnswer& a) { answers.push_back(a); });
+  const int64_t issued = as.now_ms;
+  as.answer(0, 200, FakeTokenEndpoint::token("tok-1", 100));
+
+  std::string header;
+  TokenAnswer failure;
+  bool refresh = false;
+  as.now_ms = issued + 76'000;
+  REQUIRE(source.lookup(as.now_ms, &header, &failure, &refresh) == TokenLookup::kHit);
+  REQUIRE(refresh);
+  source.refresh();
+  REQUIRE(as.calls.size() == 2);
+  const double unavailable = requests("cc-ahead-fail", "unavailable");
+  as.fail(1, http::FetchError::kConnect);
+  CHECK(requests("cc-ahead-fail", "unavailable") == unavailable + 1);
+  CHECK(answers.size() == 1);
+
+  // The token is still fresh: served, and no new refresh during the hold.
+  const int64_t hold_end = as.now_ms + credentials::kFailureHold.count();
+  CHECK(source.lookup(hold_end - 1, &header, &failure, &refresh) == TokenLookup::kHit);
+  CHECK(header == "Bearer tok-1");
+  CHECK_FALSE(refresh);
+  source.obtain([&](const TokenAnswer& a) { answers.push_back(a); });
+  REQUIRE(answers.size() == 2);
+  CHECK(answers.back().outcome == TokenAnswer::Outcome::kIssued);
+  CHECK(answers.back().header == "Bearer tok-1");
+  CHECK(as.calls.size() == 2);
+
+  // After the hold the next lookup asks again.
+  CHECK(source.lookup(hold_end, &header, &failure, &refresh) == TokenLookup::kHit);
+  CHECK(refresh);
+  as.now_ms = hold_end;
+  source.refresh();
+  REQUIRE(as.calls.size() == 3);
+  as.answer(2, 200, FakeTokenEndpoint::token("tok-2", 100));
+  CHECK(source.lookup(as.now_ms, &header, &failure) == TokenLookup::kHit);
+  CHECK(header == "Bearer tok-2");
+}
+
+TEST_CASE(
+    "ClientCredentialsSource: a miss during a refresh ahead waits for it, no second request") {
+  FakeTokenEndpoint as;
+  ClientCredentialsSource source("cc-ahead-miss", client_config(), as.function(), as.clock());
+  std::vector<TokenAnswer> answers;
+  source.obtain([&](const TokenAnswer& a) { answers.push_back(a); });
+  const int64_t issued = as.now_ms;
+  as.answer(0, 200, FakeTokenEndpoint::token("tok-1", 100));
+  as.now_ms = issued + 75'000;
+  source.refresh();
+  REQUIRE(as.calls.size() == 2);
+  as.now_ms = issued + 90'000;  // the refresh is slow: tok-1 is past its margin
+  source.obtain([&](const TokenAnswer& a) { answers.push_back(a); });
+  CHECK(answers.size() == 1);
+  CHECK(as.calls.size() == 2);
+  as.answer(1, 200, FakeTokenEndpoint::token("tok-2", 100));
+  REQUIRE(answers.size() == 2);
+  CHECK(answers.back().header == "Bearer tok-2");
+}

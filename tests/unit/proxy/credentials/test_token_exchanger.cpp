@@ -1,12 +1,13 @@
 // TokenExchanger with an injected token endpoint: per subject token,
 // single flight per key, capped at the subject token's exp, bounded,
-// refusals not remembered, unavailability held.
+// refusals remembered per subject token, unavailability held.
 #include <doctest/doctest.h>
 
 #include <string>
 #include <vector>
 
 #include "proxy/credentials/token_exchanger.h"
+#include "proxy/telemetry/metrics.h"
 #include "tests/unit/proxy/credentials/fake_token_endpoint.h"
 
 using namespace mag;
@@ -32,6 +33,12 @@ struct Waiters {
     return [this](const TokenAnswer& a) { answers.push_back(a); };
   }
 };
+
+double requests(const std::string& upstream, const std::string& outcome) {
+  return metrics::global().value(
+      "mag_upstream_token_requests_total",
+      {{"upstream", upstream}, {"grant", "token_exchange"}, {"outcome", outcome}});
+}
 
 }  // namespace
 
@@ -100,7 +107,7 @@ TEST_CASE("TokenExchanger: the cache is bounded by cache_entries") {
         TokenLookup::kMiss);
 }
 
-TEST_CASE("TokenExchanger: a refusal is this caller's alone and is not remembered") {
+TEST_CASE("TokenExchanger: a refusal is remembered for this caller alone, for kRefusalHold") {
   FakeTokenEndpoint as;
   TokenExchanger exchanger("tx-refused", exchange_config(), as.function(), as.clock());
   const auto key = ExchangeCache::digest("refused-subject");
@@ -111,12 +118,50 @@ TEST_CASE("TokenExchanger: a refusal is this caller's alone and is not remembere
   REQUIRE(waiters.answers.size() == 1);
   CHECK(waiters.answers[0].outcome == TokenAnswer::Outcome::kRefused);
   CHECK(waiters.answers[0].reason == "invalid_grant");
+  const int64_t refused_at = as.now_ms;
+
+  // Within the hold: ten more requests of this caller, no call to the AS.
   std::string header;
   TokenAnswer failure;
-  CHECK(exchanger.lookup(key, as.now_ms, &header, &failure) == TokenLookup::kMiss);
+  for (int i = 0; i < 10; ++i) {
+    as.now_ms = refused_at + i * (credentials::kRefusalHold.count() / 10);
+    CHECK(exchanger.lookup(key, as.now_ms, &header, &failure) == TokenLookup::kFailed);
+    CHECK(failure.outcome == TokenAnswer::Outcome::kRefused);
+    CHECK(failure.reason == "invalid_grant");
+    CHECK(failure.reason.find("refused-subject") == std::string::npos);
+    exchanger.obtain("refused-subject", key, 0, waiters.done());
+  }
+  CHECK(as.calls.size() == 1);
+  REQUIRE(waiters.answers.size() == 11);
+  CHECK(waiters.answers.back().outcome == TokenAnswer::Outcome::kRefused);
   // Another caller is not affected.
   const auto other = ExchangeCache::digest("other");
   CHECK(exchanger.lookup(other, as.now_ms, &header, &failure) == TokenLookup::kMiss);
+
+  // After the hold the AS is asked again (a 403 refusal is remembered alike).
+  as.now_ms = refused_at + credentials::kRefusalHold.count();
+  CHECK(exchanger.lookup(key, as.now_ms, &header, &failure) == TokenLookup::kMiss);
+  exchanger.obtain("refused-subject", key, 0, waiters.done());
+  REQUIRE(as.calls.size() == 2);
+  const double refused_before = requests("tx-refused", "refused");
+  as.answer(1, 400, R"({"error":"invalid_target"})");
+  CHECK(requests("tx-refused", "refused") == refused_before + 1);
+  CHECK(exchanger.lookup(key, as.now_ms + 1, &header, &failure) == TokenLookup::kFailed);
+  CHECK(failure.reason == "invalid_target");
+}
+
+TEST_CASE("TokenExchanger: a refusal is never remembered beyond the subject token's exp") {
+  FakeTokenEndpoint as;
+  TokenExchanger exchanger("tx-refused-exp", exchange_config(), as.function(), as.clock());
+  const auto key = ExchangeCache::digest("soon-expired");
+  const int64_t subject_exp = as.now_ms / 1000 + 5;  // 5 s left, less than the hold
+  Waiters waiters;
+  exchanger.obtain("soon-expired", key, subject_exp, waiters.done());
+  as.answer(0, 400, R"({"error":"invalid_grant"})");
+  std::string header;
+  TokenAnswer failure;
+  CHECK(exchanger.lookup(key, subject_exp * 1000 - 1, &header, &failure) == TokenLookup::kFailed);
+  CHECK(exchanger.lookup(key, subject_exp * 1000, &header, &failure) == TokenLookup::kMiss);
 }
 
 TEST_CASE("TokenExchanger: an unavailable AS is held for every caller") {

@@ -48,6 +48,23 @@ double cache_count(const std::string& upstream, const std::string& result) {
                                  {{"upstream", upstream}, {"result", result}});
 }
 
+// The view's first lookup for `subject` (a miss) and its obtain() through
+// the loops, the AS answering `status` / `body`: the answer delivered.
+TokenAnswer first_answer(Loops& loops, FakeTokenEndpoint& as, credentials::TokenView& view,
+                         const std::string& subject, int status, const std::string& body) {
+  std::string header;
+  TokenAnswer failure;
+  REQUIRE(view.lookup(subject, as.now_ms, &header, &failure) == TokenLookup::kMiss);
+  std::optional<TokenAnswer> got;
+  auto wait = view.obtain(subject, 0, [&](const TokenAnswer& a) { got = a; });
+  loops.run();
+  REQUIRE(as.calls.size() == 1);
+  as.answer(0, status, body);
+  loops.run();
+  REQUIRE(got);
+  return *got;
+}
+
 }  // namespace
 
 TEST_CASE("TokenView: a miss is answered through the main loop, then hits") {
@@ -122,4 +139,52 @@ TEST_CASE("TokenView: a source released before the main loop runs answers unavai
   REQUIRE(got);
   CHECK(got->outcome == TokenAnswer::Outcome::kUnavailable);
   CHECK(as.calls.empty());
+}
+
+TEST_CASE("TokenView: a remembered refusal is a negative_hit, answered without the AS") {
+  Loops loops;
+  FakeTokenEndpoint as;
+  auto exchanger = std::make_shared<credentials::TokenExchanger>("view-tx-refused", tx_config(),
+                                                                 as.function(), as.clock());
+  credentials::TokenView view(nullptr, exchanger, &loops.main, loops.own);
+  const TokenAnswer first =
+      first_answer(loops, as, view, "refused-caller", 403, R"({"error":"invalid_target"})");
+  CHECK(first.outcome == TokenAnswer::Outcome::kRefused);
+  std::string header;
+  TokenAnswer failure;
+
+  const double negative = cache_count("view-tx-refused", "negative_hit");
+  const double misses = cache_count("view-tx-refused", "miss");
+  for (int i = 0; i < 5; ++i) {
+    REQUIRE(view.lookup("refused-caller", as.now_ms, &header, &failure) == TokenLookup::kFailed);
+    CHECK(failure.outcome == TokenAnswer::Outcome::kRefused);
+    CHECK(failure.reason == "invalid_target");
+  }
+  CHECK(cache_count("view-tx-refused", "negative_hit") == negative + 5);
+  CHECK(cache_count("view-tx-refused", "miss") == misses);
+  CHECK(as.calls.size() == 1);
+}
+
+TEST_CASE("TokenView: a hit past 75 % of the token's life refreshes it on the main loop") {
+  Loops loops;
+  FakeTokenEndpoint as;
+  auto source = std::make_shared<credentials::ClientCredentialsSource>("view-ahead", cc_config(),
+                                                                       as.function(), as.clock());
+  credentials::TokenView view(source, nullptr, &loops.main, loops.own);
+  const TokenAnswer first =
+      first_answer(loops, as, view, "", 200, FakeTokenEndpoint::token("first", 100));
+  CHECK(first.header == "Bearer first");
+  std::string header;
+  TokenAnswer failure;
+
+  as.now_ms += 75'000;
+  for (int i = 0; i < 3; ++i) {
+    REQUIRE(view.lookup("", as.now_ms, &header, &failure) == TokenLookup::kHit);
+    CHECK(header == "Bearer first");
+  }
+  loops.run();
+  REQUIRE(as.calls.size() == 2);  // one refresh for the three hits
+  as.answer(1, 200, FakeTokenEndpoint::token("second", 100));
+  REQUIRE(view.lookup("", as.now_ms, &header, &failure) == TokenLookup::kHit);
+  CHECK(header == "Bearer second");
 }

@@ -18,6 +18,21 @@ namespace {
 using test::get_string;
 using test::parse_json;
 
+// A request to `route` that jwt_authn allowed, answered with the gateway's
+// `reply` (after a refused token exchange when `token_failure`).
+void local_reply_after_allow(const std::string& route, const http::ResponseHead& reply,
+                             bool token_failure) {
+  proxy::RequestTelemetry telemetry(nullptr);
+  http::RequestHead head;
+  head.method = "POST";
+  head.path = route;
+  telemetry.on_request(head);
+  telemetry.set_route(route);
+  telemetry.on_auth(true, "", "alice", "c1");
+  if (token_failure) telemetry.on_upstream_token_failure("token_exchange", "invalid_target");
+  telemetry.on_local_reply(reply);
+}
+
 }  // namespace
 
 TEST_CASE("access_log: JSON lines carry the fields and nothing else") {
@@ -142,21 +157,26 @@ TEST_CASE("access_log: a 403 after authentication counts as an authorization den
   const metrics::Labels allow = {{"route", "/t403"}, {"decision", "allow"}, {"reason", "ok"}};
   const double deny_before = registry.value("mag_auth_decisions_total", deny);
   const double allow_before = registry.value("mag_auth_decisions_total", allow);
-  {
-    proxy::RequestTelemetry telemetry(nullptr);
-    http::RequestHead head;
-    head.method = "POST";
-    head.path = "/t403";
-    telemetry.on_request(head);
-    telemetry.set_route("/t403");
-    telemetry.on_auth(true, "", "alice", "c1");
-    http::ResponseHead reply;
-    reply.status = 403;
-    reply.headers.add("WWW-Authenticate", "Bearer error=\"insufficient_scope\", scope=\"x\"");
-    telemetry.on_local_reply(reply);
-  }
+  http::ResponseHead reply;
+  reply.status = 403;
+  reply.headers.add("WWW-Authenticate", "Bearer error=\"insufficient_scope\", scope=\"x\"");
+  local_reply_after_allow("/t403", reply, false);
   CHECK(registry.value("mag_auth_decisions_total", deny) == deny_before + 1);
   CHECK(registry.value("mag_auth_decisions_total", allow) == allow_before);
+}
+
+TEST_CASE("access_log: a 403 for a refused token exchange stays an allow, not forbidden") {
+  metrics::Registry& registry = metrics::global();
+  const metrics::Labels forbidden = {
+      {"route", "/tx403"}, {"decision", "deny"}, {"reason", "forbidden"}};
+  const double forbidden_before = registry.value("mag_auth_decisions_total", forbidden);
+  const metrics::Labels allow = {{"route", "/tx403"}, {"decision", "allow"}, {"reason", "ok"}};
+  const double allow_before = registry.value("mag_auth_decisions_total", allow);
+  http::ResponseHead reply;
+  reply.status = 403;
+  local_reply_after_allow("/tx403", reply, true);
+  CHECK(registry.value("mag_auth_decisions_total", forbidden) == forbidden_before);
+  CHECK(registry.value("mag_auth_decisions_total", allow) == allow_before + 1);
 }
 
 TEST_CASE("access_log: the request id replaces the client's X-Request-Id upstream") {
