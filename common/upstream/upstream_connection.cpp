@@ -82,7 +82,8 @@ void UpstreamConnection::on_write_cb(bufferevent*, void* arg) noexcept {
   guarded(arg, [](UpstreamConnection& c) {
     // libevent emptied its buffer (the connect, or a full socket, is over):
     // back to direct writes.
-    // TLS connections always write through libevent (records, not bytes).
+    // TLS connections write with SSL_write from flush() or through
+    // libevent (records, not bytes): nothing to disarm here.
     if (c.connected_ && c.write_armed_ && c.flush_ && !c.tls_ && c.pending_output() == 0) {
       c.write_armed_ = false;
       bufferevent_disable(c.bev_.get(), EV_WRITE);
@@ -95,7 +96,13 @@ void UpstreamConnection::on_flush_cb(evutil_socket_t, short, void* arg) noexcept
 
 void UpstreamConnection::flush() {
   flush_queued_ = false;
-  if (state_ == State::kClosed || !bev_ || write_armed_) return;
+  if (state_ == State::kClosed || !bev_) return;
+  if (!tls_staged_.empty()) {
+    ssl_write_or_queue(bev_.get(), tls_staged_);
+    tls_staged_.clear();
+    return;
+  }
+  if (write_armed_) return;
   evbuffer* out = bufferevent_get_output(bev_.get());
   if (evbuffer_get_length(out) == 0) return;
   if (!write_queued_or_arm(bev_.get())) write_armed_ = true;  // on_write_cb disarms
@@ -215,6 +222,7 @@ void UpstreamConnection::close() {
   if (timer_) event_del(timer_.get());
   if (resume_) event_del(resume_.get());
   if (flush_) event_del(flush_.get());
+  tls_staged_.clear();
   bev_.reset();  // closes the socket; safe inside the bufferevent's own callback
   if (EndpointPool* pool = pool_) {
     pool_ = nullptr;
@@ -224,6 +232,15 @@ void UpstreamConnection::close() {
 
 void UpstreamConnection::write(std::string_view bytes) {
   if (!bev_ || bytes.empty()) return;
+  if (tls_ && connected_ && flush_) {
+    // Collected for one SSL_write (one record, one write) from flush_.
+    tls_staged_.append(bytes);
+    if (!flush_queued_) {
+      flush_queued_ = true;
+      event_active(flush_.get(), 0, 0);
+    }
+    return;
+  }
   bufferevent_write(bev_.get(), bytes.data(), bytes.size());
   if (!write_armed_ && !flush_queued_ && flush_) {
     flush_queued_ = true;
@@ -247,7 +264,7 @@ void UpstreamConnection::set_paused(bool paused) {
 }
 
 size_t UpstreamConnection::pending_output() const {
-  return bev_ ? evbuffer_get_length(bufferevent_get_output(bev_.get())) : 0;
+  return bev_ ? tls_staged_.size() + evbuffer_get_length(bufferevent_get_output(bev_.get())) : 0;
 }
 
 void UpstreamConnection::request_progress() {

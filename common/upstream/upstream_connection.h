@@ -105,8 +105,12 @@ class UpstreamConnection final : public Http1Parser::Callbacks,
   // Writes: queued bytes leave in one writev from flush_ later in the loop
   // turn; EV_WRITE is enabled only while connecting or while the socket is
   // full (libevent adds and removes it around every request otherwise: 2
-  // epoll_ctl). bufferevents start with EV_WRITE enabled.
+  // epoll_ctl). bufferevents start with EV_WRITE enabled. TLS, once the
+  // handshake is done: bytes collect in tls_staged_ and flush_ encrypts
+  // them with one SSL_write (ssl_write_or_queue); libevent's OpenSSL
+  // bufferevent would arm EV_WRITE and write a loop turn later.
   EventPtr flush_;
+  std::string tls_staged_;
   bool write_armed_ = true;
   bool flush_queued_ = false;
   timeval idle_since_{};  // loop time at which the connection went idle

@@ -2,6 +2,7 @@
 // test time, for configs that name TLS files: a self-signed certificate with
 // its key, a second key that does not match it, a file that is not PEM and a
 // copy of the system CA bundle. Loads a config written into the directory.
+// Also self_signed(), for tests that need a certificate in memory.
 #pragma once
 
 #include <doctest/doctest.h>
@@ -20,6 +21,24 @@
 
 namespace mag::test {
 
+using X509Ptr = std::unique_ptr<X509, decltype(&X509_free)>;
+
+// A certificate for `key` that signs itself, valid for an hour.
+inline X509Ptr self_signed(EVP_PKEY* key, const char* common_name) {
+  X509Ptr cert(X509_new(), X509_free);
+  REQUIRE(cert);
+  ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 1);
+  X509_gmtime_adj(X509_getm_notBefore(cert.get()), 0);
+  X509_gmtime_adj(X509_getm_notAfter(cert.get()), 3600);
+  X509_NAME* name = X509_get_subject_name(cert.get());
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                             reinterpret_cast<const unsigned char*>(common_name), -1, -1, 0);
+  X509_set_issuer_name(cert.get(), name);
+  X509_set_pubkey(cert.get(), key);
+  REQUIRE(X509_sign(cert.get(), key, EVP_sha256()) > 0);
+  return cert;
+}
+
 struct TlsFiles {
   std::filesystem::path dir;
   TlsFiles() {
@@ -28,17 +47,8 @@ struct TlsFiles {
     std::filesystem::create_directories(dir);
     std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(EVP_EC_gen("P-256"), EVP_PKEY_free);
     std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> other(EVP_EC_gen("P-256"), EVP_PKEY_free);
-    std::unique_ptr<X509, decltype(&X509_free)> cert(X509_new(), X509_free);
-    REQUIRE((key && other && cert));
-    ASN1_INTEGER_set(X509_get_serialNumber(cert.get()), 1);
-    X509_gmtime_adj(X509_getm_notBefore(cert.get()), 0);
-    X509_gmtime_adj(X509_getm_notAfter(cert.get()), 3600);
-    X509_NAME* name = X509_get_subject_name(cert.get());
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                               reinterpret_cast<const unsigned char*>("client"), -1, -1, 0);
-    X509_set_issuer_name(cert.get(), name);
-    X509_set_pubkey(cert.get(), key.get());
-    REQUIRE(X509_sign(cert.get(), key.get(), EVP_sha256()) > 0);
+    REQUIRE((key && other));
+    X509Ptr cert = self_signed(key.get(), "client");
     write_pem("client.crt", [&](FILE* f) { return PEM_write_X509(f, cert.get()); });
     write_pem("client.key", [&](FILE* f) {
       return PEM_write_PrivateKey(f, key.get(), nullptr, nullptr, 0, nullptr, nullptr);
