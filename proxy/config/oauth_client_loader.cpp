@@ -190,24 +190,30 @@ void OAuthClientLoader::auth_method(const Fields& fields, const std::string& pat
 
 void OAuthClientLoader::client_secret(const Field& field, const std::string& path,
                                       OAuthClient* client) const {
-  const YAML::Node* where = &field.value;
-  std::string where_path = path;
-  if (field.value.IsMap()) {
-    auto fields = yaml_.read_map(field.value, path, {"file"});
-    auto file = fields.find("file");
-    if (file == fields.end()) yaml_.fail(field.value, path, "missing required key 'file'");
-    where = &file->second.value;
-    where_path = path + ".file";
-    client->client_secret_file = yaml_.file_path(*where, where_path);
-    std::string error;
-    if (!read_credential_value(client->client_secret_file, &client->client_secret, &error)) {
-      yaml_.fail(*where, where_path, error);
-    }
-  } else {
+  if (!field.value.IsMap()) {
     client->client_secret = yaml_.string(field.value, path);
+    check_secret(field.value, path, client->client_secret);
+    return;
   }
-  if (std::string reason = credential_value_error(client->client_secret); !reason.empty()) {
-    yaml_.fail(*where, where_path, "the secret " + reason + " (the secret is not shown)");
+  // The file form. `fields` owns the nodes an error points at: every check
+  // that may fail on them happens while it is alive.
+  const Fields fields = yaml_.read_map(field.value, path, {"file"});
+  auto file = fields.find("file");
+  if (file == fields.end()) yaml_.fail(field.value, path, "missing required key 'file'");
+  const YAML::Node& where = file->second.value;
+  const std::string where_path = path + ".file";
+  client->client_secret_file = yaml_.file_path(where, where_path);
+  std::string error;
+  if (!read_credential_value(client->client_secret_file, &client->client_secret, &error)) {
+    yaml_.fail(where, where_path, error);
+  }
+  check_secret(where, where_path, client->client_secret);
+}
+
+void OAuthClientLoader::check_secret(const YAML::Node& where, const std::string& path,
+                                     const std::string& secret) const {
+  if (std::string reason = credential_value_error(secret); !reason.empty()) {
+    yaml_.fail(where, path, "the secret " + reason + " (the secret is not shown)");
   }
 }
 

@@ -42,6 +42,9 @@ class OAuthClientLoader {
   std::string endpoint_url(const Field& field, const std::string& path) const;
   void auth_method(const Fields& fields, const std::string& path, OAuthClient* client) const;
   void client_secret(const Field& field, const std::string& path, OAuthClient* client) const;
+  // Fails at `where` when `secret` cannot be sent, without showing it.
+  void check_secret(const YAML::Node& where, const std::string& path,
+                    const std::string& secret) const;
   void private_key(const Fields& fields, const std::string& path, OAuthClient* client) const;
   void ca_file(const Fields& fields, const std::string& path, OAuthClient* client) const;
   // A string without control characters or spaces: an identifier sent to the AS.
