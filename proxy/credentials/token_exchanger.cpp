@@ -43,6 +43,11 @@ void TokenExchanger::obtain(std::string subject_token, const Digest& key,
   TokenAnswer answer;
   const TokenLookup found = lookup(key, clock_(), &answer.header, &answer);
   if (answered_at_once(found, std::move(answer), done)) return;
+  if (flights_.size() >= kMaxFlights && flights_.find(key) == flights_.end()) {
+    // Not a token request: nothing went to the AS.
+    done(TokenAnswer{TokenAnswer::Outcome::kUnavailable, {}, "busy"});
+    return;
+  }
   auto [flight, created] = flights_.try_emplace(key);
   flight->second.waiters.push_back(std::move(done));
   if (!created) return;  // single flight per subject token

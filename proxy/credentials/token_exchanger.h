@@ -12,7 +12,10 @@
 // answered at once to that caller meanwhile, so that a caller whose
 // exchange is refused cannot make the gateway call the AS at its request
 // rate. The AS being unavailable, or refusing the gateway's client, is
-// remembered for kFailureHold and answered at once for every caller.
+// remembered for kFailureHold and answered at once for every caller. At
+// most kMaxFlights exchanges run at once (each holds a caller's token); a
+// caller beyond them is answered unavailable ("busy") at once rather than
+// queued without bound.
 //
 // No refresh ahead of expiry (ClientCredentialsSource has one): an
 // exchange needs the subject token, which is held only while its exchange
@@ -40,6 +43,7 @@ class TokenExchanger {
  public:
   using Digest = ExchangeCache::Digest;
   using Done = std::function<void(const TokenAnswer&)>;
+  static constexpr size_t kMaxFlights = 1024;
 
   TokenExchanger(std::string upstream, config::TokenExchange config, FetchFunction fetch,
                  Clock clock = wall_clock_ms);

@@ -18,8 +18,7 @@ TokenLookup TokenView::lookup(std::string_view subject_token, int64_t now_ms, st
                               TokenAnswer* failure) {
   TokenLookup result;
   if (exchanger_) {
-    key_ = ExchangeCache::digest(subject_token);
-    result = exchanger_->lookup(key_, now_ms, header, failure);
+    result = exchanger_->lookup(ExchangeCache::digest(subject_token), now_ms, header, failure);
   } else {
     bool refresh = false;
     result = client_credentials_->lookup(now_ms, header, failure, &refresh);
@@ -51,8 +50,10 @@ std::unique_ptr<TokenWait> TokenView::obtain(std::string_view subject_token,
   };
   if (exchanger_) {
     std::weak_ptr<TokenExchanger> weak = exchanger_;
-    main_loop_->post([weak, resume, key = key_, subject = std::string(subject_token),
-                      subject_expires_at]() mutable {
+    // Hashed again: a miss waits for the AS anyway, and the view keeps no
+    // per-request state between lookup() and obtain().
+    main_loop_->post([weak, resume, key = ExchangeCache::digest(subject_token),
+                      subject = std::string(subject_token), subject_expires_at]() mutable {
       if (auto exchanger = weak.lock()) {
         exchanger->obtain(std::move(subject), key, subject_expires_at, resume);
       } else {

@@ -70,7 +70,6 @@ class TokenView {
   std::shared_ptr<TokenExchanger> exchanger_;
   Mailbox* main_loop_;
   std::weak_ptr<Mailbox> own_loop_;
-  ExchangeCache::Digest key_{};  // the last lookup's subject token digest
   uint64_t series_registry_ = 0;
   std::array<metrics::Registry::Handle, kCounters> series_{};
 };

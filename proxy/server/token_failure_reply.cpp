@@ -55,9 +55,12 @@ LocalReply token_failure_reply(const credentials::TokenAnswer& answer, bool exch
                              "token response");
       }
       {
-        LocalReply reply = jsonrpc_reply(503,
-                                         "Service Unavailable: no token for this MCP "
-                                         "server (authorization server unavailable)");
+        LocalReply reply = jsonrpc_reply(
+            503, answer.reason == "busy"
+                     ? "Service Unavailable: too many token exchanges are waiting for the "
+                       "authorization server"
+                     : "Service Unavailable: no token for this MCP server (authorization "
+                       "server unavailable)");
         reply.head.headers.add("Retry-After", "2");
         return reply;
       }

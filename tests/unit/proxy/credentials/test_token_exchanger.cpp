@@ -194,3 +194,35 @@ TEST_CASE("TokenExchanger: a waiter is dropped uncalled when the exchanger goes 
   }
   CHECK(waiters.answers.empty());
 }
+
+TEST_CASE("TokenExchanger: at most kMaxFlights exchanges at once; a caller beyond is told busy") {
+  FakeTokenEndpoint as;
+  TokenExchanger exchanger("tx-flights", exchange_config(), as.function(), as.clock());
+  Waiters waiters;
+  for (size_t i = 0; i < TokenExchanger::kMaxFlights; ++i) {
+    const std::string subject = "subject-" + std::to_string(i);
+    exchanger.obtain(subject, ExchangeCache::digest(subject), 0, waiters.done());
+  }
+  REQUIRE(as.calls.size() == TokenExchanger::kMaxFlights);
+  CHECK(waiters.answers.empty());
+
+  // A new caller: answered at once, nothing sent to the AS.
+  exchanger.obtain("one-too-many", ExchangeCache::digest("one-too-many"), 0, waiters.done());
+  REQUIRE(waiters.answers.size() == 1);
+  CHECK(waiters.answers[0].outcome == TokenAnswer::Outcome::kUnavailable);
+  CHECK(waiters.answers[0].reason == "busy");
+  CHECK(as.calls.size() == TokenExchanger::kMaxFlights);
+  CHECK(exchanger.in_flight() == TokenExchanger::kMaxFlights);
+
+  // A caller whose exchange is already running still joins it.
+  exchanger.obtain("subject-0", ExchangeCache::digest("subject-0"), 0, waiters.done());
+  CHECK(waiters.answers.size() == 1);
+  as.answer(0, 200, FakeTokenEndpoint::token("first", 600));
+  REQUIRE(waiters.answers.size() == 3);
+  CHECK(waiters.answers[1].header == "Bearer first");
+  CHECK(waiters.answers[2].header == "Bearer first");
+
+  // One flight over: a new caller gets its exchange.
+  exchanger.obtain("late", ExchangeCache::digest("late"), 0, waiters.done());
+  CHECK(as.calls.size() == TokenExchanger::kMaxFlights + 1);
+}
