@@ -25,6 +25,8 @@ namespace mag::auth {
 // no '=', length % 4 != 1, unused trailing bits zero. Anything else: nullopt.
 std::optional<std::string> base64url_decode(std::string_view in);
 std::string base64url_encode(std::string_view bytes);
+// Standard, padded base64 (RFC 4648 §4), e.g. for HTTP Basic credentials.
+std::string base64_encode(std::string_view bytes);
 
 // The JWS algorithms this gateway can verify (asymmetric only). HS*, none and
 // every JWE algorithm are absent on purpose.

@@ -1,7 +1,6 @@
 #include "proxy/credentials/token_request.h"
 
-#include <openssl/evp.h>
-
+#include "proxy/auth/jwt_compact.h"
 #include "proxy/credentials/client_assertion.h"
 #include "proxy/credentials/form_body.h"
 
@@ -12,15 +11,6 @@ constexpr std::string_view kTokenExchangeGrant = "urn:ietf:params:oauth:grant-ty
 constexpr std::string_view kAccessTokenType = "urn:ietf:params:oauth:token-type:access_token";
 constexpr std::string_view kJwtBearerAssertion =
     "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-
-std::string base64(std::string_view bytes) {
-  std::string out((bytes.size() + 2) / 3 * 4 + 1, '\0');
-  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(bytes.data()),
-                                static_cast<int>(bytes.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
 
 std::string joined_scopes(const std::vector<std::string>& scopes) {
   std::string out;
@@ -46,9 +36,9 @@ bool finish(const config::OAuthClient& client, const std::string& token_endpoint
                      {"Accept", "application/json"}};
   switch (client.auth_method) {
     case config::OAuthClient::AuthMethod::kClientSecretBasic:
-      request.headers.emplace_back("Authorization",
-                                   "Basic " + base64(form_encode(client.client_id) + ":" +
-                                                     form_encode(client.client_secret)));
+      request.headers.emplace_back(
+          "Authorization", "Basic " + auth::base64_encode(form_encode(client.client_id) + ":" +
+                                                          form_encode(client.client_secret)));
       break;
     case config::OAuthClient::AuthMethod::kClientSecretPost:
       form.add("client_id", client.client_id);
